@@ -1,0 +1,125 @@
+"""A backend wrapper that injects failures, for fault tests: fail the Nth call or chosen paths."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dirkit.backends.protocol import Backend, Capabilities
+from dirkit.core.entry import Entry
+from dirkit.core.paths import RelPath
+from dirkit.errors import translate_os_error
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Raise OSError(error_number) from calls of method: the nth one (1-based), or every call on path."""
+
+    method: str
+    error_number: int = errno.EIO
+    nth: int | None = None
+    path: RelPath | None = None
+
+
+class FaultyBackend:
+    """Wraps a backend and raises the configured faults; everything else passes through."""
+
+    def __init__(self, inner: Backend, faults: list[Fault]) -> None:
+        self.inner = inner
+        self.faults = list(faults)
+        self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _check(self, method: str, path: RelPath) -> None:
+        with self._lock:
+            count = self.calls[method] = self.calls.get(method, 0) + 1
+        for fault in self.faults:
+            if fault.method != method:
+                continue
+            if (fault.nth is not None and fault.nth == count) or (
+                fault.nth is None and fault.path is not None and fault.path == path
+            ):
+                error = OSError(fault.error_number, os.strerror(fault.error_number))
+                raise translate_os_error(error, path)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Return the inner backend's capabilities."""
+        return self.inner.capabilities
+
+    @property
+    def description(self) -> str:
+        """Return the inner backend's description."""
+        return self.inner.description
+
+    def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
+        """Stat through the inner backend unless a fault fires."""
+        self._check("stat", path)
+        return self.inner.stat(path, follow_symlinks)
+
+    def list_dir(self, path: RelPath) -> list[Entry]:
+        """List through the inner backend unless a fault fires."""
+        self._check("list_dir", path)
+        return self.inner.list_dir(path)
+
+    def open_read(self, path: RelPath) -> BinaryIO:
+        """Open through the inner backend unless a fault fires."""
+        self._check("open_read", path)
+        return self.inner.open_read(path)
+
+    def write_file(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None = None,
+        mode: int | None = None,
+    ) -> Entry:
+        """Write through the inner backend unless a fault fires."""
+        self._check("write_file", path)
+        return self.inner.write_file(path, source, mtime_ns, mode)
+
+    def make_dir(self, path: RelPath, mode: int | None = None) -> None:
+        """Make a dir through the inner backend unless a fault fires."""
+        self._check("make_dir", path)
+        self.inner.make_dir(path, mode)
+
+    def make_symlink(self, path: RelPath, target: str) -> None:
+        """Make a symlink through the inner backend unless a fault fires."""
+        self._check("make_symlink", path)
+        self.inner.make_symlink(path, target)
+
+    def remove_file(self, path: RelPath) -> None:
+        """Remove a file through the inner backend unless a fault fires."""
+        self._check("remove_file", path)
+        self.inner.remove_file(path)
+
+    def remove_dir(self, path: RelPath) -> None:
+        """Remove a dir through the inner backend unless a fault fires."""
+        self._check("remove_dir", path)
+        self.inner.remove_dir(path)
+
+    def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
+        """Rename through the inner backend unless a fault fires."""
+        self._check("rename", old)
+        self.inner.rename(old, new, replace)
+
+    def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
+        """Set mtime through the inner backend unless a fault fires."""
+        self._check("set_mtime", path)
+        self.inner.set_mtime(path, mtime_ns)
+
+    def set_mode(self, path: RelPath, mode: int) -> None:
+        """Set mode through the inner backend unless a fault fires."""
+        self._check("set_mode", path)
+        self.inner.set_mode(path, mode)
+
+    def native_path(self, path: RelPath) -> str | None:
+        """Return None: reads must go through the wrapper so faults can fire."""
+        return None
+
+    def close(self) -> None:
+        """Close the inner backend."""
+        self.inner.close()

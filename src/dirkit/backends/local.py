@@ -1,0 +1,267 @@
+"""The local-disk backend: os.scandir walks, temp-then-rename writes, errors translated once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import stat as stat_module
+import sys
+from typing import BinaryIO
+
+from dirkit.backends.protocol import Capabilities
+from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.filters import TEMP_MARKER
+from dirkit.core.paths import RelPath, base_name, join_path, parent_path
+from dirkit.errors import (
+    AlreadyExistsError,
+    NotADirError,
+    TreeNotFoundError,
+    translate_os_error,
+)
+
+COPY_CHUNK = 1024 * 1024
+
+
+def kind_of_mode(mode: int) -> EntryKind:
+    """Return the entry kind for an st_mode."""
+    if stat_module.S_ISREG(mode):
+        return EntryKind.FILE
+    if stat_module.S_ISDIR(mode):
+        return EntryKind.DIR
+    if stat_module.S_ISLNK(mode):
+        return EntryKind.SYMLINK
+    return EntryKind.OTHER
+
+
+_FILE, _DIR, _LINK, _OTHER = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK, EntryKind.OTHER
+_IFMT = 0o170000
+_KIND_BY_FORMAT = {
+    stat_module.S_IFREG: _FILE,
+    stat_module.S_IFDIR: _DIR,
+    stat_module.S_IFLNK: _LINK,
+}
+
+
+def entry_from_stat(path: RelPath, st: os.stat_result, target: str | None = None) -> Entry:
+    """Return the entry for path from its stat result."""
+    mode = st.st_mode
+    kind = _KIND_BY_FORMAT.get(mode & _IFMT, _OTHER)
+    return Entry(
+        path,
+        kind,
+        st.st_size if kind is _FILE else 0,
+        st.st_mtime_ns,
+        mode & 0o7777,
+        target,
+        None,
+        None,
+        st.st_dev,
+        st.st_ino,
+        st.st_ctime_ns,
+    )
+
+
+def temp_name_for(path: RelPath) -> RelPath:
+    """Return a fresh temporary name beside path, recognisable as dirkit's own."""
+    name = f".{base_name(path)[:100]}{TEMP_MARKER}{secrets.token_hex(4)}"
+    return join_path(parent_path(path), name)
+
+
+class LocalBackend:
+    """A tree on the local filesystem, rooted at an existing directory."""
+
+    def __init__(self, root: str, must_exist: bool = True) -> None:
+        self.root = os.path.abspath(root)
+        if must_exist and not os.path.isdir(self.root):
+            reason = "no such directory" if not os.path.lexists(self.root) else "not a directory"
+            kind = TreeNotFoundError if reason == "no such directory" else NotADirError
+            raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
+        self._capabilities = Capabilities(
+            mtime_resolution_ns=1,
+            case_sensitive=sys.platform not in ("darwin", "win32"),
+            parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Return what the local filesystem can do."""
+        return self._capabilities
+
+    @property
+    def description(self) -> str:
+        """Return the root directory."""
+        return self.root
+
+    def native_path(self, path: RelPath) -> str:
+        """Return the OS path of path."""
+        return os.path.join(self.root, path) if path else self.root
+
+    def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
+        """Return the entry at path."""
+        full = self.native_path(path)
+        try:
+            st = os.stat(full, follow_symlinks=follow_symlinks)
+            target = os.readlink(full) if stat_module.S_ISLNK(st.st_mode) else None
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+        return entry_from_stat(path, st, target)
+
+    def list_dir(self, path: RelPath) -> list[Entry]:
+        """Return the entries of a directory's children; unreadable children carry error."""
+        full = self.native_path(path)
+        prefix = path + "/" if path else ""
+        entries: list[Entry] = []
+        append = entries.append
+        try:
+            with os.scandir(full) as listing:
+                for item in listing:
+                    child = RelPath(prefix + item.name)
+                    try:
+                        st = item.stat(follow_symlinks=False)
+                        if st.st_mode & _IFMT == stat_module.S_IFLNK:
+                            append(entry_from_stat(child, st, os.readlink(item.path)))
+                        else:
+                            append(entry_from_stat(child, st))
+                    except OSError as error:
+                        append(_unreadable_entry(child, item, error))
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+        return entries
+
+    def open_read(self, path: RelPath) -> BinaryIO:
+        """Return the file's bytes as a stream."""
+        full = self.native_path(path)
+        try:
+            return open(full, "rb")
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def write_file(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None = None,
+        mode: int | None = None,
+    ) -> Entry:
+        """Write source to a temporary name beside path, fsync it, and rename it into place."""
+        temp = self.native_path(temp_name_for(path))
+        final = self.native_path(path)
+        try:
+            with open(temp, "xb") as sink:
+                shutil.copyfileobj(source, sink, COPY_CHUNK)
+                sink.flush()
+                os.fsync(sink.fileno())
+            self._finish_temp(temp, final, mtime_ns, mode)
+        except OSError as error:
+            _remove_quietly(temp)
+            raise translate_os_error(error, final) from error
+        return self.stat(path)
+
+    def copy_local_file(
+        self, source_path: str, path: RelPath, mtime_ns: int | None, mode: int | None
+    ) -> Entry:
+        """Copy a local file into path with the OS's fastest call, through a temporary name."""
+        temp = self.native_path(temp_name_for(path))
+        final = self.native_path(path)
+        try:
+            shutil.copyfile(source_path, temp)
+            with open(temp, "rb+") as sink:
+                os.fsync(sink.fileno())
+            self._finish_temp(temp, final, mtime_ns, mode)
+        except OSError as error:
+            _remove_quietly(temp)
+            culprit = final if os.path.exists(source_path) else source_path
+            raise translate_os_error(error, culprit) from error
+        return self.stat(path)
+
+    @staticmethod
+    def _finish_temp(temp: str, final: str, mtime_ns: int | None, mode: int | None) -> None:
+        if mode is not None:
+            os.chmod(temp, mode & 0o7777)
+        if mtime_ns is not None:
+            os.utime(temp, ns=(mtime_ns, mtime_ns))
+        os.replace(temp, final)
+
+    def make_dir(self, path: RelPath, mode: int | None = None) -> None:
+        """Create a directory."""
+        full = self.native_path(path)
+        try:
+            os.mkdir(full, 0o777 if mode is None else mode & 0o7777)
+            if mode is not None:
+                os.chmod(full, mode & 0o7777)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def make_symlink(self, path: RelPath, target: str) -> None:
+        """Create a symlink."""
+        full = self.native_path(path)
+        try:
+            os.symlink(target, full)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def remove_file(self, path: RelPath) -> None:
+        """Remove a non-directory."""
+        full = self.native_path(path)
+        try:
+            os.unlink(full)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def remove_dir(self, path: RelPath) -> None:
+        """Remove an empty directory."""
+        full = self.native_path(path)
+        try:
+            os.rmdir(full)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
+        """Rename old to new."""
+        source, target = self.native_path(old), self.native_path(new)
+        if not replace and os.path.lexists(target):
+            raise AlreadyExistsError(17, "already exists", target)
+        try:
+            os.replace(source, target) if replace else os.rename(source, target)
+        except OSError as error:
+            raise translate_os_error(error, source) from error
+
+    def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
+        """Set the modification time (of the link itself for a symlink)."""
+        full = self.native_path(path)
+        try:
+            os.utime(full, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def set_mode(self, path: RelPath, mode: int) -> None:
+        """Set the permission bits."""
+        full = self.native_path(path)
+        try:
+            os.chmod(full, mode & 0o7777)
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+
+    def close(self) -> None:
+        """Nothing to release for local disk."""
+
+
+def _unreadable_entry(path: RelPath, item: os.DirEntry[str], error: OSError) -> Entry:
+    try:
+        kind = (
+            EntryKind.SYMLINK
+            if item.is_symlink()
+            else EntryKind.DIR
+            if item.is_dir(follow_symlinks=False)
+            else EntryKind.FILE
+        )
+    except OSError:
+        kind = EntryKind.OTHER
+    return Entry(path, kind, error=error.strerror or str(error))
+
+
+def _remove_quietly(full: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(full)

@@ -1,0 +1,234 @@
+"""An in-memory backend for tests and models; behaves like a small POSIX filesystem."""
+
+from __future__ import annotations
+
+import errno
+import io
+import threading
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dirkit.backends.protocol import Capabilities
+from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.paths import ROOT, RelPath, join_path, parent_path, rel_path
+from dirkit.errors import (
+    AlreadyExistsError,
+    BackendError,
+    IsADirError,
+    NotADirError,
+    NotFoundError,
+)
+
+
+@dataclass(slots=True)
+class MemoryNode:
+    """One stored path: its kind, bytes, times and mode."""
+
+    kind: EntryKind
+    data: bytes = b""
+    mtime_ns: int = 0
+    mode: int = 0o644
+    target: str | None = None
+    ino: int = 0
+
+
+class MemoryBackend:
+    """A tree held in a dict; thread-safe; the clock is a counter so tests stay deterministic."""
+
+    def __init__(self, name: str = "memory", capabilities: Capabilities | None = None) -> None:
+        self._name = name
+        self._capabilities = capabilities or Capabilities(parallel_connections=4)
+        self._lock = threading.RLock()
+        self._clock = 1_000_000_000_000_000_000
+        self._next_ino = 1
+        self.nodes: dict[RelPath, MemoryNode] = {ROOT: self._node(EntryKind.DIR, mode=0o755)}
+
+    def _node(self, kind: EntryKind, **fields: object) -> MemoryNode:
+        self._clock += 1_000_000_000
+        self._next_ino += 1
+        node = MemoryNode(kind, mtime_ns=self._clock, ino=self._next_ino)
+        for key, value in fields.items():
+            setattr(node, key, value)
+        return node
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Return the configured capabilities."""
+        return self._capabilities
+
+    @property
+    def description(self) -> str:
+        """Return the tree's name."""
+        return f"memory:{self._name}"
+
+    def native_path(self, path: RelPath) -> None:
+        """Memory trees have no OS path."""
+        return None
+
+    def _get(self, path: RelPath) -> MemoryNode:
+        node = self.nodes.get(path)
+        if node is None:
+            raise NotFoundError(errno.ENOENT, "no such file or directory", path)
+        return node
+
+    def _require_parent_dir(self, path: RelPath) -> None:
+        parent = self.nodes.get(parent_path(path))
+        if parent is None:
+            raise NotFoundError(errno.ENOENT, "no such directory", parent_path(path))
+        if parent.kind is not EntryKind.DIR:
+            raise NotADirError(errno.ENOTDIR, "not a directory", parent_path(path))
+
+    def _entry(self, path: RelPath, node: MemoryNode) -> Entry:
+        size = len(node.data) if node.kind is EntryKind.FILE else 0
+        return Entry(path, node.kind, size, node.mtime_ns, node.mode, node.target, ino=node.ino)
+
+    def _resolve(self, path: RelPath, hops: int = 0) -> RelPath:
+        node = self.nodes.get(path)
+        if node is None or node.kind is not EntryKind.SYMLINK or node.target is None or hops > 40:
+            return path
+        if node.target.startswith("/"):
+            return path
+        try:
+            parent = parent_path(path)
+            target = rel_path(f"{parent}/{node.target}" if parent else node.target)
+        except ValueError:
+            return path
+        return self._resolve(target, hops + 1) if target in self.nodes else path
+
+    def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
+        """Return the entry at path."""
+        with self._lock:
+            real = self._resolve(path) if follow_symlinks else path
+            entry = self._entry(real, self._get(real))
+            return entry._replace(path=path)
+
+    def list_dir(self, path: RelPath) -> list[Entry]:
+        """Return the children of a directory."""
+        with self._lock:
+            node = self._get(path)
+            if node.kind is not EntryKind.DIR:
+                raise NotADirError(errno.ENOTDIR, "not a directory", path)
+            return [
+                self._entry(child, child_node)
+                for child, child_node in self.nodes.items()
+                if child and parent_path(child) == path
+            ]
+
+    def open_read(self, path: RelPath) -> BinaryIO:
+        """Return the file's bytes as a stream."""
+        with self._lock:
+            node = self._get(path)
+            if node.kind is EntryKind.DIR:
+                raise IsADirError(errno.EISDIR, "is a directory", path)
+            return io.BytesIO(node.data)
+
+    def write_file(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None = None,
+        mode: int | None = None,
+    ) -> Entry:
+        """Store source's bytes at path in one step."""
+        data = source.read()
+        with self._lock:
+            self._require_parent_dir(path)
+            existing = self.nodes.get(path)
+            if existing is not None and existing.kind is EntryKind.DIR:
+                raise IsADirError(errno.EISDIR, "is a directory", path)
+            node = self._node(EntryKind.FILE, data=data)
+            if mtime_ns is not None:
+                node.mtime_ns = mtime_ns
+            if mode is not None:
+                node.mode = mode & 0o7777
+            self.nodes[path] = node
+            return self._entry(path, node)
+
+    def make_dir(self, path: RelPath, mode: int | None = None) -> None:
+        """Create a directory."""
+        with self._lock:
+            self._require_parent_dir(path)
+            if path in self.nodes:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", path)
+            self.nodes[path] = self._node(EntryKind.DIR, mode=0o755 if mode is None else mode)
+
+    def make_symlink(self, path: RelPath, target: str) -> None:
+        """Create a symlink."""
+        with self._lock:
+            self._require_parent_dir(path)
+            if path in self.nodes:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", path)
+            self.nodes[path] = self._node(EntryKind.SYMLINK, target=target, mode=0o777)
+
+    def remove_file(self, path: RelPath) -> None:
+        """Remove a non-directory."""
+        with self._lock:
+            if self._get(path).kind is EntryKind.DIR:
+                raise IsADirError(errno.EISDIR, "is a directory", path)
+            del self.nodes[path]
+
+    def remove_dir(self, path: RelPath) -> None:
+        """Remove an empty directory."""
+        with self._lock:
+            if self._get(path).kind is not EntryKind.DIR:
+                raise NotADirError(errno.ENOTDIR, "not a directory", path)
+            if not path:
+                raise BackendError(errno.EBUSY, "cannot remove the root", path)
+            if any(parent_path(child) == path for child in self.nodes if child):
+                raise BackendError(errno.ENOTEMPTY, "directory not empty", path)
+            del self.nodes[path]
+
+    def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
+        """Rename old (and everything below it) to new."""
+        with self._lock:
+            node = self._get(old)
+            self._require_parent_dir(new)
+            existing = self.nodes.get(new)
+            if existing is not None and not replace:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", new)
+            if (
+                existing is not None
+                and existing.kind is EntryKind.DIR
+                and new != old
+                and any(parent_path(child) == new for child in self.nodes if child)
+            ):
+                raise BackendError(errno.ENOTEMPTY, "directory not empty", new)
+            moved = {
+                child: child_node
+                for child, child_node in self.nodes.items()
+                if child != old and child.startswith(old + "/")
+            }
+            del self.nodes[old]
+            for child in moved:
+                del self.nodes[child]
+            self.nodes[new] = node
+            for child, child_node in moved.items():
+                self.nodes[RelPath(new + child[len(old) :])] = child_node
+
+    def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
+        """Set the modification time."""
+        with self._lock:
+            self._get(path).mtime_ns = mtime_ns
+
+    def set_mode(self, path: RelPath, mode: int) -> None:
+        """Set the permission bits."""
+        with self._lock:
+            self._get(path).mode = mode & 0o7777
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def add_file(self, path: str, data: bytes, mtime_ns: int | None = None) -> None:
+        """Create a file and any missing parent dirs (a test convenience)."""
+        target = rel_path(path)
+        self.add_dirs(parent_path(target))
+        self.write_file(target, io.BytesIO(data), mtime_ns=mtime_ns)
+
+    def add_dirs(self, path: str) -> None:
+        """Create a directory and its missing parents (a test convenience)."""
+        target = rel_path(path)
+        built = ROOT
+        for part in target.split("/") if target else ():
+            built = join_path(built, part)
+            if built not in self.nodes:
+                self.make_dir(built)

@@ -1,0 +1,1 @@
+"""The command line: parses arguments, calls ops, prints reports, picks exit codes."""

@@ -1,0 +1,218 @@
+"""The pairing of two snapshots into changes, with name hygiene for NFC/NFD and case twins."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from dirkit.core.entry import Entry
+from dirkit.core.match import exact_key, match_entries, normalized_key
+from dirkit.core.paths import RelPath, is_inside, nfc_path
+from dirkit.core.sameness import SamenessPolicy, Verdict, judge_entries
+from dirkit.core.snapshot import Snapshot
+
+
+class Status(enum.Enum):
+    """How one path differs between the left and the right tree (filecmp's words, plus moved)."""
+
+    LEFT_ONLY = "left_only"
+    RIGHT_ONLY = "right_only"
+    CHANGED = "changed"
+    TYPE_CHANGED = "type_changed"
+    SAME = "same"
+    ERROR = "error"
+    MOVED = "moved"
+
+
+class NameTwin(enum.Enum):
+    """Why a one-sided path has a twin on the other side whose name differs only in spelling."""
+
+    UNICODE_NORMALIZATION = "unicode_normalization"
+    CASE = "case"
+
+
+class Change(NamedTuple):
+    """One path's status, with the entries of both sides (None where absent)."""
+
+    path: RelPath
+    status: Status
+    left: Entry | None
+    right: Entry | None
+    detail: str | None = None
+    """Why: an error's reason, or a note such as 'content differs'."""
+    twin: RelPath | None = None
+    """For a one-sided path: the other side's path that differs only by normalization or case."""
+    twin_reason: NameTwin | None = None
+    moved_from: RelPath | None = None
+    """For a moved change: the left path the content came from."""
+
+
+class Pairing(NamedTuple):
+    """Two entries matched by path and the sameness policy's verdict on them."""
+
+    left: Entry | None
+    right: Entry | None
+    verdict: Verdict | None
+    """None for a one-sided pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Every change between two snapshots, in component order."""
+
+    changes: tuple[Change, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of changes of each status, every status present (zero if none)."""
+        tally = Counter(change.status for change in self.changes)
+        return {status.value: tally.get(status, 0) for status in Status}
+
+    @property
+    def differences(self) -> tuple[Change, ...]:
+        """Return the changes that are not 'same'."""
+        return tuple(change for change in self.changes if change.status is not Status.SAME)
+
+    @property
+    def has_differences(self) -> bool:
+        """Tell whether any path differs (errors included)."""
+        return any(change.status is not Status.SAME for change in self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        """Tell whether any path could not be read."""
+        return any(change.status is Status.ERROR for change in self.changes)
+
+    def swapped(self) -> Diff:
+        """Return the diff seen from the other side (left and right exchanged)."""
+        return Diff(tuple(_swap_change(change) for change in self.changes))
+
+
+_SWAPPED_STATUS = {Status.LEFT_ONLY: Status.RIGHT_ONLY, Status.RIGHT_ONLY: Status.LEFT_ONLY}
+
+
+def _swap_change(change: Change) -> Change:
+    status = _SWAPPED_STATUS.get(change.status, change.status)
+    return change._replace(status=status, left=change.right, right=change.left)
+
+
+def pair_snapshots(
+    left: Snapshot, right: Snapshot, policy: SamenessPolicy, normalize_unicode: bool = False
+) -> list[Pairing]:
+    """Match two snapshots by path and judge each pair; children of unreadable dirs are dropped."""
+    key = normalized_key if normalize_unicode else exact_key
+    pairings: list[Pairing] = []
+    unreadable_dir: RelPath | None = None
+    for left_entry, right_entry in match_entries(left.entries, right.entries, key):
+        entry = left_entry if left_entry is not None else right_entry
+        assert entry is not None
+        if unreadable_dir is not None:
+            if is_inside(entry.path, unreadable_dir):
+                continue
+            unreadable_dir = None
+        if left_entry is None or right_entry is None:
+            pairings.append(Pairing(left_entry, right_entry, None))
+            if entry.error is not None and entry.is_dir:
+                unreadable_dir = entry.path
+            continue
+        verdict = judge_entries(left_entry, right_entry, policy)
+        pairings.append(Pairing(left_entry, right_entry, verdict))
+        if verdict is Verdict.ERROR and (left_entry.is_dir or right_entry.is_dir):
+            unreadable_dir = entry.path
+    return pairings
+
+
+_VERDICT_STATUS = {
+    Verdict.SAME: Status.SAME,
+    Verdict.CHANGED: Status.CHANGED,
+    Verdict.TYPE_CHANGED: Status.TYPE_CHANGED,
+    Verdict.ERROR: Status.ERROR,
+}
+
+
+def build_diff(
+    pairings: Iterable[Pairing], content_results: Mapping[RelPath, bool | str] | None = None
+) -> Diff:
+    """Turn judged pairings into a Diff.
+
+    content_results answers each NEEDS_CONTENT pair by its left path: True (equal bytes),
+    False (different bytes) or a string (the reason the bytes could not be read).
+    """
+    results = content_results or {}
+    changes: list[Change] = []
+    for pairing in pairings:
+        left, right, verdict = pairing
+        if left is None:
+            assert right is not None
+            reason = right.error
+            status = Status.ERROR if reason is not None else Status.RIGHT_ONLY
+            changes.append(Change(right.path, status, None, right, reason))
+            continue
+        if right is None:
+            reason = left.error
+            status = Status.ERROR if reason is not None else Status.LEFT_ONLY
+            changes.append(Change(left.path, status, left, None, reason))
+            continue
+        assert verdict is not None
+        if verdict is Verdict.NEEDS_CONTENT:
+            outcome = results.get(left.path)
+            if outcome is None:
+                raise KeyError(f"no content result for {left.path!r}")
+            if isinstance(outcome, str):
+                changes.append(Change(left.path, Status.ERROR, left, right, outcome))
+            elif outcome:
+                changes.append(Change(left.path, Status.SAME, left, right))
+            else:
+                changes.append(Change(left.path, Status.CHANGED, left, right, "content differs"))
+            continue
+        detail = left.error or right.error if verdict is Verdict.ERROR else None
+        changes.append(Change(left.path, _VERDICT_STATUS[verdict], left, right, detail))
+    return Diff(tuple(mark_name_twins(changes)))
+
+
+def mark_name_twins(changes: list[Change]) -> list[Change]:
+    """Link each left_only path to a right_only path spelled differently only by NFC/NFD or case."""
+    one_sided = [
+        index
+        for index, change in enumerate(changes)
+        if change.status in (Status.LEFT_ONLY, Status.RIGHT_ONLY)
+    ]
+    if not one_sided:
+        return changes
+    for reason, fold in (
+        (NameTwin.UNICODE_NORMALIZATION, nfc_path),
+        (NameTwin.CASE, lambda path: nfc_path(path).casefold()),
+    ):
+        by_key: dict[tuple[Status, str], int] = {}
+        for index in one_sided:
+            change = changes[index]
+            if change.twin is None:
+                by_key.setdefault((change.status, fold(change.path)), index)
+        for (status, folded), index in by_key.items():
+            if status is not Status.LEFT_ONLY:
+                continue
+            other = by_key.get((Status.RIGHT_ONLY, folded))
+            if other is None:
+                continue
+            left_change, right_change = changes[index], changes[other]
+            changes[index] = left_change._replace(twin=right_change.path, twin_reason=reason)
+            changes[other] = right_change._replace(twin=left_change.path, twin_reason=reason)
+    return changes
+
+
+def content_candidates(pairings: Iterable[Pairing]) -> list[tuple[Entry, Entry]]:
+    """Return the pairs whose sameness can only be decided by comparing bytes."""
+    return [
+        (pairing.left, pairing.right)
+        for pairing in pairings
+        if pairing.verdict is Verdict.NEEDS_CONTENT and pairing.left is not None and pairing.right is not None
+    ]
+
+
+def diff_snapshots(
+    left: Snapshot, right: Snapshot, policy: SamenessPolicy, normalize_unicode: bool = False
+) -> Diff:
+    """Return the diff of two snapshots decided by metadata alone (pure; content pairs raise)."""
+    return build_diff(pair_snapshots(left, right, policy, normalize_unicode))

@@ -1,0 +1,89 @@
+"""The error kinds of dirkit, each with its exit code; they also subclass the matching builtin OSError."""
+
+from __future__ import annotations
+
+import errno
+
+EXIT_OK = 0
+EXIT_DIFFERENCES = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class DirkitError(Exception):
+    """Base of every error dirkit raises on purpose; its message names the path and the reason."""
+
+    exit_code: int = EXIT_ERROR
+
+
+class UsageError(DirkitError, ValueError):
+    """The caller asked for something that cannot be done as asked (bad option, bad pattern)."""
+
+
+class InvalidPathError(UsageError):
+    """A relative path is absolute, escapes its root with '..', or holds a NUL byte."""
+
+
+class BackendError(DirkitError, OSError):
+    """An I/O failure reported by a backend, translated from the OS or a protocol."""
+
+
+class NotFoundError(BackendError, FileNotFoundError):
+    """A path does not exist."""
+
+
+class AlreadyExistsError(BackendError, FileExistsError):
+    """A path exists where none was expected."""
+
+
+class PermissionDeniedError(BackendError, PermissionError):
+    """The OS or server refused access to a path."""
+
+
+class NotADirError(BackendError, NotADirectoryError):
+    """A path that should be a directory is something else."""
+
+
+class IsADirError(BackendError, IsADirectoryError):
+    """A path that should be a file is a directory."""
+
+
+class NoSpaceError(BackendError):
+    """The target has no space left (ENOSPC or a quota)."""
+
+
+class ConnectionLostError(BackendError, ConnectionError):
+    """A remote backend lost its connection."""
+
+
+class TreeNotFoundError(NotFoundError):
+    """The root of a tree does not exist."""
+
+
+class InterruptedRunError(DirkitError):
+    """The user interrupted the work (SIGINT or SIGTERM)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+_ERRNO_KINDS: dict[int, type[BackendError]] = {
+    errno.ENOENT: NotFoundError,
+    errno.EEXIST: AlreadyExistsError,
+    errno.EACCES: PermissionDeniedError,
+    errno.EPERM: PermissionDeniedError,
+    errno.ENOTDIR: NotADirError,
+    errno.EISDIR: IsADirError,
+    errno.ENOSPC: NoSpaceError,
+    errno.EDQUOT: NoSpaceError,
+}
+
+
+def translate_os_error(error: OSError, path: str) -> BackendError:
+    """Return the dirkit error kind for an OSError raised while working on path."""
+    if isinstance(error, BackendError):
+        return error
+    kind = _ERRNO_KINDS.get(error.errno or 0, BackendError)
+    reason = error.strerror or str(error)
+    translated = kind(error.errno or 0, reason, path)
+    translated.__cause__ = error
+    return translated

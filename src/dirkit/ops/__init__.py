@@ -1,0 +1,1 @@
+"""Use cases composed from backends and core: scan, compare, and the rest."""

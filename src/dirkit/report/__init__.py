@@ -1,0 +1,1 @@
+"""Render values (diffs, plans, results) as text and JSON for people and scripts."""

@@ -1,0 +1,1 @@
+"""The SQLite state database: schema migrations, run journals, sync bases, digest cache."""

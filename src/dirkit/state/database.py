@@ -1,0 +1,64 @@
+"""Open the state database, apply pending migrations, and hand out connections."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+
+from dirkit.errors import BackendError
+from dirkit.state.location import DATABASE_NAME, state_dir
+from dirkit.state.migrations import CORE_MIGRATIONS, Migration
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def all_migrations() -> tuple[Migration, ...]:
+    """Return every feature's migrations, sorted by name."""
+    migrations = list(CORE_MIGRATIONS)
+    names = [migration.name for migration in migrations]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"duplicate migration names: {sorted(names)}")
+    return tuple(sorted(migrations, key=lambda migration: migration.name))
+
+
+def apply_migrations(connection: sqlite3.Connection, migrations: Iterable[Migration]) -> list[str]:
+    """Apply the migrations not yet recorded in the database; return the names applied."""
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    done = {row[0] for row in connection.execute("SELECT name FROM schema_migrations")}
+    applied: list[str] = []
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        with connection:
+            connection.executescript("BEGIN;" + migration.script)
+            connection.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, datetime('now'))",
+                (migration.name,),
+            )
+        applied.append(migration.name)
+    return applied
+
+
+def connect_state(folder: str | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the state database in folder and bring its schema up to date."""
+    directory = folder or state_dir()
+    path = os.path.join(directory, DATABASE_NAME)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    except (OSError, sqlite3.Error) as error:
+        raise BackendError(0, f"cannot open state database: {error}", path) from error
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    apply_migrations(connection, all_migrations())
+    return connection
+
+
+def schema_names(connection: sqlite3.Connection) -> list[str]:
+    """Return the names of the applied migrations, in order."""
+    rows = connection.execute("SELECT name FROM schema_migrations ORDER BY name")
+    return [row[0] for row in rows]
