@@ -114,18 +114,47 @@ class LocalBackend:
         prefix = path + "/" if path else ""
         entries: list[Entry] = []
         append = entries.append
+        new_entry = tuple.__new__
+        entry_type, file_kind, dir_kind, link_kind, other_kind = Entry, _FILE, _DIR, _LINK, _OTHER
+        is_file, is_dir, is_link = stat_module.S_IFREG, stat_module.S_IFDIR, stat_module.S_IFLNK
         try:
             with os.scandir(full) as listing:
                 for item in listing:
-                    child = RelPath(prefix + item.name)
                     try:
                         st = item.stat(follow_symlinks=False)
-                        if st.st_mode & _IFMT == stat_module.S_IFLNK:
-                            append(entry_from_stat(child, st, os.readlink(item.path)))
+                        mode = st.st_mode
+                        form = mode & 0o170000
+                        target = None
+                        if form == is_file:
+                            kind = file_kind
+                        elif form == is_dir:
+                            kind = dir_kind
+                        elif form == is_link:
+                            kind = link_kind
+                            target = os.readlink(item.path)
                         else:
-                            append(entry_from_stat(child, st))
+                            kind = other_kind
+                        # Entry fields in order, built without the NamedTuple __new__ call.
+                        append(
+                            new_entry(
+                                entry_type,
+                                (
+                                    prefix + item.name,
+                                    kind,
+                                    st.st_size if kind is file_kind else 0,
+                                    st.st_mtime_ns,
+                                    mode & 0o7777,
+                                    target,
+                                    None,
+                                    None,
+                                    st.st_dev,
+                                    st.st_ino,
+                                    st.st_ctime_ns,
+                                ),
+                            )
+                        )
                     except OSError as error:
-                        append(_unreadable_entry(child, item, error))
+                        append(_unreadable_entry(RelPath(prefix + item.name), item, error))
         except OSError as error:
             raise translate_os_error(error, full) from error
         return entries

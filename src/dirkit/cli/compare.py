@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         modify_window_ns=seconds_to_ns(args.modify_window),
         normalize_unicode=args.normalize_unicode,
         jobs=args.jobs,
+        keep_same=args.all,
     )
     try:
         diff = compare_trees(left, right, options)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from dirkit import __version__
-from dirkit.cli import compare, demo
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, DirkitError
 from dirkit.report.messages import describe_error
 
-COMMAND_MODULES = (compare, demo)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("dirkit.cli.compare", "show how two trees differ"),
+    "demo": ("dirkit.cli.demo", "make two sample trees and compare them"),
+}
+"""Each command's module (with add_parser and run) and its one-line help, in help order.
+
+Only the module of the command being run is imported, so startup stays fast as commands grow.
+"""
 
 DESCRIPTION = """\
 dirkit works on whole directory trees: compare them, and (in later versions) mirror, sync,
@@ -24,8 +31,17 @@ exit status: 0 ok; 1 differences found (compare) or finished with item failures;
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with every command registered."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """Return the command named in argv (the first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser; the full options of the command named in argv (or all)."""
+    chosen = chosen_command(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="dirkit",
         description=DESCRIPTION,
@@ -34,15 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dirkit {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.add_parser(commands)
+    for name, (module_name, summary) in COMMANDS.items():
+        if chosen is None or chosen == name:
+            importlib.import_module(module_name).add_parser(commands)
+        else:
+            commands.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run dirkit with argv (default: the process arguments) and return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)

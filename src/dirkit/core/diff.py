@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dirkit.core.entry import Entry
-from dirkit.core.match import exact_key, match_entries, normalized_key
-from dirkit.core.paths import RelPath, is_inside, nfc_path
+from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.match import match_entries, normalized_key
+from dirkit.core.paths import RelPath, is_inside, nfc_path, sort_key
 from dirkit.core.sameness import SamenessPolicy, Verdict, judge_entries
 from dirkit.core.snapshot import Snapshot
 
@@ -64,10 +64,13 @@ class Diff:
     """Every change between two snapshots, in component order."""
 
     changes: tuple[Change, ...]
+    omitted_same: int = 0
+    """How many 'same' paths were counted but left out of changes (to save time and memory)."""
 
     def counts(self) -> dict[str, int]:
-        """Return the number of changes of each status, every status present (zero if none)."""
+        """Return the number of paths of each status, every status present (zero if none)."""
         tally = Counter(change.status for change in self.changes)
+        tally[Status.SAME] += self.omitted_same
         return {status.value: tally.get(status, 0) for status in Status}
 
     @property
@@ -87,7 +90,7 @@ class Diff:
 
     def swapped(self) -> Diff:
         """Return the diff seen from the other side (left and right exchanged)."""
-        return Diff(tuple(_swap_change(change) for change in self.changes))
+        return Diff(tuple(_swap_change(change) for change in self.changes), self.omitted_same)
 
 
 _SWAPPED_STATUS = {Status.LEFT_ONLY: Status.RIGHT_ONLY, Status.RIGHT_ONLY: Status.LEFT_ONLY}
@@ -102,26 +105,81 @@ def pair_snapshots(
     left: Snapshot, right: Snapshot, policy: SamenessPolicy, normalize_unicode: bool = False
 ) -> list[Pairing]:
     """Match two snapshots by path and judge each pair; children of unreadable dirs are dropped."""
-    key = normalized_key if normalize_unicode else exact_key
+    if normalize_unicode:
+        pairs = match_entries(left.entries, right.entries, normalized_key)
+        pairings = [
+            Pairing(a, b, judge_entries(a, b, policy) if a is not None and b is not None else None)
+            for a, b in pairs
+        ]
+    else:
+        pairings = _pair_exact(left.entries, right.entries, policy)
+    return _drop_below_unreadable_dirs(pairings)
+
+
+def _pair_exact(left: tuple[Entry, ...], right: tuple[Entry, ...], policy: SamenessPolicy) -> list[Pairing]:
+    """Pair entries with identical paths; a hot loop, so the common quick file case is inlined."""
+    right_by_path = {entry[0]: entry for entry in right}
+    take = right_by_path.pop
     pairings: list[Pairing] = []
-    unreadable_dir: RelPath | None = None
-    for left_entry, right_entry in match_entries(left.entries, right.entries, key):
-        entry = left_entry if left_entry is not None else right_entry
-        assert entry is not None
-        if unreadable_dir is not None:
-            if is_inside(entry.path, unreadable_dir):
-                continue
-            unreadable_dir = None
-        if left_entry is None or right_entry is None:
-            pairings.append(Pairing(left_entry, right_entry, None))
-            if entry.error is not None and entry.is_dir:
-                unreadable_dir = entry.path
+    append = pairings.append
+    make = tuple.__new__
+    pairing = Pairing
+    file_kind = EntryKind.FILE
+    same, changed = Verdict.SAME, Verdict.CHANGED
+    quick = not policy.content
+    window = max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
+    for a in left:
+        b = take(a[0], None)
+        if b is None:
+            append(make(pairing, (a, None, None)))
             continue
-        verdict = judge_entries(left_entry, right_entry, policy)
-        pairings.append(Pairing(left_entry, right_entry, verdict))
-        if verdict is Verdict.ERROR and (left_entry.is_dir or right_entry.is_dir):
-            unreadable_dir = entry.path
+        kind = a[1]
+        if quick and kind is file_kind and b[1] is file_kind and a[6] is None and b[6] is None:
+            if a[2] != b[2]:
+                verdict = changed
+            else:
+                a_time, b_time = a[3], b[3]
+                if a_time == b_time or a_time is None or b_time is None:
+                    verdict = same
+                else:
+                    verdict = same if abs(a_time - b_time) <= window else changed
+        else:
+            verdict = judge_entries(a, b, policy)
+        append(make(pairing, (a, b, verdict)))
+    if right_by_path:
+        pairings.extend(make(pairing, (None, entry, None)) for entry in right if entry[0] in right_by_path)
+        pairings.sort(key=_pairing_key)
     return pairings
+
+
+def _pairing_key(pairing: Pairing) -> str:
+    entry = pairing.left if pairing.left is not None else pairing.right
+    assert entry is not None
+    return sort_key(entry.path)
+
+
+def _drop_below_unreadable_dirs(pairings: list[Pairing]) -> list[Pairing]:
+    """Remove pairs below a directory that one side could not list (they cannot be compared)."""
+    unreadable = [
+        (a or b).path  # type: ignore[union-attr]
+        for a, b, _ in pairings
+        if (a is not None and a.error is not None and a.kind is EntryKind.DIR)
+        or (b is not None and b.error is not None and b.kind is EntryKind.DIR)
+    ]
+    if not unreadable:
+        return pairings
+    kept: list[Pairing] = []
+    blocked: RelPath | None = None
+    for pairing in pairings:
+        entry = pairing.left if pairing.left is not None else pairing.right
+        assert entry is not None
+        if blocked is not None and entry.path != blocked and is_inside(entry.path, blocked):
+            continue
+        blocked = None
+        kept.append(pairing)
+        if entry.path in unreadable:
+            blocked = entry.path
+    return kept
 
 
 _VERDICT_STATUS = {
@@ -142,18 +200,25 @@ def build_diff(
     """
     results = content_results or {}
     changes: list[Change] = []
-    for pairing in pairings:
-        left, right, verdict = pairing
+    append = changes.append
+    make = tuple.__new__
+    change_type = Change
+    same_verdict, same_status = Verdict.SAME, Status.SAME
+    for left, right, verdict in pairings:
+        if verdict is same_verdict:
+            assert left is not None
+            append(make(change_type, (left[0], same_status, left, right, None, None, None, None)))
+            continue
         if left is None:
             assert right is not None
             reason = right.error
             status = Status.ERROR if reason is not None else Status.RIGHT_ONLY
-            changes.append(Change(right.path, status, None, right, reason))
+            append(Change(right.path, status, None, right, reason))
             continue
         if right is None:
             reason = left.error
             status = Status.ERROR if reason is not None else Status.LEFT_ONLY
-            changes.append(Change(left.path, status, left, None, reason))
+            append(Change(left.path, status, left, None, reason))
             continue
         assert verdict is not None
         if verdict is Verdict.NEEDS_CONTENT:
@@ -161,14 +226,14 @@ def build_diff(
             if outcome is None:
                 raise KeyError(f"no content result for {left.path!r}")
             if isinstance(outcome, str):
-                changes.append(Change(left.path, Status.ERROR, left, right, outcome))
+                append(Change(left.path, Status.ERROR, left, right, outcome))
             elif outcome:
-                changes.append(Change(left.path, Status.SAME, left, right))
+                append(Change(left.path, Status.SAME, left, right))
             else:
-                changes.append(Change(left.path, Status.CHANGED, left, right, "content differs"))
+                append(Change(left.path, Status.CHANGED, left, right, "content differs"))
             continue
         detail = left.error or right.error if verdict is Verdict.ERROR else None
-        changes.append(Change(left.path, _VERDICT_STATUS[verdict], left, right, detail))
+        append(Change(left.path, _VERDICT_STATUS[verdict], left, right, detail))
     return Diff(tuple(mark_name_twins(changes)))
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from dirkit.core.paths import RelPath
 from dirkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pathspec
 
 RESERVED_DIR_NAME = ".dirkit"
 """dirkit's own folder (backups, markers); never scanned, compared or mirrored."""
@@ -19,6 +21,8 @@ GITIGNORE_NAME = ".gitignore"
 
 def compile_patterns(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     """Return patterns (gitignore syntax) compiled, or raise UsageError naming the bad one."""
+    import pathspec  # imported on first use: it costs ~30 ms at startup
+
     lines = [line for line in patterns if line.strip() and not line.lstrip().startswith("#")]
     for line in lines:
         try:
@@ -38,6 +42,8 @@ class IgnoreRules:
 
 def parse_ignore_file(base: RelPath, text: str) -> IgnoreRules | None:
     """Return the rules of a .gitignore found in base, or None if it holds no rule."""
+    import pathspec  # imported on first use: it costs ~30 ms at startup
+
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         return None
@@ -50,6 +56,8 @@ def parse_ignore_file(base: RelPath, text: str) -> IgnoreRules | None:
 
 
 def _is_valid_pattern(line: str) -> bool:
+    import pathspec
+
     try:
         pathspec.GitIgnoreSpec.from_lines([line])
     except Exception:

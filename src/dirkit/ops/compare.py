@@ -1,65 +1,43 @@
-"""Compare two trees: scan both at once, pair, settle content questions, build the Diff."""
+"""Compare two trees: scan both, pair, settle content questions, build the Diff."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
-from dirkit.core.diff import Diff, build_diff, content_candidates, pair_snapshots
-from dirkit.core.sameness import NS_PER_SECOND, SamenessPolicy
+from dirkit.core.diff import Diff, Status
+from dirkit.core.sameness import NS_PER_SECOND
 from dirkit.core.snapshot import Snapshot
-from dirkit.ops.content import compare_contents
+from dirkit.ops.gcpause import paused_gc
+from dirkit.ops.pairing import CompareOptions, compare_snapshots, policy_for
+from dirkit.ops.partition import can_partition, compare_partitioned
 from dirkit.ops.scan import ScanOptions, scan_tree
 
-
-@dataclass(frozen=True, slots=True)
-class CompareOptions:
-    """How to compare two trees."""
-
-    scan: ScanOptions = field(default_factory=ScanOptions)
-    content: bool = False
-    modify_window_ns: int = 0
-    normalize_unicode: bool = False
-    jobs: int = 8
+__all__ = ["CompareOptions", "compare_snapshots", "compare_trees", "policy_for", "scan_both"]
 
 
 def scan_both(left: Backend, right: Backend, options: ScanOptions) -> tuple[Snapshot, Snapshot]:
-    """Scan two trees concurrently (scandir and stat release the GIL) and return both snapshots."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
+    """Scan two trees concurrently (remote backends wait on the network) and return both."""
+    with paused_gc(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
         left_future = pool.submit(scan_tree, left, options)
         right_future = pool.submit(scan_tree, right, options)
         return left_future.result(), right_future.result()
 
 
-def policy_for(left: Snapshot, right: Snapshot, options: CompareOptions) -> SamenessPolicy:
-    """Return the sameness policy for two snapshots: the coarser resolution of the two wins."""
-    return SamenessPolicy(
-        content=options.content,
-        modify_window_ns=options.modify_window_ns,
-        mtime_resolution_ns=max(left.mtime_resolution_ns, right.mtime_resolution_ns),
-    )
-
-
-def compare_snapshots(
-    left_backend: Backend,
-    right_backend: Backend,
-    left: Snapshot,
-    right: Snapshot,
-    options: CompareOptions,
-) -> Diff:
-    """Return the diff of two snapshots, reading bytes where the policy asks for content."""
-    pairings = pair_snapshots(left, right, policy_for(left, right, options), options.normalize_unicode)
-    candidates = content_candidates(pairings)
-    results = compare_contents(left_backend, right_backend, candidates, options.jobs)
-    return build_diff(pairings, results)
-
-
 def compare_trees(left: Backend, right: Backend, options: CompareOptions | None = None) -> Diff:
     """Return how the right tree differs from the left one."""
     chosen = options or CompareOptions()
+    if can_partition(left, right, chosen):
+        assert isinstance(left, LocalBackend) and isinstance(right, LocalBackend)
+        return compare_partitioned(left, right, chosen)
     left_snapshot, right_snapshot = scan_both(left, right, chosen.scan)
-    return compare_snapshots(left, right, left_snapshot, right_snapshot, chosen)
+    with paused_gc():
+        diff = compare_snapshots(left, right, left_snapshot, right_snapshot, chosen)
+    if chosen.keep_same:
+        return diff
+    kept = tuple(change for change in diff.changes if change.status is not Status.SAME)
+    return Diff(kept, omitted_same=len(diff.changes) - len(kept))
 
 
 def seconds_to_ns(seconds: float) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dirkit.backends.protocol import Backend
@@ -15,7 +14,7 @@ from dirkit.core.filters import (
     TreeFilter,
     parse_ignore_file,
 )
-from dirkit.core.paths import ROOT, RelPath, base_name
+from dirkit.core.paths import ROOT, RelPath, base_name, parent_path
 from dirkit.core.snapshot import Snapshot
 from dirkit.errors import BackendError
 
@@ -33,68 +32,74 @@ class ScanOptions:
 def scan_tree(backend: Backend, options: ScanOptions | None = None) -> Snapshot:
     """Return a snapshot of every entry below the backend's root (root excluded)."""
     chosen = options or ScanOptions()
-    entries = list(iter_tree(backend, chosen))
+    entries = collect_entries(backend, ROOT, chosen)
     capabilities = backend.capabilities
     return Snapshot(tuple(entries), capabilities.mtime_resolution_ns, capabilities.case_sensitive)
 
 
-def iter_tree(backend: Backend, options: ScanOptions) -> Iterator[Entry]:
-    """Yield every entry below the root in component order; unreadable dirs yield an error entry."""
+def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> list[Entry]:
+    """Return every entry below top in component order; an unreadable dir gets an error entry.
+
+    A depth-first walk with one explicit stack: each directory's children are pushed in reverse
+    name order, so popping yields a directory and then its whole subtree before its next sibling.
+    """
     tree_filter = options.tree_filter
     trivial = tree_filter.is_trivial
     follow = options.follow_symlinks
-    root_children = backend.list_dir(ROOT)
-    root_rules = _read_ignore_rules(backend, ROOT, root_children, tree_filter)
-    ancestors: list[tuple[int, int]] = []
+    gitignore = tree_filter.use_gitignore
+    dir_kind, link_kind = EntryKind.DIR, EntryKind.SYMLINK
+    top_listing = backend.list_dir(top)
+    rules_of: dict[RelPath, tuple[IgnoreRules, ...]] = {}
+    if gitignore:
+        rules_of[top] = _read_ignore_rules(backend, top, top_listing, ())
+    ancestors_of: dict[RelPath, tuple[tuple[int, int], ...]] = {}
     if follow:
-        root = backend.stat(ROOT, follow_symlinks=True)
-        ancestors.append((root.dev, root.ino))
-    stack: list[tuple[Iterator[Entry], tuple[IgnoreRules, ...], int]] = [
-        (iter(_ordered(root_children)), root_rules, len(ancestors))
-    ]
+        root = backend.stat(top, follow_symlinks=True)
+        ancestors_of[top] = ((root.dev, root.ino),)
+    out: list[Entry] = []
+    append = out.append
+    top_listing.sort(reverse=True)
+    stack = top_listing
+    pop, extend = stack.pop, stack.extend
     while stack:
-        children, rules, depth = stack[-1]
-        entry = next(children, None)
-        if entry is None:
-            stack.pop()
-            continue
-        del ancestors[depth:]
-        kind = entry.kind
-        name = base_name(entry.path)
+        entry = pop()
+        path = entry[0]
+        kind = entry[1]
         if trivial:
-            if (kind is EntryKind.DIR and name == RESERVED_DIR_NAME) or TEMP_MARKER in name:
+            if TEMP_MARKER in path or (kind is dir_kind and _is_reserved_dir(path)):
                 continue
-        elif tree_filter.excludes(entry.path, name, kind is EntryKind.DIR, rules):
-            continue
-        if follow and kind is EntryKind.SYMLINK and entry.error is None:
-            entry = _follow_link(backend, entry, ancestors)
+        else:
+            parent = parent_path(path)
+            rules = rules_of.get(parent, ()) if gitignore else ()
+            if tree_filter.excludes(path, base_name(path), kind is dir_kind, rules):
+                continue
+        if follow and kind is link_kind and entry.error is None:
+            entry = _follow_link(backend, entry, ancestors_of[parent_path(path)])
             kind = entry.kind
-        yield entry
-        if kind is not EntryKind.DIR or entry.error is not None:
+        if kind is not dir_kind or entry.error is not None:
+            append(entry)
             continue
         try:
-            listing = backend.list_dir(entry.path)
+            listing = backend.list_dir(path)
         except BackendError as error:
-            yield entry._replace(error=f"cannot list directory: {error.strerror or error}")
+            append(entry._replace(error=f"cannot list directory: {error.strerror or error}"))
             continue
+        append(entry)
+        if gitignore:
+            inherited = rules_of.get(parent_path(path), ())
+            rules_of[path] = inherited + _read_ignore_rules(backend, path, listing, inherited)
         if follow:
-            ancestors.append((entry.dev, entry.ino))
-        child_rules = rules
-        if tree_filter.use_gitignore:
-            child_rules = rules + _read_ignore_rules(backend, entry.path, listing, tree_filter)
-        stack.append((iter(_ordered(listing)), child_rules, len(ancestors)))
+            ancestors_of[path] = (*ancestors_of[parent_path(path)], (entry.dev, entry.ino))
+        listing.sort(reverse=True)
+        extend(listing)
+    return out
 
 
-def _ordered(entries: list[Entry]) -> list[Entry]:
-    entries.sort(key=_entry_name)
-    return entries
+def _is_reserved_dir(path: str) -> bool:
+    return path == RESERVED_DIR_NAME or path.endswith("/" + RESERVED_DIR_NAME)
 
 
-def _entry_name(entry: Entry) -> str:
-    return entry.path
-
-
-def _follow_link(backend: Backend, link: Entry, ancestors: list[tuple[int, int]]) -> Entry:
+def _follow_link(backend: Backend, link: Entry, ancestors: tuple[tuple[int, int], ...]) -> Entry:
     try:
         target = backend.stat(link.path, follow_symlinks=True)
     except BackendError:
@@ -105,10 +110,12 @@ def _follow_link(backend: Backend, link: Entry, ancestors: list[tuple[int, int]]
 
 
 def _read_ignore_rules(
-    backend: Backend, directory: RelPath, listing: list[Entry], tree_filter: TreeFilter
+    backend: Backend,
+    directory: RelPath,
+    listing: list[Entry],
+    inherited: tuple[IgnoreRules, ...],
 ) -> tuple[IgnoreRules, ...]:
-    if not tree_filter.use_gitignore:
-        return ()
+    """Return the rules of the .gitignore in directory (none if it has none)."""
     for entry in listing:
         if entry.kind is EntryKind.FILE and base_name(entry.path) == GITIGNORE_NAME:
             try:

@@ -1,0 +1,95 @@
+"""The partitioned compare gives exactly the single-process answer, with or without its helper."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dirkit.backends.local import LocalBackend
+from dirkit.core.diff import Status
+from dirkit.core.filters import make_filter
+from dirkit.core.paths import RelPath
+from dirkit.ops import partition
+from dirkit.ops.compare import CompareOptions, compare_snapshots, compare_trees, scan_both
+from dirkit.ops.scan import ScanOptions
+
+MakeTree = Callable[..., Path]
+
+
+def spread_tree(count: int) -> dict[str, str | None]:
+    spec: dict[str, str | None] = {f"top{i % 7}/mid{i % 5}/f{i}.txt": f"file {i}" for i in range(count)}
+    spec.update({"loose.txt": "top-level file", "empty": None, "a-b/x": "sorts after a/"})
+    spec.update({f"a/{i}": "in a" for i in range(5)})
+    return spec
+
+
+@pytest.fixture
+def trees(make_tree: MakeTree) -> tuple[LocalBackend, LocalBackend]:
+    left = make_tree("l", spread_tree(400))
+    right_spec = spread_tree(400)
+    del right_spec["top3/mid1/f31.txt"]
+    right_spec["top4/mid2/new.txt"] = "added"
+    right_spec["top1/mid2/f37.txt"] = "different size now"
+    right_spec["a"] = "now a file"
+    for key in [k for k in right_spec if k.startswith("a/")]:
+        del right_spec[key]
+    right = make_tree("r", right_spec)
+    os.utime(right / "top2/mid0/f100.txt", (1_700_000_000, 1_700_000_000))
+    return LocalBackend(str(left)), LocalBackend(str(right))
+
+
+def reference(left: LocalBackend, right: LocalBackend, options: CompareOptions) -> list[tuple[str, Status]]:
+    snapshots = scan_both(left, right, options.scan)
+    diff = compare_snapshots(left, right, *snapshots, options)
+    return [(change.path, change.status) for change in diff.changes]
+
+
+@pytest.mark.parametrize("after", [0.0, 1000.0], ids=["with-helper-process", "in-process"])
+@pytest.mark.parametrize("content", [False, True])
+def test_partitioned_equals_single_process(
+    trees: tuple[LocalBackend, LocalBackend], after: float, content: bool
+) -> None:
+    left, right = trees
+    options = CompareOptions(content=content, keep_same=True)
+    diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=after)
+    assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+
+
+def test_partitioned_counts_same_without_keeping_them(trees: tuple[LocalBackend, LocalBackend]) -> None:
+    left, right = trees
+    lean = partition.compare_partitioned(
+        left, right, CompareOptions(keep_same=False), parallel_after_seconds=0.0
+    )
+    full = partition.compare_partitioned(left, right, CompareOptions(keep_same=True))
+    assert lean.counts() == full.counts()
+    assert all(change.status is not Status.SAME for change in lean.changes)
+    assert lean.counts()["left_only"] >= 6 and lean.counts()["type_changed"] == 1
+
+
+def test_partition_respects_excludes(trees: tuple[LocalBackend, LocalBackend]) -> None:
+    left, right = trees
+    options = CompareOptions(scan=ScanOptions(tree_filter=make_filter(["top4/", "a"])))
+    diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
+    assert not any(c.path.startswith(("top4", "a/")) or c.path == "a" for c in diff.changes)
+    assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+
+
+def test_helper_failure_falls_back_to_this_process(
+    trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left, right = trees
+    monkeypatch.setattr(partition.sys, "executable", "/nonexistent/python")
+    options = CompareOptions()
+    diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
+    assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+
+
+def test_compare_trees_uses_partition_for_local_trees(trees: tuple[LocalBackend, LocalBackend]) -> None:
+    left, right = trees
+    assert partition.can_partition(left, right, CompareOptions())
+    assert not partition.can_partition(left, right, CompareOptions(normalize_unicode=True))
+    diff = compare_trees(left, right, CompareOptions(keep_same=False))
+    assert RelPath("top1/mid2/f37.txt") in {c.path for c in diff.changes}
