@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def test_helper_failure_falls_back_to_this_process(
     trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     left, right = trees
-    monkeypatch.setattr(partition.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     options = CompareOptions()
     diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
     assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
