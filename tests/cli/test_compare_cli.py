@@ -204,3 +204,23 @@ def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "demo", "--dir", str(tmp_path / "demo"))
     assert code == 0
     assert "only on the left" in out and "Unicode normalization" in out
+
+
+def test_exit_2_when_a_root_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    code, _, err = run_cli(capsys, "compare", str(plain), str(tmp_path))
+    assert code == 2 and "plain.txt" in err and "not a directory" in err
+
+
+def test_closed_pipe_stops_quietly(differing: tuple[Path, Path]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dirkit", "compare", "--json", "--all", *map(str, differing)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    error_text = process.stderr.read().decode()
+    assert process.wait(timeout=30) in (0, 1, 2)
+    assert "Traceback" not in error_text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -76,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dirkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        sys.stderr.close()
+        # The reader went away (e.g. `| head`): stop quietly, and keep Python's exit-time flush
+        # of stdout from printing a second traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
     except OSError as error:
         print(f"dirkit: {describe_error(error)}", file=sys.stderr)
