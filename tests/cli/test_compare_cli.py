@@ -221,6 +221,7 @@ def test_closed_pipe_stops_quietly(differing: tuple[Path, Path]) -> None:
     )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()
-    error_text = process.stderr.read().decode()
+    with process.stderr:
+        error_text = process.stderr.read().decode()
     assert process.wait(timeout=30) in (0, 1, 2)
     assert "Traceback" not in error_text
