@@ -1,0 +1,147 @@
+"""The digest cache: file digests remembered per tree, path and algorithm, with the stat that proves them.
+
+A cached digest is served only while the file's device, inode, size, mtime_ns and ctime_ns are all
+unchanged. Restoring an mtime by hand (os.utime, touch -d) still moves ctime, so it cannot fool the
+cache. Paths and tree roots are stored as the bytes they have on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from dirkit.core.digest import DigestAlgorithm
+from dirkit.core.entry import Entry
+from dirkit.core.manifest import encode_name
+from dirkit.core.paths import RelPath
+from dirkit.errors import BackendError
+from dirkit.state.migrations import Migration
+
+DIGEST_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0200_digest_cache",
+        """
+        CREATE TABLE IF NOT EXISTS digest_cache (
+            tree BLOB NOT NULL,
+            path BLOB NOT NULL,
+            algorithm TEXT NOT NULL,
+            dev INTEGER NOT NULL,
+            ino INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            ctime_ns INTEGER NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (tree, algorithm, path)
+        ) WITHOUT ROWID;
+        """,
+    ),
+)
+"""Names 0200-0299: the digest cache."""
+
+
+class FileIdentity(NamedTuple):
+    """What must be unchanged for a cached digest to still be true."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+class CachedDigest(NamedTuple):
+    """A file's digest and the identity it was computed for."""
+
+    identity: FileIdentity
+    digest: str
+
+
+def identity_of(entry: Entry) -> FileIdentity:
+    """Return the identity of a scanned entry."""
+    return FileIdentity(entry.dev, entry.ino, entry.size, entry.mtime_ns or 0, entry.ctime_ns)
+
+
+def _path_text(raw: bytes) -> RelPath:
+    return RelPath(raw.decode("utf-8", "surrogateescape"))
+
+
+class DigestCache:
+    """Digests of one tree for one algorithm, loaded at once and written back in one transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, tree: str, algorithm: DigestAlgorithm) -> None:
+        self._connection = connection
+        self._tree = encode_name(tree)
+        self._algorithm = algorithm.value
+        self._known: dict[RelPath, CachedDigest] = {}
+        self._pending: dict[RelPath, CachedDigest] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        try:
+            rows = self._connection.execute(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM digest_cache"
+                " WHERE tree = ? AND algorithm = ?",
+                (self._tree, self._algorithm),
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot read the digest cache: {error}", "state database") from error
+        self._known = {
+            _path_text(path): CachedDigest(FileIdentity(dev, ino, size, mtime, ctime), digest)
+            for path, dev, ino, size, mtime, ctime, digest in rows
+        }
+        self._loaded = True
+
+    def lookup(self, path: RelPath, identity: FileIdentity) -> str | None:
+        """Return the cached digest of path if it was computed for exactly this identity."""
+        if not self._loaded:
+            self._load()
+        cached = self._known.get(path)
+        if cached is None or cached.identity != identity:
+            return None
+        return cached.digest
+
+    def remember(self, path: RelPath, identity: FileIdentity, digest: str) -> None:
+        """Record a freshly computed digest (written on flush)."""
+        record = CachedDigest(identity, digest)
+        self._known[path] = record
+        self._pending[path] = record
+
+    def flush(self) -> int:
+        """Write the remembered digests in one transaction; return how many were written."""
+        if not self._pending:
+            return 0
+        rows = [
+            (self._tree, encode_name(path), self._algorithm, *record.identity, record.digest)
+            for path, record in self._pending.items()
+        ]
+        try:
+            with self._connection:
+                self._connection.execute("BEGIN")
+                self._connection.executemany(
+                    "INSERT OR REPLACE INTO digest_cache"
+                    " (tree, path, algorithm, dev, ino, size, mtime_ns, ctime_ns, digest)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the digest cache: {error}", "state database") from error
+        self._pending.clear()
+        return len(rows)
+
+    def forget(self, paths: Iterable[RelPath]) -> None:
+        """Drop the cached digests of paths (files that are gone)."""
+        rows = [(self._tree, self._algorithm, encode_name(path)) for path in paths]
+        with self._connection:
+            self._connection.execute("BEGIN")
+            self._connection.executemany(
+                "DELETE FROM digest_cache WHERE tree = ? AND algorithm = ? AND path = ?", rows
+            )
+        for path in paths:
+            self._known.pop(path, None)
+
+    def known_paths(self) -> set[RelPath]:
+        """Return every path this tree has a cached digest for."""
+        if not self._loaded:
+            self._load()
+        return set(self._known)
