@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import multiprocessing
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import NamedTuple, Protocol
 
 import blake3
@@ -34,8 +38,12 @@ SMALL_FILE_BYTES = 256 * 1024
 """Files up to this size are read in one call."""
 PARALLEL_HASH_BYTES = 8 * 1024 * 1024
 """From this size BLAKE3 hashes one file on every core."""
-BATCH_FILES = 64
-"""Small files handed to one worker at a time (fewer hand-offs between threads)."""
+BATCH_FILES = 512
+"""Small local files handed to one worker process at a time."""
+PROCESS_POOL_FILES = 4000
+"""From this many small local files, they are hashed in one process per core (the GIL makes
+threads slower than one thread for small files: every file is several system calls)."""
+RACY_WINDOW_NS = 2_000_000_000
 
 
 class Hasher(Protocol):
@@ -83,16 +91,16 @@ def _identity_of_stat(st: os.stat_result) -> FileIdentity:
 
 def digest_local_file(native: str, algorithm: DigestAlgorithm) -> tuple[str, FileIdentity | None]:
     """Return a local file's digest and its identity, or None if the file changed while being read."""
-    descriptor = os.open(native, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    descriptor = os.open(native, _OPEN_FLAGS)
     try:
         before = os.fstat(descriptor)
         size = before.st_size
         if size <= SMALL_FILE_BYTES:
             data = os.read(descriptor, size + 1)
-            if len(data) == size + 1 or len(data) < size:
-                return digest_bytes(data, algorithm), None
             digest = digest_bytes(data, algorithm)
-        elif algorithm is DigestAlgorithm.BLAKE3:
+            same_size = len(data) == size
+            return digest, _identity_of_stat(before) if same_size else None
+        if algorithm is DigestAlgorithm.BLAKE3:
             hasher = new_hasher(algorithm, size)
             with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
                 hasher.update(mapped)
@@ -107,6 +115,35 @@ def digest_local_file(native: str, algorithm: DigestAlgorithm) -> tuple[str, Fil
     return digest, first if first == last else None
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+LocalOutcome = tuple[str | None, FileIdentity | None, str | None]
+"""A local file's digest, its identity (None: changed while read) and the reason it was unreadable."""
+
+
+def digest_local_files(root: str, paths: Sequence[str], algorithm: DigestAlgorithm) -> list[LocalOutcome]:
+    """Return the outcome of hashing each path below a local root, one after the other."""
+    outcomes: list[LocalOutcome] = []
+    append = outcomes.append
+    join = os.path.join
+    for path in paths:
+        try:
+            digest, identity = digest_local_file(join(root, path), algorithm)
+        except OSError as error:
+            append((None, None, error.strerror or str(error)))
+        else:
+            append((digest, identity, None))
+    return outcomes
+
+
+def _can_fork_workers() -> bool:
+    """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and (os.cpu_count() or 1) > 1
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DigestOptions:
     """How to compute digests: the algorithm, whether to use the cache, how many files at once."""
@@ -114,6 +151,10 @@ class DigestOptions:
     algorithm: DigestAlgorithm = DigestAlgorithm.BLAKE3
     use_cache: bool = True
     jobs: int = 8
+    """Files read at once from remote trees; local small files use one process per core."""
+    racy_window_ns: int = RACY_WINDOW_NS
+    """Files changed this recently before hashing are not cached (a write in the same clock tick
+    as the read would leave size, mtime and ctime unchanged: git's 'racily clean' problem)."""
 
 
 @dataclass(slots=True)
@@ -157,6 +198,7 @@ class DigestEngine:
                 results.cached_files += 1
             else:
                 todo.append(entry)
+        cache_before_ns = time.time_ns() - self.options.racy_window_ns
         try:
             for outcome in self._compute(todo):
                 if outcome.digest is None:
@@ -165,8 +207,14 @@ class DigestEngine:
                 results.digests[outcome.path] = outcome.digest
                 results.hashed_files += 1
                 results.hashed_bytes += outcome.size
-                if self.cache is not None and outcome.identity is not None:
-                    self.cache.remember(outcome.path, outcome.identity, outcome.digest)
+                identity = outcome.identity
+                if (
+                    self.cache is not None
+                    and identity is not None
+                    and identity.ctime_ns < cache_before_ns
+                    and identity.mtime_ns < cache_before_ns
+                ):
+                    self.cache.remember(outcome.path, identity, outcome.digest)
         finally:
             if self.cache is not None:
                 self.cache.flush()
@@ -175,41 +223,54 @@ class DigestEngine:
     def _compute(self, entries: list[Entry]) -> Iterator[_Outcome]:
         if not entries:
             return
+        if self._local_root is None:
+            yield from self._compute_remote(entries)
+            return
+        root = self._local_root
+        algorithm = self.options.algorithm
         small = [entry for entry in entries if entry.size < PARALLEL_HASH_BYTES]
         large = [entry for entry in entries if entry.size >= PARALLEL_HASH_BYTES]
-        batches = [small[start : start + BATCH_FILES] for start in range(0, len(small), BATCH_FILES)]
-        large_workers = 1 if self.options.algorithm is DigestAlgorithm.BLAKE3 else self.options.jobs
-        if len(batches) <= 1 and len(large) <= 1:
-            for batch in batches:
-                yield from self._digest_batch(batch)
+        if len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
+            batches = [small[start : start + BATCH_FILES] for start in range(0, len(small), BATCH_FILES)]
+            context = multiprocessing.get_context("fork")
+            workers = min(os.cpu_count() or 1, self.options.jobs)
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                paths = ([entry.path for entry in batch] for batch in batches)
+                done = pool.map(digest_local_files, repeat(root), paths, repeat(algorithm))
+                for batch, outcomes in zip(batches, done, strict=True):
+                    yield from _outcomes_of(batch, outcomes)
+        else:
+            yield from _outcomes_of(
+                small, digest_local_files(root, [entry.path for entry in small], algorithm)
+            )
+        if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
             for entry in large:
-                yield self._digest_one(entry)
+                yield from _outcomes_of([entry], digest_local_files(root, [entry.path], algorithm))
+            return
+        with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="dirkit-digest") as threads:
+            done = threads.map(lambda entry: digest_local_files(root, [entry.path], algorithm), large)
+            for entry, outcomes in zip(large, done, strict=True):
+                yield from _outcomes_of([entry], outcomes)
+
+    def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
+        if len(entries) == 1 or self.options.jobs == 1:
+            yield from map(self._digest_stream_of, entries)
             return
         with ThreadPoolExecutor(self.options.jobs, thread_name_prefix="dirkit-digest") as pool:
-            for outcomes in pool.map(self._digest_batch, batches):
-                yield from outcomes
-        if large:
-            with ThreadPoolExecutor(large_workers, thread_name_prefix="dirkit-digest-large") as pool:
-                yield from pool.map(self._digest_one, large)
+            yield from pool.map(self._digest_stream_of, entries)
 
-    def _digest_batch(self, batch: list[Entry]) -> list[_Outcome]:
-        return [self._digest_one(entry) for entry in batch]
-
-    def _digest_one(self, entry: Entry) -> _Outcome:
-        algorithm = self.options.algorithm
+    def _digest_stream_of(self, entry: Entry) -> _Outcome:
         try:
-            if self._local_root is not None:
-                native = os.path.join(self._local_root, entry.path)
-                try:
-                    digest, identity = digest_local_file(native, algorithm)
-                except OSError as error:
-                    return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
-                return _Outcome(entry.path, digest, identity, None, entry.size)
             with self.backend.open_read(entry.path) as stream:
-                digest = digest_stream(stream.read, algorithm, entry.size)
-            return _Outcome(entry.path, digest, None, None, entry.size)
+                digest = digest_stream(stream.read, self.options.algorithm, entry.size)
         except BackendError as error:
             return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
+        return _Outcome(entry.path, digest, None, None, entry.size)
+
+
+def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
+    for entry, (digest, identity, error) in zip(entries, outcomes, strict=True):
+        yield _Outcome(entry.path, digest, identity, error, entry.size)
 
 
 def tree_cache_key(backend: Backend) -> str | None:
