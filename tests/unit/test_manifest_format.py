@@ -99,7 +99,7 @@ def test_algorithm_lookups() -> None:
 
 
 names = st.lists(
-    st.text(alphabet=st.characters(blacklist_characters="\0/", blacklist_categories=("Cs",)), min_size=1),
+    st.text(alphabet=st.characters(blacklist_characters="\0/", blacklist_categories=["Cs"]), min_size=1),
     min_size=1,
     max_size=3,
 ).map("/".join)
