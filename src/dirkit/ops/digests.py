@@ -34,8 +34,6 @@ from dirkit.state.database import connect_state
 from dirkit.state.digest_cache import DigestCache, FileIdentity, identity_of
 
 READ_CHUNK = 1024 * 1024
-SMALL_FILE_BYTES = 256 * 1024
-"""Files up to this size are read in one call."""
 PARALLEL_HASH_BYTES = 8 * 1024 * 1024
 """From this size BLAKE3 hashes one file on every core."""
 BATCH_FILES = 512
@@ -89,18 +87,13 @@ def _identity_of_stat(st: os.stat_result) -> FileIdentity:
     return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def digest_local_file(native: str, algorithm: DigestAlgorithm) -> tuple[str, FileIdentity | None]:
-    """Return a local file's digest and its identity, or None if the file changed while being read."""
+def digest_local_file(native: str, algorithm: DigestAlgorithm, expected: FileIdentity) -> tuple[str, bool]:
+    """Return a local file's digest, and whether its identity was the expected one all along."""
     descriptor = os.open(native, _OPEN_FLAGS)
     try:
         before = os.fstat(descriptor)
         size = before.st_size
-        if size <= SMALL_FILE_BYTES:
-            data = os.read(descriptor, size + 1)
-            digest = digest_bytes(data, algorithm)
-            same_size = len(data) == size
-            return digest, _identity_of_stat(before) if same_size else None
-        if algorithm is DigestAlgorithm.BLAKE3:
+        if algorithm is DigestAlgorithm.BLAKE3 and size:
             hasher = new_hasher(algorithm, size)
             with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
                 hasher.update(mapped)
@@ -112,27 +105,55 @@ def digest_local_file(native: str, algorithm: DigestAlgorithm) -> tuple[str, Fil
     finally:
         os.close(descriptor)
     first, last = _identity_of_stat(before), _identity_of_stat(after)
-    return digest, first if first == last else None
+    return digest, first == last == expected
 
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-LocalOutcome = tuple[str | None, FileIdentity | None, str | None]
-"""A local file's digest, its identity (None: changed while read) and the reason it was unreadable."""
+LocalOutcome = tuple[str | None, bool, str | None]
+"""A local file's digest, whether it was unchanged since the scan, and why it was unreadable."""
 
 
-def digest_local_files(root: str, paths: Sequence[str], algorithm: DigestAlgorithm) -> list[LocalOutcome]:
-    """Return the outcome of hashing each path below a local root, one after the other."""
+def digest_small_files(
+    root: str, files: Sequence[tuple[str, int]], algorithm: DigestAlgorithm
+) -> list[LocalOutcome]:
+    """Return the outcome of hashing each (path, scanned size) below a local root, one after the other.
+
+    Three system calls a file: no fstat. A file found at its scanned size counts as unchanged: had
+    it been rewritten after the scan, its ctime would differ from the scanned one (the racy window
+    keeps files changed within a clock tick of the scan out of the cache), so the digest recorded
+    under the scanned identity could never be served for other bytes.
+    """
     outcomes: list[LocalOutcome] = []
     append = outcomes.append
     join = os.path.join
-    for path in paths:
+    read = os.read
+    for path, size in files:
         try:
-            digest, identity = digest_local_file(join(root, path), algorithm)
+            descriptor = os.open(join(root, path), _OPEN_FLAGS)
+            try:
+                data = read(descriptor, size + 1)
+                if len(data) > size:
+                    hasher = new_hasher(algorithm)
+                    hasher.update(data)
+                    while chunk := read(descriptor, READ_CHUNK):
+                        hasher.update(chunk)
+                    append((hasher.hexdigest(), False, None))
+                    continue
+            finally:
+                os.close(descriptor)
         except OSError as error:
-            append((None, None, error.strerror or str(error)))
-        else:
-            append((digest, identity, None))
+            append((None, False, error.strerror or str(error)))
+            continue
+        append((digest_bytes(data, algorithm), len(data) == size, None))
     return outcomes
+
+
+def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> LocalOutcome:
+    try:
+        digest, unchanged = digest_local_file(os.path.join(root, entry.path), algorithm, identity_of(entry))
+    except OSError as error:
+        return None, False, error.strerror or str(error)
+    return digest, unchanged, None
 
 
 def _can_fork_workers() -> bool:
@@ -235,22 +256,21 @@ class DigestEngine:
             context = multiprocessing.get_context("fork")
             workers = min(os.cpu_count() or 1, self.options.jobs)
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                paths = ([entry.path for entry in batch] for batch in batches)
-                done = pool.map(digest_local_files, repeat(root), paths, repeat(algorithm))
+                work = ([(entry.path, entry.size) for entry in batch] for batch in batches)
+                done = pool.map(digest_small_files, repeat(root), work, repeat(algorithm))
                 for batch, outcomes in zip(batches, done, strict=True):
                     yield from _outcomes_of(batch, outcomes)
         else:
-            yield from _outcomes_of(
-                small, digest_local_files(root, [entry.path for entry in small], algorithm)
-            )
+            outcomes = digest_small_files(root, [(entry.path, entry.size) for entry in small], algorithm)
+            yield from _outcomes_of(small, outcomes)
         if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
             for entry in large:
-                yield from _outcomes_of([entry], digest_local_files(root, [entry.path], algorithm))
+                yield from _outcomes_of([entry], [_digest_large_file(root, entry, algorithm)])
             return
         with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="dirkit-digest") as threads:
-            done = threads.map(lambda entry: digest_local_files(root, [entry.path], algorithm), large)
-            for entry, outcomes in zip(large, done, strict=True):
-                yield from _outcomes_of([entry], outcomes)
+            done_large = threads.map(lambda entry: _digest_large_file(root, entry, algorithm), large)
+            for entry, outcome in zip(large, done_large, strict=True):
+                yield from _outcomes_of([entry], [outcome])
 
     def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
         if len(entries) == 1 or self.options.jobs == 1:
@@ -269,8 +289,8 @@ class DigestEngine:
 
 
 def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
-    for entry, (digest, identity, error) in zip(entries, outcomes, strict=True):
-        yield _Outcome(entry.path, digest, identity, error, entry.size)
+    for entry, (digest, unchanged, error) in zip(entries, outcomes, strict=True):
+        yield _Outcome(entry.path, digest, identity_of(entry) if unchanged else None, error, entry.size)
 
 
 def tree_cache_key(backend: Backend) -> str | None:
