@@ -22,6 +22,7 @@ from dirkit.core.entry import Entry
 from dirkit.core.paths import RelPath
 from dirkit.ops import digests as digests_module
 from dirkit.ops.digests import DigestOptions, DigestResults, open_digest_engine
+from dirkit.ops.manifest import ManifestOptions, build_manifest
 from dirkit.ops.scan import scan_tree
 from dirkit.state.database import connect_state, schema_names
 
@@ -209,3 +210,32 @@ def test_remote_like_trees_are_read_through_the_backend_and_never_cached() -> No
 
 def _bytes_stream(data: bytes) -> BinaryIO:
     return io.BytesIO(data)
+
+
+def _cached_paths() -> list[bytes]:
+    connection = connect_state()
+    try:
+        return sorted(row[0] for row in connection.execute("SELECT path FROM digest_cache"))
+    finally:
+        connection.close()
+
+
+def test_a_whole_tree_manifest_forgets_files_that_are_gone(make_tree: Callable[..., Path]) -> None:
+    root = make_tree("t", {"a": "1", "b": "2"}, mtime=OLD)
+    options = ManifestOptions(digest=DigestOptions(racy_window_ns=0))
+    build_manifest(LocalBackend(str(root)), options)
+    assert _cached_paths() == [b"a", b"b"]
+    (root / "b").unlink()
+    build_manifest(LocalBackend(str(root)), options)
+    assert _cached_paths() == [b"a"]
+
+
+def test_an_unusable_state_folder_only_costs_the_cache(
+    make_tree: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_tree("t", {"a": "1"}, mtime=OLD)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("DIRKIT_STATE_DIR", str(blocker / "state"))
+    result = build_manifest(LocalBackend(str(root)), ManifestOptions())
+    assert result.listed_files == 1 and not result.failures

@@ -301,12 +301,19 @@ def tree_cache_key(backend: Backend) -> str | None:
 
 @contextmanager
 def open_digest_engine(backend: Backend, options: DigestOptions) -> Iterator[DigestEngine]:
-    """Yield a digest engine for backend, with the cache open when asked for and the tree is local."""
+    """Yield a digest engine for backend, with the cache open when asked for and the tree is local.
+
+    The cache only saves work: when the state database cannot be opened, digests are computed anyway.
+    """
     key = tree_cache_key(backend) if options.use_cache else None
     if key is None:
         yield DigestEngine(backend, options)
         return
-    connection = connect_state()
+    try:
+        connection = connect_state()
+    except BackendError:
+        yield DigestEngine(backend, options)
+        return
     try:
         yield DigestEngine(backend, options, DigestCache(connection, key, options.algorithm))
     finally:

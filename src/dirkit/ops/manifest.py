@@ -53,6 +53,12 @@ def build_manifest(backend: Backend, options: ManifestOptions | None = None) -> 
     files, failures = manifest_entries(backend, chosen)
     with open_digest_engine(backend, chosen.digest) as engine:
         results = engine.digest_entries(files)
+        if (
+            engine.cache is not None
+            and chosen.scan.tree_filter.is_trivial
+            and not chosen.scan.follow_symlinks
+        ):
+            engine.cache.forget_all_but({entry.path for entry in files})
     failures.update(results.failures)
     text = format_manifest(results.digests.items(), chosen.digest.algorithm)
     return ManifestResult(text, len(results.digests), failures, results)

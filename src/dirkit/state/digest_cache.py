@@ -8,7 +8,6 @@ cache. Paths and tree roots are stored as the bytes they have on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from typing import NamedTuple
 
 from dirkit.core.digest import DigestAlgorithm
@@ -129,19 +128,23 @@ class DigestCache:
         self._pending.clear()
         return len(rows)
 
-    def forget(self, paths: Iterable[RelPath]) -> None:
-        """Drop the cached digests of paths (files that are gone)."""
-        rows = [(self._tree, self._algorithm, encode_name(path)) for path in paths]
-        with self._connection:
-            self._connection.execute("BEGIN")
-            self._connection.executemany(
-                "DELETE FROM digest_cache WHERE tree = ? AND algorithm = ? AND path = ?", rows
-            )
-        for path in paths:
-            self._known.pop(path, None)
-
-    def known_paths(self) -> set[RelPath]:
-        """Return every path this tree has a cached digest for."""
+    def forget_all_but(self, present: set[RelPath]) -> int:
+        """Drop the cached digests of every path not in present (files gone); return how many."""
         if not self._loaded:
             self._load()
-        return set(self._known)
+        gone = [path for path in self._known if path not in present]
+        if not gone:
+            return 0
+        rows = [(self._tree, self._algorithm, encode_name(path)) for path in gone]
+        try:
+            with self._connection:
+                self._connection.execute("BEGIN")
+                self._connection.executemany(
+                    "DELETE FROM digest_cache WHERE tree = ? AND algorithm = ? AND path = ?", rows
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the digest cache: {error}", "state database") from error
+        for path in gone:
+            del self._known[path]
+            self._pending.pop(path, None)
+        return len(gone)
