@@ -116,3 +116,13 @@ def test_every_name_round_trips_through_both_formats(name: str) -> None:
             # b3sum writes a trailing CR raw; CRLF handling drops it (as coreutils does)
             continue
         assert [(record.digest, record.name) for record in parsed.records] == [(DIGEST, name)]
+
+
+@given(entries=st.dictionaries(names, st.sampled_from(["ab" * 32, "CD" * 32]), max_size=5))
+def test_whole_manifest_equals_its_lines(entries: dict[str, str]) -> None:
+    for algorithm in (DigestAlgorithm.BLAKE3, DigestAlgorithm.SHA256):
+        expected = b"".join(
+            format_manifest_line(digest, name, algorithm)
+            for name, digest in sorted(entries.items(), key=lambda pair: pair[0].replace("/", "\0"))
+        )
+        assert format_manifest(entries.items(), algorithm) == expected

@@ -33,7 +33,7 @@ length; 64 hex digits fit both blake3 and sha256, told apart by the file name (.
 or by trying both on the first listed files; -a settles it.
 
 New files are looked for with the same filters as `dirkit manifest` (--exclude, --gitignore);
---no-new skips that scan's verdict. The checksum file itself is never reported as new.
+--no-new leaves them out. The checksum file itself is never reported as new.
 """
 
 EPILOG = """\

@@ -58,7 +58,14 @@ def format_manifest_line(digest: str, name: str, algorithm: DigestAlgorithm) -> 
 def format_manifest(digests: Iterable[tuple[str, str]], algorithm: DigestAlgorithm) -> bytes:
     """Return a whole checksum file for (name, digest) pairs, sorted by name component by component."""
     ordered = sorted(digests, key=lambda pair: sort_key(pair[0]))
-    return b"".join(format_manifest_line(digest, name, algorithm) for name, digest in ordered)
+    escape_cr = algorithm.coreutils_style
+    plain: list[str] = []
+    for name, digest in ordered:
+        if "\\" in name or "\n" in name or (escape_cr and "\r" in name):
+            plain.append(format_manifest_line(digest, name, algorithm).decode("utf-8", "surrogateescape"))
+        else:
+            plain.append(f"{digest.lower()}  {name}\n")
+    return "".join(plain).encode("utf-8", "surrogateescape")
 
 
 def unescape_name(raw: bytes) -> bytes | None:

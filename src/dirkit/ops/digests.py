@@ -211,14 +211,10 @@ class DigestEngine:
     def digest_entries(self, entries: Sequence[Entry]) -> DigestResults:
         """Return the digests of file entries, from the cache where their identity is unchanged."""
         results = DigestResults()
-        todo: list[Entry] = []
-        for entry in entries:
-            cached = self.cache.lookup(entry.path, identity_of(entry)) if self.cache else None
-            if cached is not None:
-                results.digests[entry.path] = cached
-                results.cached_files += 1
-            else:
-                todo.append(entry)
+        todo = list(entries)
+        if self.cache is not None:
+            results.digests, todo = self.cache.split_cached(entries)
+            results.cached_files = len(results.digests)
         cache_before_ns = time.time_ns() - self.options.racy_window_ns
         try:
             for outcome in self._compute(todo):

@@ -8,6 +8,7 @@ cache. Paths and tree roots are stored as the bytes they have on disk.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from dirkit.core.digest import DigestAlgorithm
@@ -49,20 +50,13 @@ class FileIdentity(NamedTuple):
     ctime_ns: int
 
 
-class CachedDigest(NamedTuple):
-    """A file's digest and the identity it was computed for."""
-
-    identity: FileIdentity
-    digest: str
+CachedRow = tuple[int, int, int, int, int, str]
+"""dev, ino, size, mtime_ns, ctime_ns, digest: plain tuples, since a cache holds a row per file."""
 
 
 def identity_of(entry: Entry) -> FileIdentity:
     """Return the identity of a scanned entry."""
     return FileIdentity(entry.dev, entry.ino, entry.size, entry.mtime_ns or 0, entry.ctime_ns)
-
-
-def _path_text(raw: bytes) -> RelPath:
-    return RelPath(raw.decode("utf-8", "surrogateescape"))
 
 
 class DigestCache:
@@ -72,8 +66,8 @@ class DigestCache:
         self._connection = connection
         self._tree = encode_name(tree)
         self._algorithm = algorithm.value
-        self._known: dict[RelPath, CachedDigest] = {}
-        self._pending: dict[RelPath, CachedDigest] = {}
+        self._known: dict[RelPath, CachedRow] = {}
+        self._pending: dict[RelPath, CachedRow] = {}
         self._loaded = False
 
     def _load(self) -> None:
@@ -85,35 +79,50 @@ class DigestCache:
             ).fetchall()
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot read the digest cache: {error}", "state database") from error
-        self._known = {
-            _path_text(path): CachedDigest(FileIdentity(dev, ino, size, mtime, ctime), digest)
-            for path, dev, ino, size, mtime, ctime, digest in rows
-        }
+        self._known = {RelPath(row[0].decode("utf-8", "surrogateescape")): row[1:] for row in rows}
         self._loaded = True
 
     def lookup(self, path: RelPath, identity: FileIdentity) -> str | None:
         """Return the cached digest of path if it was computed for exactly this identity."""
         if not self._loaded:
             self._load()
-        cached = self._known.get(path)
-        if cached is None or cached.identity != identity:
+        row = self._known.get(path)
+        if row is None or row[:5] != identity:
             return None
-        return cached.digest
+        return row[5]
+
+    def split_cached(self, entries: Sequence[Entry]) -> tuple[dict[RelPath, str], list[Entry]]:
+        """Return the cached digests of entries whose identity is unchanged, and the other entries."""
+        if not self._loaded:
+            self._load()
+        known = self._known
+        hits: dict[RelPath, str] = {}
+        misses: list[Entry] = []
+        for entry in entries:
+            row = known.get(entry.path)
+            if row is not None and row[:5] == (
+                entry.dev,
+                entry.ino,
+                entry.size,
+                entry.mtime_ns or 0,
+                entry.ctime_ns,
+            ):
+                hits[entry.path] = row[5]
+            else:
+                misses.append(entry)
+        return hits, misses
 
     def remember(self, path: RelPath, identity: FileIdentity, digest: str) -> None:
         """Record a freshly computed digest (written on flush)."""
-        record = CachedDigest(identity, digest)
-        self._known[path] = record
-        self._pending[path] = record
+        row: CachedRow = (*identity, digest)
+        self._known[path] = row
+        self._pending[path] = row
 
     def flush(self) -> int:
         """Write the remembered digests in one transaction; return how many were written."""
         if not self._pending:
             return 0
-        rows = [
-            (self._tree, encode_name(path), self._algorithm, *record.identity, record.digest)
-            for path, record in self._pending.items()
-        ]
+        rows = [(self._tree, encode_name(path), self._algorithm, *row) for path, row in self._pending.items()]
         try:
             with self._connection:
                 self._connection.execute("BEGIN")
