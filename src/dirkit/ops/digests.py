@@ -1,23 +1,25 @@
 """The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
 
-Local files (backends with a native path) are read through one descriptor that is fstat-ed before and
-after hashing, so the cache records exactly the identity whose bytes were read; large ones are
-memory-mapped and BLAKE3 hashes them on every core. Other backends are read through `open_read`.
-The cache is used only for local trees: remote trees give no inode or ctime, and a digest keyed on
-size and mtime alone could be served stale.
+Local files (backends with a native path) are read directly: small ones with three system calls each,
+in one worker process per core when there are many; large ones memory-mapped, hashed by BLAKE3 on
+every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
+inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
+a file rewritten after the scan can never be served the old digest. Other backends are read through
+`open_read`, and never cached: remote trees give no inode or ctime, and a digest keyed on size and
+mtime alone could be served stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mmap
-import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -156,13 +158,14 @@ def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> L
     return digest, unchanged, None
 
 
+def _ignore_interrupts() -> None:
+    """Leave Ctrl-C to the parent: a worker finishes its batch quietly and the parent stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _can_fork_workers() -> bool:
     """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and (os.cpu_count() or 1) > 1
-    )
+    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +252,13 @@ class DigestEngine:
         large = [entry for entry in entries if entry.size >= PARALLEL_HASH_BYTES]
         if len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
             batches = [small[start : start + BATCH_FILES] for start in range(0, len(small), BATCH_FILES)]
+            # imported here: multiprocessing costs a noticeable share of start-up, and most runs never fork
+            import multiprocessing  # noqa: PLC0415
+            from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
             context = multiprocessing.get_context("fork")
             workers = min(os.cpu_count() or 1, self.options.jobs)
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts) as pool:
                 work = ([(entry.path, entry.size) for entry in batch] for batch in batches)
                 done = pool.map(digest_small_files, repeat(root), work, repeat(algorithm))
                 for batch, outcomes in zip(batches, done, strict=True):
