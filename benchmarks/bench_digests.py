@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -153,6 +154,8 @@ def main() -> int:
         )
         cache_speedup(small, env, base, args.rounds)
         cache_speedup(large, env, base, args.rounds)
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"peak RSS of the largest child process (a dirkit run): {peak_kib / 1024:.0f} MiB")
     finally:
         if not args.keep:
             shutil.rmtree(base)

@@ -18,11 +18,11 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import NamedTuple, Protocol
 
 import blake3
@@ -163,6 +163,17 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _small_file_workers(jobs: int) -> Executor:
+    """Return a pool of forked processes, one per core (at most jobs), for hashing small files."""
+    # imported here: multiprocessing costs a noticeable share of start-up, and most runs never fork
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    context = multiprocessing.get_context("fork")
+    workers = max(1, min(os.cpu_count() or 1, jobs))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+
+
 def _can_fork_workers() -> bool:
     """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
     return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
@@ -211,16 +222,15 @@ class DigestEngine:
         self.cache = cache
         self._local_root = backend.native_path(RelPath(""))
 
-    def digest_entries(self, entries: Sequence[Entry]) -> DigestResults:
-        """Return the digests of file entries, from the cache where their identity is unchanged."""
+    def digest_entries(self, entries: Iterable[Entry]) -> DigestResults:
+        """Return the digests of file entries, from the cache where their identity is unchanged.
+
+        entries may be a lazy scan: local files are handed to worker processes while it goes on.
+        """
         results = DigestResults()
-        todo = list(entries)
-        if self.cache is not None:
-            results.digests, todo = self.cache.split_cached(entries)
-            results.cached_files = len(results.digests)
         cache_before_ns = time.time_ns() - self.options.racy_window_ns
         try:
-            for outcome in self._compute(todo):
+            for outcome in self._compute(self._uncached(entries, results)):
                 if outcome.digest is None:
                     results.failures[outcome.path] = outcome.error or "unreadable"
                     continue
@@ -240,32 +250,54 @@ class DigestEngine:
                 self.cache.flush()
         return results
 
-    def _compute(self, entries: list[Entry]) -> Iterator[_Outcome]:
-        if not entries:
+    def _uncached(self, entries: Iterable[Entry], results: DigestResults) -> Iterator[Entry]:
+        """Yield the entries the cache cannot answer, recording its answers in results."""
+        if self.cache is None:
+            yield from entries
             return
+        lookup = self.cache.lookup_entry
+        digests = results.digests
+        for entry in entries:
+            cached = lookup(entry)
+            if cached is None:
+                yield entry
+            else:
+                digests[entry.path] = cached
+                results.cached_files += 1
+
+    def _compute(self, entries: Iterator[Entry]) -> Iterator[_Outcome]:
         if self._local_root is None:
-            yield from self._compute_remote(entries)
+            yield from self._compute_remote(list(entries))
             return
         root = self._local_root
         algorithm = self.options.algorithm
-        small = [entry for entry in entries if entry.size < PARALLEL_HASH_BYTES]
-        large = [entry for entry in entries if entry.size >= PARALLEL_HASH_BYTES]
-        if len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-            batches = [small[start : start + BATCH_FILES] for start in range(0, len(small), BATCH_FILES)]
-            # imported here: multiprocessing costs a noticeable share of start-up, and most runs never fork
-            import multiprocessing  # noqa: PLC0415
-            from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
-            context = multiprocessing.get_context("fork")
-            workers = min(os.cpu_count() or 1, self.options.jobs)
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts) as pool:
-                work = ([(entry.path, entry.size) for entry in batch] for batch in batches)
-                done = pool.map(digest_small_files, repeat(root), work, repeat(algorithm))
-                for batch, outcomes in zip(batches, done, strict=True):
-                    yield from _outcomes_of(batch, outcomes)
-        else:
-            outcomes = digest_small_files(root, [(entry.path, entry.size) for entry in small], algorithm)
-            yield from _outcomes_of(small, outcomes)
+        small: list[Entry] = []
+        large: list[Entry] = []
+        with ExitStack() as stack:
+            pool: Executor | None = None
+            submitted: deque[tuple[list[Entry], Future[list[LocalOutcome]]]] = deque()
+            for entry in entries:
+                if entry.size >= PARALLEL_HASH_BYTES:
+                    large.append(entry)
+                    continue
+                small.append(entry)
+                if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
+                    pool = stack.enter_context(_small_file_workers(self.options.jobs))
+                if pool is None or len(small) < BATCH_FILES:
+                    continue
+                for start in range(0, len(small), BATCH_FILES):
+                    batch = small[start : start + BATCH_FILES]
+                    work = [(item.path, item.size) for item in batch]
+                    submitted.append((batch, pool.submit(digest_small_files, root, work, algorithm)))
+                small = []
+                while submitted and submitted[0][1].done():
+                    done_batch, future = submitted.popleft()
+                    yield from _outcomes_of(done_batch, future.result())
+            if small:
+                outcomes = digest_small_files(root, [(item.path, item.size) for item in small], algorithm)
+                yield from _outcomes_of(small, outcomes)
+            for batch, future in submitted:
+                yield from _outcomes_of(batch, future.result())
         if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
             for entry in large:
                 yield from _outcomes_of([entry], [_digest_large_file(root, entry, algorithm)])

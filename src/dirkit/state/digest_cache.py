@@ -8,7 +8,6 @@ cache. Paths and tree roots are stored as the bytes they have on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from typing import NamedTuple
 
 from dirkit.core.digest import DigestAlgorithm
@@ -91,26 +90,14 @@ class DigestCache:
             return None
         return row[5]
 
-    def split_cached(self, entries: Sequence[Entry]) -> tuple[dict[RelPath, str], list[Entry]]:
-        """Return the cached digests of entries whose identity is unchanged, and the other entries."""
+    def lookup_entry(self, entry: Entry) -> str | None:
+        """Return the cached digest of a scanned entry if its identity is unchanged."""
         if not self._loaded:
             self._load()
-        known = self._known
-        hits: dict[RelPath, str] = {}
-        misses: list[Entry] = []
-        for entry in entries:
-            row = known.get(entry.path)
-            if row is not None and row[:5] == (
-                entry.dev,
-                entry.ino,
-                entry.size,
-                entry.mtime_ns or 0,
-                entry.ctime_ns,
-            ):
-                hits[entry.path] = row[5]
-            else:
-                misses.append(entry)
-        return hits, misses
+        row = self._known.get(entry.path)
+        if row is None or row[:5] != (entry.dev, entry.ino, entry.size, entry.mtime_ns or 0, entry.ctime_ns):
+            return None
+        return row[5]
 
     def remember(self, path: RelPath, identity: FileIdentity, digest: str) -> None:
         """Record a freshly computed digest (written on flush)."""
