@@ -239,3 +239,17 @@ def test_an_unusable_state_folder_only_costs_the_cache(
     monkeypatch.setenv("DIRKIT_STATE_DIR", str(blocker / "state"))
     result = build_manifest(LocalBackend(str(root)), ManifestOptions())
     assert result.listed_files == 1 and not result.failures
+
+
+def test_manifest_with_worker_processes_equals_one_without(
+    make_tree: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec: dict[str, str | bytes] = {f"d{index % 5}/f{index:03d}": f"content {index}" for index in range(200)}
+    spec["big.bin"] = b"\1" * (9 * 1024 * 1024)
+    root = make_tree("t", spec, mtime=OLD)
+    options = ManifestOptions(digest=DigestOptions(use_cache=False))
+    alone = build_manifest(LocalBackend(str(root)), options)
+    monkeypatch.setattr(digests_module, "PROCESS_POOL_FILES", 20)
+    monkeypatch.setattr(digests_module, "BATCH_FILES", 7)
+    pooled = build_manifest(LocalBackend(str(root)), options)
+    assert pooled.text == alone.text and pooled.listed_files == 201
