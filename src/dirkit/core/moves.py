@@ -9,7 +9,10 @@ right_only. Empty files are never paired (every empty file has the same digest).
 as name twins (NFC/NFD or case spellings) keep that explanation instead.
 
 Planners call `move_candidates(diff)` to learn which one-sided files need a digest, compute those
-digests (through the digest engine, with its cache), then call `detect_moves(diff, digests)`.
+digests (through the digest engine, with its cache), then call `detect_moves(diff, digests)`. In a
+moved change, `left` is the entry on the left tree and `right` the entry on the right tree, whatever
+the direction: a mirror from left (source) to right (target) renames `right.path` to `left.path` on
+the target, a folder at once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class SideDigests(NamedTuple):
     right: Mapping[RelPath, str]
 
 
-def _is_pairable_file(change: Change, status: Status) -> Entry | None:
+def _pairable_file_entry(change: Change, status: Status) -> Entry | None:
     entry = change.left if status is Status.LEFT_ONLY else change.right
     if change.status is not status or change.twin is not None or entry is None:
         return None
@@ -50,8 +53,8 @@ def _is_pairable_file(change: Change, status: Status) -> Entry | None:
 
 def move_candidates(diff: Diff) -> MoveCandidates:
     """Return the one-sided non-empty files that have a one-sided file of the same size opposite."""
-    left = [e for c in diff.changes if (e := _is_pairable_file(c, Status.LEFT_ONLY)) is not None]
-    right = [e for c in diff.changes if (e := _is_pairable_file(c, Status.RIGHT_ONLY)) is not None]
+    left = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.LEFT_ONLY)) is not None]
+    right = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.RIGHT_ONLY)) is not None]
     right_sizes = {entry.size for entry in right}
     left_sizes = {entry.size for entry in left}
     return MoveCandidates(
@@ -193,7 +196,7 @@ def detect_moves(diff: Diff, digests: SideDigests) -> Diff:
             (Status.LEFT_ONLY, digests.left, 0),
             (Status.RIGHT_ONLY, digests.right, 1),
         ):
-            entry = _is_pairable_file(change, status)
+            entry = _pairable_file_entry(change, status)
             if entry is None:
                 continue
             digest = _digest_of(entry, side)
