@@ -189,3 +189,14 @@ def test_manifest_and_verify_as_subprocesses(make_tree: Callable[..., Path], tmp
     )
     assert checked.returncode == 0, checked.stderr
     assert b"all OK (sha256): 2 OK" in checked.stdout
+
+
+def test_dirkit_verifies_every_awkward_name_in_both_formats(
+    make_tree: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _awkward_tree(make_tree, with_non_utf8=True)
+    for algorithm in ("blake3", "sha256"):
+        output = tmp_path / f"sums.{algorithm}"
+        assert main(["manifest", "-a", algorithm, str(root), "-o", str(output)]) == 0
+        assert main(["verify", "-v", str(output), str(root)]) == 0
+        assert f"{len(AWKWARD) + 1} OK" in capsys.readouterr().out
