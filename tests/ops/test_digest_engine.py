@@ -253,3 +253,9 @@ def test_manifest_with_worker_processes_equals_one_without(
     monkeypatch.setattr(digests_module, "BATCH_FILES", 7)
     pooled = build_manifest(LocalBackend(str(root)), options)
     assert pooled.text == alone.text and pooled.listed_files == 201
+
+
+def test_files_with_future_mtimes_are_still_cached(make_tree: Callable[..., Path]) -> None:
+    root = make_tree("t", {"from-the-future": "x"}, mtime=4_000_000_000)
+    assert _digest_tree(root).hashed_files == 1
+    assert _digest_tree(root).cached_files == 1

@@ -188,8 +188,9 @@ class DigestOptions:
     jobs: int = 8
     """Files read at once from remote trees; local small files use one process per core."""
     racy_window_ns: int = RACY_WINDOW_NS
-    """Files changed this recently before hashing are not cached (a write in the same clock tick
-    as the read would leave size, mtime and ctime unchanged: git's 'racily clean' problem)."""
+    """Files whose ctime is this recent are not cached (a write in the same clock tick as the read
+    would leave size, mtime and ctime unchanged: git's 'racily clean' problem). ctime alone is
+    judged: the kernel sets it, while mtimes may lie in the future."""
 
 
 @dataclass(slots=True)
@@ -238,12 +239,7 @@ class DigestEngine:
                 results.hashed_files += 1
                 results.hashed_bytes += outcome.size
                 identity = outcome.identity
-                if (
-                    self.cache is not None
-                    and identity is not None
-                    and identity.ctime_ns < cache_before_ns
-                    and identity.mtime_ns < cache_before_ns
-                ):
+                if self.cache is not None and identity is not None and identity.ctime_ns < cache_before_ns:
                     self.cache.remember(outcome.path, identity, outcome.digest)
         finally:
             if self.cache is not None:
