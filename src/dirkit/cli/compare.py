@@ -26,8 +26,15 @@ Compare two directory trees and list every path that differs.
 
 Quick mode (the default) judges files by kind, size and modification time, with times
 equal within the coarser resolution of the two sides (widen it with --modify-window).
---content also compares the bytes of files of equal size, which finds files changed
-without any change of size or time.
+--content also compares the contents of files of equal size, which finds files changed
+without any change of size or time. Between local trees it compares BLAKE3 digests kept in
+a cache (a file whose device, inode, size, mtime and ctime are unchanged is not read again;
+--no-cache turns that off); other trees are compared byte by byte.
+
+Renames: with --content or --detect-moves, a file only on the left and a file only on the
+right with the same size and content are one moved path, and a renamed folder whose files
+all match is one moved folder. --detect-moves alone hashes only one-sided files whose size
+matches a one-sided file opposite. A file moved and also changed is not a move.
 
 Paths whose names differ only by Unicode normalization (NFC/NFD) or by letter case are
 reported as such; --normalize-unicode treats NFC and NFD spellings as the same name.
@@ -44,6 +51,7 @@ examples:
   dirkit compare photos /mnt/backup/photos
   dirkit compare --content --exclude '*.tmp' src dst
   dirkit compare --json a b | jq -r 'select(.status=="changed") | .path'
+  dirkit compare --detect-moves --json a b | jq -r 'select(.status=="moved") | "\\(.from) -> \\(.path)"'
 """
 
 
@@ -63,6 +71,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--content",
         action="store_true",
         help="compare the bytes of files of equal size (slower, finds silent changes)",
+    )
+    how.add_argument(
+        "--detect-moves",
+        action="store_true",
+        help="report renamed files and folders as moved (implied by --content)",
+    )
+    how.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither use nor fill the digest cache (read every file hashed)",
     )
     how.add_argument(
         "--modify-window",
@@ -111,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         normalize_unicode=args.normalize_unicode,
         jobs=args.jobs,
         keep_same=args.all,
+        detect_moves=args.detect_moves or args.content,
+        digest_cache=not args.no_cache,
     )
     try:
         diff = compare_trees(left, right, options)

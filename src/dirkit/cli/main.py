@@ -14,6 +14,8 @@ from dirkit.report.messages import describe_error
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("dirkit.cli.compare", "show how two trees differ"),
+    "manifest": ("dirkit.cli.manifest", "write a b3sum/sha256sum checksum file of a tree"),
+    "verify": ("dirkit.cli.verify", "check a tree against a checksum file"),
     "demo": ("dirkit.cli.demo", "make two sample trees and compare them"),
 }
 """Each command's module (with add_parser and run) and its one-line help, in help order.

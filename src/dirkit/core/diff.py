@@ -98,6 +98,10 @@ _SWAPPED_STATUS = {Status.LEFT_ONLY: Status.RIGHT_ONLY, Status.RIGHT_ONLY: Statu
 
 def _swap_change(change: Change) -> Change:
     status = _SWAPPED_STATUS.get(change.status, change.status)
+    if status is Status.MOVED and change.moved_from is not None:
+        return change._replace(
+            left=change.right, right=change.left, path=change.moved_from, moved_from=change.path
+        )
     return change._replace(status=status, left=change.right, right=change.left)
 
 

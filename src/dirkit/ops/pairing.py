@@ -9,6 +9,12 @@ from dirkit.core.diff import Diff, build_diff, content_candidates, pair_snapshot
 from dirkit.core.sameness import SamenessPolicy
 from dirkit.core.snapshot import Snapshot
 from dirkit.ops.content import compare_contents
+from dirkit.ops.digest_compare import (
+    compare_contents_by_digest,
+    compare_digest_options,
+    digests_worth_using,
+    find_moves,
+)
 from dirkit.ops.scan import ScanOptions
 
 
@@ -23,6 +29,10 @@ class CompareOptions:
     jobs: int = 8
     keep_same: bool = True
     """Keep 'same' changes in the Diff; without it they are only counted (faster, less memory)."""
+    detect_moves: bool = False
+    """Report renamed files and folders as moved (hashes same-size one-sided files)."""
+    digest_cache: bool = True
+    """Serve and fill the digest cache when digests are computed (local trees only)."""
 
 
 def policy_for(left: Snapshot, right: Snapshot, options: CompareOptions) -> SamenessPolicy:
@@ -44,5 +54,12 @@ def compare_snapshots(
     """Return the diff of two snapshots, reading bytes where the policy asks for content."""
     pairings = pair_snapshots(left, right, policy_for(left, right, options), options.normalize_unicode)
     candidates = content_candidates(pairings)
-    results = compare_contents(left_backend, right_backend, candidates, options.jobs)
-    return build_diff(pairings, results)
+    digest_options = compare_digest_options(options.digest_cache, options.jobs)
+    if candidates and digests_worth_using(left_backend, right_backend):
+        results = compare_contents_by_digest(left_backend, right_backend, candidates, digest_options)
+    else:
+        results = compare_contents(left_backend, right_backend, candidates, options.jobs)
+    diff = build_diff(pairings, results)
+    if options.detect_moves:
+        diff = find_moves(left_backend, right_backend, diff, digest_options)
+    return diff

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
@@ -28,6 +28,7 @@ from dirkit.core.match import match_entries
 from dirkit.core.paths import ROOT, base_name
 from dirkit.core.snapshot import Snapshot
 from dirkit.errors import BackendError
+from dirkit.ops.digest_compare import compare_digest_options, find_moves
 from dirkit.ops.gcpause import paused_gc
 from dirkit.ops.pairing import CompareOptions, compare_snapshots
 from dirkit.ops.scan import collect_entries
@@ -128,12 +129,13 @@ def compare_work(
         left_entries.extend(_side_entries(left, a, deep, options))
         right_entries.extend(_side_entries(right, b, deep, options))
     capabilities_left, capabilities_right = left.capabilities, right.capabilities
+    chunk_options = replace(options, detect_moves=False)  # moves cross chunks: found after
     diff = compare_snapshots(
         left,
         right,
         Snapshot(tuple(left_entries), capabilities_left.mtime_resolution_ns),
         Snapshot(tuple(right_entries), capabilities_right.mtime_resolution_ns),
-        options,
+        chunk_options,
     )
     if options.keep_same:
         return list(diff.changes), 0
@@ -283,4 +285,8 @@ def compare_partitioned(
             found = result if result is not None else compare_work(left, right, chunks[index], options)
             changes.extend(found[0])
             same += found[1]
-        return Diff(tuple(mark_name_twins(changes)), omitted_same=same)
+        diff = Diff(tuple(mark_name_twins(changes)), omitted_same=same)
+        if options.detect_moves:
+            digest_options = compare_digest_options(options.digest_cache, options.jobs)
+            diff = find_moves(left, right, diff, digest_options)
+        return diff

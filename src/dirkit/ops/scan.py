@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dirkit.backends.protocol import Backend
@@ -38,7 +39,12 @@ def scan_tree(backend: Backend, options: ScanOptions | None = None) -> Snapshot:
 
 
 def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> list[Entry]:
-    """Return every entry below top in component order; an unreadable dir gets an error entry.
+    """Return every entry below top in component order; an unreadable dir gets an error entry."""
+    return list(iter_tree(backend, options, top))
+
+
+def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> Iterator[Entry]:
+    """Yield every entry below top in component order; an unreadable dir yields an error entry.
 
     A depth-first walk with one explicit stack: each directory's children are pushed in reverse
     name order, so popping yields a directory and then its whole subtree before its next sibling.
@@ -56,8 +62,6 @@ def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> lis
     if follow:
         root = backend.stat(top, follow_symlinks=True)
         ancestors_of[top] = ((root.dev, root.ino),)
-    out: list[Entry] = []
-    append = out.append
     top_listing.sort(reverse=True)
     stack = top_listing
     pop, extend = stack.pop, stack.extend
@@ -77,14 +81,14 @@ def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> lis
             entry = _follow_link(backend, entry, ancestors_of[parent_path(path)])
             kind = entry.kind
         if kind is not dir_kind or entry.error is not None:
-            append(entry)
+            yield entry
             continue
         try:
             listing = backend.list_dir(path)
         except BackendError as error:
-            append(entry._replace(error=f"cannot list directory: {error.strerror or error}"))
+            yield entry._replace(error=f"cannot list directory: {error.strerror or error}")
             continue
-        append(entry)
+        yield entry
         if gitignore:
             inherited = rules_of.get(parent_path(path), ())
             rules_of[path] = inherited + _read_ignore_rules(backend, path, listing, inherited)
@@ -92,7 +96,6 @@ def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> lis
             ancestors_of[path] = (*ancestors_of[parent_path(path)], (entry.dev, entry.ino))
         listing.sort(reverse=True)
         extend(listing)
-    return out
 
 
 def _is_reserved_dir(path: str) -> bool:

@@ -1,0 +1,126 @@
+"""`dirkit manifest ROOT`: write a b3sum/sha256sum checksum file of a tree."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from dirkit.cli.common import add_filter_options, default_jobs, scan_options_from_args
+from dirkit.core.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
+from dirkit.core.paths import RelPath, display_path
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError, translate_os_error
+from dirkit.ops.digests import DigestOptions
+from dirkit.ops.manifest import ManifestOptions, build_manifest
+from dirkit.ops.trees import open_tree
+from dirkit.ops.verify import path_inside_tree
+
+DESCRIPTION = """\
+Write a checksum file of every file below ROOT: one line per file, the digest, two spaces and
+the path relative to ROOT, sorted by path. The lines are exactly what b3sum (blake3, the
+default) or sha256sum (-a sha256) write, names holding a backslash or a newline included (they
+are escaped as those tools do), so `b3sum -c` or `sha256sum -c` run inside ROOT accept the file
+unchanged, and so does `dirkit verify`.
+
+Digests are kept in a cache in dirkit's state folder: a file whose device, inode, size, mtime
+and ctime are unchanged since it was last hashed is not read again, so a second run over an
+unchanged tree costs about one directory scan. --no-cache reads every file.
+
+Symlinks are left out unless --follow-symlinks is given; the manifest file itself is left out
+when -o puts it inside ROOT.
+"""
+
+EPILOG = """\
+exit status:
+  0   every file was listed
+  1   some files could not be read (they are named on stderr and left out)
+  2   error (ROOT missing, output not writable, bad option)
+  130 interrupted
+
+examples:
+  dirkit manifest photos -o photos.b3           # then: cd photos && b3sum -c ../photos.b3
+  dirkit manifest -a sha256 src > SHA256SUMS
+  dirkit manifest --exclude '*.tmp' --gitignore project -o project.b3
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the manifest command."""
+    parser = commands.add_parser(
+        "manifest",
+        help="write a b3sum/sha256sum checksum file of a tree",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("root", metavar="ROOT", help="the tree to list (a directory)")
+    parser.add_argument(
+        "-a",
+        "--algorithm",
+        choices=[algorithm.value for algorithm in WRITABLE_ALGORITHMS],
+        default=DigestAlgorithm.BLAKE3.value,
+        help="digest algorithm (default: %(default)s, as b3sum; sha256 as sha256sum)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="read every file; neither use nor fill the cache"
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=default_jobs(), help="files hashed at once (default: %(default)s)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not name unreadable files on stderr")
+    add_filter_options(parser)
+    parser.set_defaults(run=run)
+
+
+def write_output_atomically(path: str, data: bytes) -> None:
+    """Write data to path through a temporary file in the same folder, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        descriptor, temp = tempfile.mkstemp(prefix=".dirkit-manifest-", dir=folder)
+    except OSError as error:
+        raise translate_os_error(error, path) from error
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except OSError as error:
+        os.unlink(temp)
+        raise translate_os_error(error, path) from error
+
+
+def run(args: argparse.Namespace) -> int:
+    """Hash every file of ROOT and write the checksum file; return the exit code."""
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    backend = open_tree(args.root)
+    leave_out: frozenset[RelPath] = frozenset()
+    if args.output:
+        inside = path_inside_tree(backend, args.output)
+        if inside is not None:
+            leave_out = frozenset({inside})
+    options = ManifestOptions(
+        scan=scan_options_from_args(args),
+        digest=DigestOptions(DigestAlgorithm(args.algorithm), use_cache=not args.no_cache, jobs=args.jobs),
+        leave_out=leave_out,
+    )
+    try:
+        result = build_manifest(backend, options)
+    finally:
+        backend.close()
+    if args.output:
+        write_output_atomically(args.output, result.text)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.text)
+        sys.stdout.buffer.flush()
+    if not args.quiet:
+        for path, reason in sorted(result.failures.items()):
+            print(f"dirkit: {display_path(path)}: {reason} (left out)", file=sys.stderr)
+    return EXIT_DIFFERENCES if result.failures else EXIT_OK
