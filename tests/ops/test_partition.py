@@ -94,3 +94,19 @@ def test_compare_trees_uses_partition_for_local_trees(trees: tuple[LocalBackend,
     assert not partition.can_partition(left, right, CompareOptions(normalize_unicode=True))
     diff = compare_trees(left, right, CompareOptions(keep_same=False))
     assert RelPath("top1/mid2/f37.txt") in {c.path for c in diff.changes}
+
+
+def test_moves_across_chunks_are_found(make_tree: MakeTree) -> None:
+    spec = spread_tree(300)
+    left = make_tree("ml", spec)
+    moved = {
+        (key.replace("top3/mid1/", "top6/renamed/") if key.startswith("top3/mid1/") else key): value
+        for key, value in spec.items()
+    }
+    right = make_tree("mr", moved)
+    options = CompareOptions(detect_moves=True, keep_same=False)
+    diff = partition.compare_partitioned(
+        LocalBackend(str(left)), LocalBackend(str(right)), options, parallel_after_seconds=0.0
+    )
+    moves = [(c.moved_from, c.path) for c in diff.changes if c.status is Status.MOVED]
+    assert moves == [("top3/mid1", "top6/renamed")]
