@@ -1,0 +1,71 @@
+"""Copy bytes between open files in constant memory, feeding digests on the way."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from dirkit.core.filters import TEMP_MARKER
+from dirkit.core.parts import Hasher
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class CopyBuffer:
+    """One reusable buffer for a copy loop, so memory stays constant however much is copied."""
+
+    def __init__(self, size: int = CHUNK_BYTES) -> None:
+        self.data = bytearray(size)
+        self.view = memoryview(self.data)
+
+
+def copy_stream(
+    source: BinaryIO,
+    sink_fd: int,
+    limit: int | None,
+    hashers: Sequence[Hasher],
+    buffer: CopyBuffer,
+) -> int:
+    """Copy up to limit bytes (all when None) from source to sink_fd, feeding hashers; return the count."""
+    copied = 0
+    view = buffer.view
+    size = len(view)
+    while limit is None or copied < limit:
+        wanted = size if limit is None else min(size, limit - copied)
+        got = source.readinto(view[:wanted])  # type: ignore[attr-defined]
+        if not got:
+            break
+        chunk = view[:got]
+        for hasher in hashers:
+            hasher.update(chunk)
+        write_all(sink_fd, chunk)
+        copied += got
+    return copied
+
+
+def write_all(fd: int, chunk: memoryview) -> None:
+    """Write every byte of chunk to fd (os.write may write fewer)."""
+    while chunk:
+        written = os.write(fd, chunk)
+        chunk = chunk[written:]
+
+
+def temp_path_beside(final: str) -> str:
+    """Return a fresh temporary path in final's folder, marked as dirkit's own."""
+    folder, name = os.path.split(final)
+    return os.path.join(folder, f".{name[:100]}{TEMP_MARKER}{secrets.token_hex(4)}")
+
+
+def open_new_file(path: str, mode: int = 0o600) -> int:
+    """Create path exclusively (never through a symlink) and return its descriptor for writing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, mode)
+
+
+def remove_quietly(path: str) -> None:
+    """Remove a file if it is there, ignoring errors (cleanup after a failure)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
