@@ -123,8 +123,9 @@ def open_decompressed(raw: BinaryIO, archive_format: ArchiveFormat) -> BinaryIO:
 class DecompressingReader:
     """A read-only stream of decompressed bytes, produced by a helper thread in bounded memory."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO, raw: BinaryIO | None = None) -> None:
         self._source = source
+        self._raw = raw
         self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUE_CHUNKS)
         self._stop = threading.Event()
         self._chunk = b""
@@ -185,3 +186,5 @@ class DecompressingReader:
                 self._queue.get_nowait()
         self._thread.join(timeout=10)
         self._source.close()
+        if self._raw is not None:
+            self._raw.close()

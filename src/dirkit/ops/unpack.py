@@ -157,7 +157,7 @@ def _iter_tar(archive: str, archive_format: ArchiveFormat) -> Iterator[tuple[Arc
         raw = open(archive, "rb")  # noqa: SIM115
     except OSError as error:
         raise translate_os_error(error, archive) from error
-    reader = DecompressingReader(open_decompressed(raw, archive_format))
+    reader = DecompressingReader(open_decompressed(raw, archive_format), raw)
     try:
         try:
             tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK_BYTES)  # type: ignore[call-overload]  # noqa: SIM115
