@@ -24,8 +24,10 @@ from dirkit.core.paths import RelPath
 from dirkit.errors import ArchiveLimitError, UnsafeArchiveError, UsageError
 
 
-def file_member(name: str, **fields: object) -> ArchiveMember:
-    return ArchiveMember(name, MemberKind.FILE)._replace(**fields)
+def file_member(
+    name: str, mode: int = 0o644, size: int = 0, compressed_size: int | None = None
+) -> ArchiveMember:
+    return ArchiveMember(name, MemberKind.FILE, size=size, mode=mode, compressed_size=compressed_size)
 
 
 @pytest.mark.parametrize(

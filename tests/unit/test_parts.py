@@ -68,7 +68,7 @@ def test_parse_size_refuses_nonsense(text: str) -> None:
         parse_size(text)
 
 
-names = st.text(st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)), min_size=1).filter(
+names = st.text(st.characters(exclude_characters="/\0", exclude_categories=["Cs"]), min_size=1).filter(
     lambda name: name not in (".", "..")
 )
 
