@@ -174,7 +174,6 @@ def _write_tar(
                 fileobj=cast(BinaryIO, writer),
                 mode="w|",
                 format=tarfile.PAX_FORMAT,
-                bufsize=CHUNK_BYTES,
             ) as tar:
                 for entry in entries:
                     info = _tar_info(entry, options)

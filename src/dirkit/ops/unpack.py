@@ -160,7 +160,7 @@ def _iter_tar(archive: str, archive_format: ArchiveFormat) -> Iterator[tuple[Arc
     reader = DecompressingReader(open_decompressed(raw, archive_format), raw)
     try:
         try:
-            tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK_BYTES)  # type: ignore[call-overload]  # noqa: SIM115
+            tar = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
         except (tarfile.TarError, EOFError, OSError) as error:
             raise UsageError(f"{archive}: not a readable {archive_format.value} archive: {error}") from error
         with tar:
