@@ -287,3 +287,26 @@ def test_failed_overwrite_puts_originals_back(arena: Path) -> None:
 def test_duplicate_members_are_refused(arena: Path) -> None:
     archive = tar_with(arena / "dup.tar", [(file_info("twice"), b"1"), (file_info("twice"), b"2")])
     assert_refused_cleanly(arena, archive, UnsafeArchiveError, "twice")
+
+
+def test_directory_modes_and_hard_links_are_restored(arena: Path) -> None:
+    locked = tarfile.TarInfo("locked")
+    locked.type = tarfile.DIRTYPE
+    locked.mode = 0o555
+    archive = tar_with(
+        arena / "modes.tar",
+        [
+            (locked, None),
+            (file_info("locked/f", 0o600), b"data"),
+            (link_info("hard", "locked/f", tarfile.LNKTYPE), None),
+        ],
+    )
+    dest = arena / "dest"
+    unpack_archive(str(archive), str(dest), UnpackOptions())
+    try:
+        assert stat.S_IMODE((dest / "locked").stat().st_mode) == 0o555
+        assert stat.S_IMODE((dest / "locked" / "f").stat().st_mode) == 0o600
+        assert (dest / "hard").read_bytes() == b"data"
+        assert (dest / "hard").stat().st_ino == (dest / "locked" / "f").stat().st_ino
+    finally:
+        (dest / "locked").chmod(0o755)

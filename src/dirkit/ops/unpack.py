@@ -460,7 +460,7 @@ class _Extraction:
             mode, mtime = self.dir_times[path]
             native = self.native(path)
             try:
-                os.chmod(native, mode | 0o700 if mode & 0o700 != 0o700 else mode)
+                os.chmod(native, mode)
                 if mtime is not None:
                     os.utime(native, (mtime, mtime), follow_symlinks=False)
             except OSError as error:
