@@ -6,20 +6,34 @@ import contextlib
 import os
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.parts import Hasher
 
 CHUNK_BYTES = 1024 * 1024
+HASH_THREADS = 2
+"""BLAKE3 releases the GIL, so the whole's and the part's digests are computed while the chunk is written."""
 
 
 class CopyBuffer:
-    """One reusable buffer for a copy loop, so memory stays constant however much is copied."""
+    """One reusable buffer for a copy loop (constant memory), and threads that hash beside the writes."""
 
     def __init__(self, size: int = CHUNK_BYTES) -> None:
         self.data = bytearray(size)
         self.view = memoryview(self.data)
+        self.hashing = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="dirkit-hash")
+
+    def __enter__(self) -> CopyBuffer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the hashing threads."""
+        self.hashing.shutdown(wait=True)
 
 
 def copy_stream(
@@ -29,7 +43,10 @@ def copy_stream(
     hashers: Sequence[Hasher],
     buffer: CopyBuffer,
 ) -> int:
-    """Copy up to limit bytes (all when None) from source to sink_fd, feeding hashers; return the count."""
+    """Copy up to limit bytes (all when None) from source to sink_fd, feeding hashers; return the count.
+
+    Each chunk is hashed in the buffer's threads while it is written; all finish before the next read.
+    """
     copied = 0
     view = buffer.view
     size = len(view)
@@ -39,9 +56,12 @@ def copy_stream(
         if not got:
             break
         chunk = view[:got]
-        for hasher in hashers:
-            hasher.update(chunk)
-        write_all(sink_fd, chunk)
+        hashed = [buffer.hashing.submit(hasher.update, chunk) for hasher in hashers]
+        try:
+            write_all(sink_fd, chunk)
+        finally:
+            for future in hashed:
+                future.result()
         copied += got
     return copied
 

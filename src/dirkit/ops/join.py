@@ -196,6 +196,8 @@ def _copy_parts(
     except BaseException:
         remove_quietly(temp)
         raise
+    finally:
+        buffer.close()
     return total, digest
 
 

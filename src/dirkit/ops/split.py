@@ -131,12 +131,13 @@ def _split_stream(
             final = os.path.join(output_dir, part)
             if sizes is None and not options.force and os.path.lexists(final):
                 raise AlreadyExistsError(17, "already exists (use --force to replace)", final)
+            written.append(final)
             record = _write_part(stream, final, part, limit, whole, buffer, allow_empty=sizes is not None)
             if record is None:
+                written.pop()
                 break
             if sizes is not None and record.size != limit:
                 raise IntegrityError(f"{source}: file shrank while it was being split; parts removed")
-            written.append(final)
             records.append(record)
             total += record.size
             if on_part is not None:
@@ -156,6 +157,8 @@ def _split_stream(
         for path in written:
             remove_quietly(path)
         raise
+    finally:
+        buffer.close()
     return SplitResult(manifest, manifest_path, output_dir)
 
 
