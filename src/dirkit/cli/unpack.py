@@ -153,15 +153,15 @@ def _render_listed(listed: ListedMember, as_json: bool) -> str:
                 "kind": member.kind.value,
                 "size": member.size,
                 "mode": member.mode,
-                "mtime": member.mtime,
+                "mtime_ns": member.mtime_ns,
                 "link_target": member.link_target,
                 "refused": listed.refusal,
             },
             ensure_ascii=False,
         )
     when = "-"
-    if member.mtime is not None:
-        moment = datetime.datetime.fromtimestamp(member.mtime, datetime.UTC)
+    if member.mtime_ns is not None:
+        moment = datetime.datetime.fromtimestamp(member.mtime_ns / 1e9, datetime.UTC)
         when = moment.strftime("%Y-%m-%d %H:%M")
     mode = member.mode & 0o7777
     text = f"{member.kind.value:8} {mode:04o} {member.size:>12} {when}  {display_path(member.name)}"

@@ -40,7 +40,7 @@ class ArchiveMember(NamedTuple):
     kind: MemberKind
     size: int = 0
     mode: int = 0o644
-    mtime: float | None = None
+    mtime_ns: int | None = None
     link_target: str | None = None
     compressed_size: int | None = None
     """The stored size, for formats that compress member by member (zip)."""

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tarfile
 import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from dirkit.backends.local import LocalBackend
 from dirkit.core.archive_format import ArchiveFormat, format_from_name
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.paths import RelPath, display_path
-from dirkit.errors import AlreadyExistsError, UsageError, translate_os_error
+from dirkit.core.tar_format import TarType, build_header, end_of_archive, padding_for
+from dirkit.errors import AlreadyExistsError, BackendError, UsageError, translate_os_error
 from dirkit.ops.archive_streams import CHUNK_BYTES, CompressingWriter, make_compressor
 from dirkit.ops.byte_copy import remove_quietly, temp_path_beside
 from dirkit.ops.scan import ScanOptions, scan_tree
@@ -133,28 +133,10 @@ class _Totals:
             on_progress(PackProgress(self.files_done, self.bytes_done, self.files_total, self.bytes_total))
 
 
-def _mtime_of(entry: Entry, options: PackOptions) -> float:
+def _mtime_ns_of(entry: Entry, options: PackOptions) -> int:
     if options.reproducible or entry.mtime_ns is None:
-        return options.fixed_mtime
-    seconds, rest = divmod(entry.mtime_ns, 1_000_000_000)
-    return seconds if rest == 0 else entry.mtime_ns / 1e9
-
-
-def _tar_info(entry: Entry, options: PackOptions) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(entry.path + "/" if entry.is_dir else entry.path)
-    info.mtime = _mtime_of(entry, options)
-    info.mode = entry.mode & 0o7777
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    if entry.is_dir:
-        info.type = tarfile.DIRTYPE
-    elif entry.kind is EntryKind.SYMLINK:
-        info.type = tarfile.SYMTYPE
-        info.linkname = entry.target or ""
-        info.mode = 0o777
-    else:
-        info.size = entry.size
-    return info
+        return options.fixed_mtime * 1_000_000_000
+    return entry.mtime_ns
 
 
 def _write_tar(
@@ -170,33 +152,55 @@ def _write_tar(
     with open(temp, "xb") as sink:
         writer = CompressingWriter(sink, make_compressor(archive_format))
         try:
-            with tarfile.open(
-                fileobj=cast(BinaryIO, writer),
-                mode="w|",
-                format=tarfile.PAX_FORMAT,
-            ) as tar:
-                for entry in entries:
-                    info = _tar_info(entry, options)
-                    if not entry.is_file:
-                        tar.addfile(info)
-                        continue
+            written = 0
+            for entry in entries:
+                mtime_ns = _mtime_ns_of(entry, options)
+                if entry.is_dir:
+                    header = build_header(entry.path, TarType.DIR, entry.mode, 0, mtime_ns)
+                elif entry.kind is EntryKind.SYMLINK:
+                    header = build_header(entry.path, TarType.SYMLINK, 0o777, 0, mtime_ns, entry.target or "")
+                else:
                     native = backend.native_path(entry.path)
                     try:
-                        stream = open(native, "rb")  # noqa: SIM115
+                        stream = open(native, "rb", buffering=0)  # noqa: SIM115
                     except OSError as error:
                         skipped.append((entry.path, f"cannot read: {error.strerror}"))
                         totals.failed += 1
                         continue
                     with stream:
-                        try:
-                            tar.addfile(info, stream)
-                        except OSError as error:
-                            raise translate_os_error(error, native) from error
+                        header = build_header(entry.path, TarType.FILE, entry.mode, entry.size, mtime_ns)
+                        writer.write(header)
+                        written += len(header) + _copy_exactly(stream, writer, entry.size, native)
                     totals.advance(entry.size, on_progress)
+                    continue
+                writer.write(header)
+                written += len(header)
+            writer.write(end_of_archive(written))
         except BaseException:
             writer.abandon()
             raise
         writer.close()
+
+
+def _copy_exactly(stream: BinaryIO, writer: CompressingWriter, size: int, native: str) -> int:
+    """Copy size bytes and the block padding; raise if the file is not size bytes long any more."""
+    left = size
+    try:
+        while left > 0:
+            chunk = stream.read(min(left, CHUNK_BYTES))
+            if not chunk:
+                break
+            writer.write(chunk)
+            left -= len(chunk)
+        grew = left == 0 and stream.read(1)
+    except OSError as error:
+        raise translate_os_error(error, native) from error
+    if left or grew:
+        raise BackendError(0, "file changed size while being packed", native)
+    padding = padding_for(size)
+    if padding:
+        writer.write(bytes(padding))
+    return size + padding
 
 
 def _zip_time(entry: Entry, options: PackOptions) -> tuple[int, int, int, int, int, int]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import lzma
 import os
 import secrets
 import stat
-import tarfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+import zstandard
 
 from dirkit.core.archive_format import MAGIC_BYTES_NEEDED, ArchiveFormat, format_from_magic, format_from_name
 from dirkit.core.archive_safety import (
@@ -32,9 +35,21 @@ from dirkit.core.archive_safety import (
 )
 from dirkit.core.filters import RESERVED_DIR_NAME
 from dirkit.core.paths import ROOT, RelPath, display_path, parent_path
+from dirkit.core.tar_format import (
+    BLOCK,
+    PAX_MAX_BYTES,
+    ZERO_BLOCK,
+    TarFormatError,
+    TarType,
+    padding_for,
+    parse_header,
+    parse_pax,
+    pax_mtime_ns,
+)
 from dirkit.errors import (
     AlreadyExistsError,
     ArchiveLimitError,
+    DirkitError,
     UnsafeArchiveError,
     UsageError,
     translate_os_error,
@@ -125,7 +140,7 @@ def _zip_opener(zip_file: zipfile.ZipFile, info: zipfile.ZipInfo) -> MemberData:
 def _zip_member(zip_file: zipfile.ZipFile, info: zipfile.ZipInfo) -> ArchiveMember:
     unix_mode = info.external_attr >> 16
     file_type = stat.S_IFMT(unix_mode)
-    mtime = _zip_mtime(info.date_time)
+    mtime = _zip_mtime_ns(info.date_time)
     name = info.filename
     if info.flag_bits & 0x1:
         return ArchiveMember(name, MemberKind.OTHER, info.file_size, 0, mtime)
@@ -145,9 +160,9 @@ def _zip_member(zip_file: zipfile.ZipFile, info: zipfile.ZipInfo) -> ArchiveMemb
     return ArchiveMember(name, MemberKind.FILE, info.file_size, mode, mtime, None, info.compress_size)
 
 
-def _zip_mtime(date_time: tuple[int, int, int, int, int, int]) -> float | None:
+def _zip_mtime_ns(date_time: tuple[int, int, int, int, int, int]) -> int | None:
     try:
-        return time.mktime((*date_time, 0, 0, -1))
+        return int(time.mktime((*date_time, 0, 0, -1))) * 1_000_000_000
     except (OverflowError, ValueError):
         return None
 
@@ -159,48 +174,134 @@ def _iter_tar(archive: str, archive_format: ArchiveFormat) -> Iterator[tuple[Arc
         raise translate_os_error(error, archive) from error
     reader = DecompressingReader(open_decompressed(raw, archive_format), raw)
     try:
-        try:
-            tar = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
-        except (tarfile.TarError, EOFError, OSError) as error:
-            raise UsageError(f"{archive}: not a readable {archive_format.value} archive: {error}") from error
-        with tar:
-            while True:
-                try:
-                    info = tar.next()
-                except (tarfile.TarError, EOFError, OSError, ValueError) as error:
-                    raise UsageError(f"{archive}: damaged {archive_format.value} archive: {error}") from error
-                if info is None:
-                    return
-                yield _tar_member(info), _tar_opener(tar, info)
+        yield from _read_tar_stream(reader, archive, archive_format)
+    except (TarFormatError, EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as error:
+        if isinstance(error, DirkitError):
+            raise
+        raise UsageError(f"{archive}: damaged {archive_format.value} archive: {error}") from error
     finally:
         reader.close()
 
 
-def _tar_opener(tar: tarfile.TarFile, info: tarfile.TarInfo) -> MemberData:
+def _read_exact(stream: DecompressingReader, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise TarFormatError("archive ends in the middle of a member")
+    return data
+
+
+class _TarMemberData:
+    """The bytes of the current tar member, read straight from the archive stream."""
+
+    def __init__(self, stream: DecompressingReader, size: int) -> None:
+        self.stream = stream
+        self.remaining = size
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.remaining if size < 0 else min(size, self.remaining)
+        if wanted <= 0:
+            return b""
+        data = self.stream.read(wanted)
+        if len(data) != wanted:
+            raise TarFormatError("archive ends in the middle of a member")
+        self.remaining -= wanted
+        return data
+
+    def __enter__(self) -> _TarMemberData:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Nothing to release: the archive stream stays open for the next member."""
+
+
+_MEMBER_KINDS = {
+    TarType.FILE: MemberKind.FILE,
+    TarType.DIR: MemberKind.DIR,
+    TarType.SYMLINK: MemberKind.SYMLINK,
+    TarType.HARDLINK: MemberKind.HARDLINK,
+    TarType.DEVICE: MemberKind.DEVICE,
+    TarType.FIFO: MemberKind.FIFO,
+}
+
+
+def _read_tar_stream(
+    stream: DecompressingReader, archive: str, archive_format: ArchiveFormat
+) -> Iterator[tuple[ArchiveMember, MemberData]]:
+    pax: dict[str, str] = {}
+    long_name: bytes | None = None
+    long_link: bytes | None = None
+    first = True
+    while True:
+        block = stream.read(BLOCK)
+        if not block and first:
+            raise UsageError(f"{archive}: empty file, not a {archive_format.value} archive")
+        if block == ZERO_BLOCK or not block:
+            return
+        if len(block) != BLOCK:
+            raise TarFormatError("archive ends in the middle of a header")
+        try:
+            header = parse_header(block)
+        except TarFormatError as error:
+            if first:
+                raise UsageError(f"{archive}: not a {archive_format.value} archive ({error})") from error
+            raise
+        first = False
+        size = header.size
+        if header.tar_type in (TarType.PAX, TarType.PAX_GLOBAL, TarType.GNU_LONG_NAME, TarType.GNU_LONG_LINK):
+            if size > PAX_MAX_BYTES:
+                raise UnsafeArchiveError(f"{archive}: extended header of {size} bytes is too large")
+            data = _read_exact(stream, size + padding_for(size))[:size]
+            if header.tar_type is TarType.PAX:
+                pax.update(parse_pax(data))
+            elif header.tar_type is TarType.GNU_LONG_NAME:
+                long_name = data.split(b"\0", 1)[0]
+            elif header.tar_type is TarType.GNU_LONG_LINK:
+                long_link = data.split(b"\0", 1)[0]
+            continue
+        raw_name = long_name if long_name is not None else header.name
+        raw_link = long_link if long_link is not None else header.linkname
+        name = pax.get("path") or raw_name.decode("utf-8", "surrogateescape")
+        link = pax.get("linkpath") or raw_link.decode("utf-8", "surrogateescape")
+        if "size" in pax:
+            try:
+                size = int(pax["size"])
+            except ValueError:
+                raise TarFormatError(f"bad pax size {pax['size']!r}") from None
+        mtime_ns = pax_mtime_ns(pax["mtime"]) if "mtime" in pax else header.mtime * 1_000_000_000
+        pax, long_name, long_link = {}, None, None
+        kind = _MEMBER_KINDS.get(header.tar_type, MemberKind.OTHER)
+        carries_data = kind in (MemberKind.FILE, MemberKind.OTHER)
+        member = ArchiveMember(
+            name,
+            kind,
+            size if carries_data else 0,
+            header.mode & 0o7777,
+            mtime_ns,
+            link if kind in (MemberKind.SYMLINK, MemberKind.HARDLINK) else None,
+        )
+        data_reader = _TarMemberData(stream, size if carries_data or kind is MemberKind.DIR else 0)
+        yield member, _opener_of(data_reader)
+        leftover = data_reader.remaining
+        if leftover:
+            _skip(stream, leftover)
+        skip_bytes = padding_for(size) if carries_data or kind is MemberKind.DIR else 0
+        if skip_bytes:
+            _read_exact(stream, skip_bytes)
+
+
+def _opener_of(data: _TarMemberData) -> MemberData:
     def open_member() -> BinaryIO:
-        stream = tar.extractfile(info)
-        if stream is None:
-            raise UsageError(f"{info.name}: member has no data")
-        return stream  # type: ignore[return-value]
+        return data  # type: ignore[return-value]
 
     return open_member
 
 
-def _tar_member(info: tarfile.TarInfo) -> ArchiveMember:
-    name, mode, mtime = info.name, info.mode, float(info.mtime)
-    if info.isreg():
-        return ArchiveMember(name, MemberKind.FILE, info.size, mode, mtime)
-    if info.isdir():
-        return ArchiveMember(name, MemberKind.DIR, 0, mode, mtime)
-    if info.issym():
-        return ArchiveMember(name, MemberKind.SYMLINK, 0, mode, mtime, info.linkname)
-    if info.islnk():
-        return ArchiveMember(name, MemberKind.HARDLINK, 0, mode, mtime, info.linkname)
-    if info.ischr() or info.isblk():
-        return ArchiveMember(name, MemberKind.DEVICE, 0, mode, mtime)
-    if info.isfifo():
-        return ArchiveMember(name, MemberKind.FIFO, 0, mode, mtime)
-    return ArchiveMember(name, MemberKind.OTHER, info.size, mode, mtime)
+def _skip(stream: DecompressingReader, size: int) -> None:
+    while size > 0:
+        chunk = stream.read(min(size, CHUNK_BYTES))
+        if not chunk:
+            raise TarFormatError("archive ends in the middle of a member")
+        size -= len(chunk)
 
 
 def list_archive(archive: str) -> Iterator[ListedMember]:
@@ -294,7 +395,7 @@ class _Extraction:
         self.files: dict[RelPath, None] = {}
         self.known_dirs: set[RelPath] = {ROOT}
         self.links: dict[RelPath, str] = {}
-        self.dir_times: dict[RelPath, tuple[int, float | None]] = {}
+        self.dir_times: dict[RelPath, tuple[int, int | None]] = {}
         self.temp: str | None = None
         self.written = 0
         self.members = 0
@@ -318,7 +419,7 @@ class _Extraction:
         if kind is MemberKind.DIR:
             if path != ROOT:
                 self.ensure_dir(path)
-                self.dir_times[path] = (member.mode & 0o1777, member.mtime)
+                self.dir_times[path] = (member.mode & 0o1777, member.mtime_ns)
         elif kind is MemberKind.SYMLINK:
             if path in self.links or path in self.created_set:
                 raise UnsafeArchiveError(f"{display_path(member.name)}: member appears twice in the archive")
@@ -396,9 +497,16 @@ class _Extraction:
                     check_totals(self.written, self.members, self.archive_bytes, self.limits, self.archive)
                     write_all(fd, memoryview(chunk))
             os.fchmod(fd, member.mode & 0o777)
-            if member.mtime is not None:
-                os.utime(fd, (member.mtime, member.mtime))
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
+            if member.mtime_ns is not None:
+                os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
+        except (
+            zipfile.BadZipFile,
+            TarFormatError,
+            EOFError,
+            zlib.error,
+            lzma.LZMAError,
+            zstandard.ZstdError,
+        ) as error:
             shown = display_path(member.name)
             raise UsageError(f"{self.archive}: damaged member {shown}: {error}") from error
         finally:
@@ -462,7 +570,7 @@ class _Extraction:
             try:
                 os.chmod(native, mode)
                 if mtime is not None:
-                    os.utime(native, (mtime, mtime), follow_symlinks=False)
+                    os.utime(native, ns=(mtime, mtime), follow_symlinks=False)
             except OSError as error:
                 raise translate_os_error(error, native) from error
         if self.backups:
