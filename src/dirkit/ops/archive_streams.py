@@ -155,6 +155,10 @@ class DecompressingReader:
 
     def read(self, size: int = -1) -> bytes:
         """Return up to size bytes (all that is left when size < 0); b'' at the end."""
+        offset = self._offset
+        if 0 <= size <= len(self._chunk) - offset:
+            self._offset = offset + size
+            return self._chunk[offset : offset + size]
         pieces: list[bytes] = []
         wanted = size if size >= 0 else None
         while wanted is None or wanted > 0:

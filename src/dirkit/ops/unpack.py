@@ -33,7 +33,7 @@ from dirkit.core.archive_safety import (
     first_escaping_link,
     link_above,
 )
-from dirkit.core.filters import RESERVED_DIR_NAME
+from dirkit.core.filters import RESERVED_DIR_NAME, TEMP_MARKER
 from dirkit.core.paths import ROOT, RelPath, display_path, parent_path
 from dirkit.core.tar_format import (
     BLOCK,
@@ -55,7 +55,7 @@ from dirkit.errors import (
     translate_os_error,
 )
 from dirkit.ops.archive_streams import CHUNK_BYTES, DecompressingReader, open_decompressed
-from dirkit.ops.byte_copy import open_new_file, remove_quietly, temp_path_beside, write_all
+from dirkit.ops.byte_copy import open_new_file, remove_quietly, write_all
 
 BACKUPS_FOLDER = "backups"
 RECORD_NAME = "unpack-record.json"
@@ -354,7 +354,8 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
         ratio_floor_bytes=options.ratio_floor_bytes,
         max_members=options.max_members,
     )
-    extraction = _Extraction(os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite)
+    fresh = not dest_existed or _is_empty_dir(dest)
+    extraction = _Extraction(os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh)
     try:
         for member, open_data in iter_members(archive):
             extraction.add(member, open_data)
@@ -366,6 +367,23 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
                 os.rmdir(dest)
         raise
     return extraction.result()
+
+
+def _current_umask() -> int | None:
+    """Return the process umask from /proc (reading it with os.umask would change it), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _is_empty_dir(path: str) -> bool:
+    with os.scandir(path) as listing:
+        return next(listing, None) is None
 
 
 def _free_bytes(dest: str) -> int:
@@ -380,9 +398,20 @@ class _Extraction:
     """The state of one extraction: what it created and replaced, so it can finish or roll back."""
 
     def __init__(
-        self, dest: str, archive: str, archive_bytes: int, limits: ExtractionLimits, overwrite: bool
+        self,
+        dest: str,
+        archive: str,
+        archive_bytes: int,
+        limits: ExtractionLimits,
+        overwrite: bool,
+        fresh: bool,
     ) -> None:
         self.dest = dest
+        self.fresh = fresh
+        """DEST was empty at the start: only this run's paths can exist, so nothing needs an lstat."""
+        self.umask = _current_umask()
+        self.temp_token = secrets.token_hex(4)
+        self.temp_count = 0
         self.archive = archive
         self.archive_bytes = archive_bytes
         self.limits = limits
@@ -437,12 +466,7 @@ class _Extraction:
             if current in self.known_dirs:
                 continue
             native = self.native(current)
-            try:
-                info = os.lstat(native)
-            except FileNotFoundError:
-                info = None
-            except OSError as error:
-                raise translate_os_error(error, native) from error
+            info = self.lstat_unless_fresh(current, native)
             if info is not None and stat.S_ISDIR(info.st_mode):
                 self.known_dirs.add(current)
                 continue
@@ -457,6 +481,24 @@ class _Extraction:
             self.record_created(current, MemberKind.DIR)
             self.dir_times.setdefault(current, (0o755, None))
             self.known_dirs.add(current)
+
+    def lstat_unless_fresh(self, path: RelPath, native: str) -> os.stat_result | None:
+        """Return what is at path now; in a fresh DEST only this run's own paths can be there."""
+        if self.fresh and path not in self.created_set:
+            return None
+        try:
+            return os.lstat(native)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise translate_os_error(error, native) from error
+
+    def temp_beside(self, path: RelPath) -> str:
+        """Return a fresh temporary name beside path (a run token and a counter, no syscall)."""
+        self.temp_count += 1
+        name = path[path.rfind("/") + 1 :][:100]
+        folder = self.native(parent_path(path))
+        return os.path.join(folder, f".{name}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}")
 
     def record_created(self, path: RelPath, kind: MemberKind) -> None:
         self.created.append((path, kind))
@@ -482,9 +524,10 @@ class _Extraction:
         if parent:
             self.ensure_dir(parent)
         native = self.native(path)
-        self.temp = temp = temp_path_beside(native)
+        self.temp = temp = self.temp_beside(path)
+        mode = member.mode & 0o777
         try:
-            fd = open_new_file(temp, 0o600)
+            fd = open_new_file(temp, mode)
         except OSError as error:
             raise translate_os_error(error, native) from error
         try:
@@ -496,7 +539,8 @@ class _Extraction:
                     self.written += len(chunk)
                     check_totals(self.written, self.members, self.archive_bytes, self.limits, self.archive)
                     write_all(fd, memoryview(chunk))
-            os.fchmod(fd, member.mode & 0o777)
+            if self.umask is None or mode & self.umask:
+                os.fchmod(fd, mode)
             if member.mtime_ns is not None:
                 os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
         except (
@@ -516,13 +560,7 @@ class _Extraction:
 
     def place(self, temp: str, path: RelPath, native: str, kind: MemberKind) -> None:
         """Rename a finished temporary file into place, backing up what was there."""
-        try:
-            existing = os.lstat(native)
-        except FileNotFoundError:
-            existing = None
-        except OSError as error:
-            raise translate_os_error(error, native) from error
-        if existing is not None:
+        if self.lstat_unless_fresh(path, native) is not None:
             self.replace_existing(path, native)
         try:
             os.rename(temp, native)
@@ -537,7 +575,7 @@ class _Extraction:
         if parent:
             self.ensure_dir(parent)
         native = self.native(path)
-        self.temp = temp = temp_path_beside(native)
+        self.temp = temp = self.temp_beside(path)
         try:
             os.link(self.native(target), temp, follow_symlinks=False)
         except OSError as error:
@@ -557,7 +595,7 @@ class _Extraction:
             if parent:
                 self.ensure_dir(parent)
             native = self.native(path)
-            self.temp = temp = temp_path_beside(native)
+            self.temp = temp = self.temp_beside(path)
             try:
                 os.symlink(target, temp)
             except OSError as error:
