@@ -125,3 +125,11 @@ def test_interrupted_split_exits_130_and_removes_its_parts(tmp_path: Path) -> No
     assert process.returncode == 130, err
     assert [p.name for p in tmp_path.iterdir() if TEMP_MARKER not in p.name] == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pack_shows_progress_when_asked(
+    make_tree: Callable[..., Path], tmp_path: Path, capsys: Capture
+) -> None:
+    root = make_tree("tree", {"a": "a", "b": "b"})
+    assert main(["pack", "--progress", "always", str(root), str(tmp_path / "t.zip")]) == 0
+    assert "packing: 2/2 files" in capsys.readouterr().err

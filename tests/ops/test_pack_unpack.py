@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dirkit.core.filters import TEMP_MARKER, make_filter
-from dirkit.errors import AlreadyExistsError, ArchiveLimitError, UnsafeArchiveError
+from dirkit.errors import AlreadyExistsError, ArchiveLimitError, UnsafeArchiveError, UsageError
 from dirkit.ops.pack import PackOptions, pack_tree
 from dirkit.ops.scan import ScanOptions
 from dirkit.ops.unpack import UnpackOptions, list_archive, unpack_archive
@@ -323,3 +323,25 @@ def test_directory_modes_and_hard_links_are_restored(arena: Path) -> None:
         assert (dest / "hard").stat().st_ino == (dest / "locked" / "f").stat().st_ino
     finally:
         (dest / "locked").chmod(0o755)
+
+
+def test_zip_symlink_escape_is_refused(arena: Path) -> None:
+    archive = arena / "link.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        link = zipfile.ZipInfo("out")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zip_file.writestr(link, "../outside")
+        zip_file.writestr("out/evil", "through the link")
+    assert_refused_cleanly(arena, archive, UnsafeArchiveError, "outside DEST")
+
+
+def test_truncated_archive_is_an_error_and_leaves_nothing(arena: Path, sample_tree: Path) -> None:
+    archive = arena / "cut.tar.gz"
+    pack_tree(str(sample_tree), str(archive), PackOptions())
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    before = tree_state(arena / "dest")
+    with pytest.raises(UsageError, match="damaged"):
+        unpack_archive(str(archive), str(arena / "dest"), UnpackOptions())
+    assert tree_state(arena / "dest") == before
