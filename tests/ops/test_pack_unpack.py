@@ -345,3 +345,35 @@ def test_truncated_archive_is_an_error_and_leaves_nothing(arena: Path, sample_tr
     with pytest.raises(UsageError, match="damaged"):
         unpack_archive(str(archive), str(arena / "dest"), UnpackOptions())
     assert tree_state(arena / "dest") == before
+
+
+@pytest.mark.parametrize("make_dest", [True, False])
+def test_refusal_after_many_queued_writes_leaves_nothing(tmp_path: Path, make_dest: bool) -> None:
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = [
+        (file_info(f"d{i % 7}/f{i}"), os.urandom(i % 5000)) for i in range(300)
+    ]
+    archive = tar_with(tmp_path / "late.tar.gz", [*members, (file_info("../late-evil"), b"x")], "w:gz")
+    dest = tmp_path / "dest"
+    if make_dest:
+        dest.mkdir()
+    with pytest.raises(UnsafeArchiveError, match="escapes DEST"):
+        unpack_archive(str(archive), str(dest), UnpackOptions())
+    assert not (tmp_path / "late-evil").exists()
+    if make_dest:
+        assert list(dest.iterdir()) == []
+    else:
+        assert not dest.exists()
+
+
+def test_many_small_files_into_a_fresh_dest(tmp_path: Path) -> None:
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = [
+        (file_info(f"d{i % 13}/f{i}", 0o600 + i % 2 * 0o40), os.urandom(i % 3000)) for i in range(500)
+    ]
+    archive = tar_with(tmp_path / "many.tar", members)
+    result = unpack_archive(str(archive), str(tmp_path / "dest"), UnpackOptions())
+    assert result.files == 500
+    for info, data in members:
+        path = tmp_path / "dest" / info.name
+        assert path.read_bytes() == data
+        assert stat.S_IMODE(path.stat().st_mode) == info.mode
+    assert not [p for p in (tmp_path / "dest").rglob("*") if TEMP_MARKER in p.name]
