@@ -18,12 +18,12 @@ HASH_THREADS = 2
 
 
 class CopyBuffer:
-    """One reusable buffer for a copy loop (constant memory), and threads that hash beside the writes."""
+    """Two reusable buffers for a copy loop (constant memory), and threads that read and hash beside it."""
 
     def __init__(self, size: int = CHUNK_BYTES) -> None:
-        self.data = bytearray(size)
-        self.view = memoryview(self.data)
+        self.views = (memoryview(bytearray(size)), memoryview(bytearray(size)))
         self.hashing = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="dirkit-hash")
+        self.reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dirkit-read")
 
     def __enter__(self) -> CopyBuffer:
         return self
@@ -32,7 +32,8 @@ class CopyBuffer:
         self.close()
 
     def close(self) -> None:
-        """Stop the hashing threads."""
+        """Stop the reading and hashing threads."""
+        self.reading.shutdown(wait=True)
         self.hashing.shutdown(wait=True)
 
 
@@ -42,27 +43,37 @@ def copy_stream(
     limit: int | None,
     hashers: Sequence[Hasher],
     buffer: CopyBuffer,
+    read_ahead: bool = False,
 ) -> int:
     """Copy up to limit bytes (all when None) from source to sink_fd, feeding hashers; return the count.
 
-    Each chunk is hashed in the buffer's threads while it is written; all finish before the next read.
+    Each chunk is hashed in the buffer's threads while it is written. With read_ahead (for regular
+    files only: a read from a pipe may never end) the next chunk is read meanwhile, into the other buffer.
     """
+    views = buffer.views
+    size = len(views[0])
+    current = 0
     copied = 0
-    view = buffer.view
-    size = len(view)
-    while limit is None or copied < limit:
+    wanted = size if limit is None else min(size, limit)
+    got = source.readinto(views[0][:wanted]) if wanted > 0 else 0  # type: ignore[attr-defined]
+    while got:
+        chunk = views[current][:got]
+        copied += got
         wanted = size if limit is None else min(size, limit - copied)
-        got = source.readinto(view[:wanted])  # type: ignore[attr-defined]
-        if not got:
-            break
-        chunk = view[:got]
+        next_read = None
+        if read_ahead and wanted > 0:
+            next_read = buffer.reading.submit(source.readinto, views[1 - current][:wanted])  # type: ignore[attr-defined]
         hashed = [buffer.hashing.submit(hasher.update, chunk) for hasher in hashers]
         try:
             write_all(sink_fd, chunk)
         finally:
             for future in hashed:
                 future.result()
-        copied += got
+            if next_read is not None:
+                got = next_read.result()
+        if next_read is None:
+            got = source.readinto(views[1 - current][:wanted]) if wanted > 0 else 0  # type: ignore[attr-defined]
+        current = 1 - current
     return copied
 
 

@@ -168,7 +168,7 @@ def _copy_parts(
                 try:
                     with open(path, "rb", buffering=0) as stream:
                         hashers = [whole, part_hasher] if manifest is not None else []
-                        copied = copy_stream(stream, fd, None, hashers, buffer)
+                        copied = copy_stream(stream, fd, None, hashers, buffer, read_ahead=True)
                 except OSError as error:
                     raise translate_os_error(error, path) from error
                 total += copied

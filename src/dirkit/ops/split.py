@@ -132,7 +132,7 @@ def _split_stream(
             if sizes is None and not options.force and os.path.lexists(final):
                 raise AlreadyExistsError(17, "already exists (use --force to replace)", final)
             written.append(final)
-            record = _write_part(stream, final, part, limit, whole, buffer, allow_empty=sizes is not None)
+            record = _write_part(stream, final, part, limit, whole, buffer, from_file=sizes is not None)
             if record is None:
                 written.pop()
                 break
@@ -169,7 +169,7 @@ def _write_part(
     limit: int | None,
     whole: Hasher,
     buffer: CopyBuffer,
-    allow_empty: bool,
+    from_file: bool,
 ) -> PartRecord | None:
     temp = temp_path_beside(final)
     try:
@@ -179,10 +179,10 @@ def _write_part(
     part_hasher = new_hasher()
     try:
         try:
-            copied = copy_stream(stream, fd, limit, [whole, part_hasher], buffer)
+            copied = copy_stream(stream, fd, limit, [whole, part_hasher], buffer, read_ahead=from_file)
         finally:
             os.close(fd)
-        if copied == 0 and not allow_empty:
+        if copied == 0 and not from_file:
             remove_quietly(temp)
             return None
         os.replace(temp, final)
