@@ -13,7 +13,7 @@ import stat
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -125,7 +125,7 @@ def detect_format(archive: str) -> ArchiveFormat:
     return format_from_magic(head) or format_from_name(archive)
 
 
-def iter_members(archive: str) -> Iterator[tuple[ArchiveMember, MemberData]]:
+def iter_members(archive: str) -> Generator[tuple[ArchiveMember, MemberData], None, None]:
     """Yield each member of an archive with a way to read its bytes (valid until the next member)."""
     archive_format = detect_format(archive)
     if archive_format is ArchiveFormat.ZIP:
@@ -134,7 +134,7 @@ def iter_members(archive: str) -> Iterator[tuple[ArchiveMember, MemberData]]:
         yield from _iter_tar(archive, archive_format)
 
 
-def _iter_zip(archive: str) -> Iterator[tuple[ArchiveMember, MemberData]]:
+def _iter_zip(archive: str) -> Generator[tuple[ArchiveMember, MemberData], None, None]:
     try:
         zip_file = zipfile.ZipFile(archive)
     except (OSError, zipfile.BadZipFile) as error:
@@ -182,7 +182,9 @@ def _zip_mtime_ns(date_time: tuple[int, int, int, int, int, int]) -> int | None:
         return None
 
 
-def _iter_tar(archive: str, archive_format: ArchiveFormat) -> Iterator[tuple[ArchiveMember, MemberData]]:
+def _iter_tar(
+    archive: str, archive_format: ArchiveFormat
+) -> Generator[tuple[ArchiveMember, MemberData], None, None]:
     try:
         raw = open(archive, "rb")  # noqa: SIM115
     except OSError as error:
@@ -241,7 +243,7 @@ _MEMBER_KINDS = {
 
 def _read_tar_stream(
     stream: DecompressingReader, archive: str, archive_format: ArchiveFormat
-) -> Iterator[tuple[ArchiveMember, MemberData]]:
+) -> Generator[tuple[ArchiveMember, MemberData], None, None]:
     pax: dict[str, str] = {}
     long_name: bytes | None = None
     long_link: bytes | None = None
@@ -371,11 +373,13 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
     )
     fresh = not dest_existed or _is_empty_dir(dest)
     extraction = _Extraction(os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh)
+    members = iter_members(archive)
     try:
-        for member, open_data in iter_members(archive):
+        for member, open_data in members:
             extraction.add(member, open_data)
         extraction.finish()
     except BaseException:
+        members.close()
         extraction.roll_back()
         if not dest_existed:
             with contextlib.suppress(OSError):
