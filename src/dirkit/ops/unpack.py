@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime
 import json
@@ -14,7 +13,6 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -60,11 +58,6 @@ from dirkit.ops.archive_streams import CHUNK_BYTES, DecompressingReader, open_de
 from dirkit.ops.byte_copy import open_new_file, remove_quietly, write_all
 
 BACKUPS_FOLDER = "backups"
-SMALL_FILE_BYTES = 1024 * 1024
-"""Files up to this size, into a fresh DEST, are read whole and created by writer threads."""
-WRITER_THREADS = 4
-MAX_PENDING_WRITES = 64
-"""At most this many small files wait for a writer (memory stays under 64 MiB)."""
 DAMAGED_STREAM_ERRORS = (
     zipfile.BadZipFile,
     TarFormatError,
@@ -388,29 +381,6 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
     return extraction.result()
 
 
-def _write_small_file(
-    temp: str, final: str, data: bytes, mode: int, chmod: bool, mtime_ns: int | None
-) -> None:
-    """Create final with data through a temporary name (run in a writer thread)."""
-    try:
-        fd = open_new_file(temp, mode)
-        try:
-            write_all(fd, memoryview(data))
-            if chmod:
-                os.fchmod(fd, mode)
-            if mtime_ns is not None:
-                os.utime(fd, ns=(mtime_ns, mtime_ns))
-        finally:
-            os.close(fd)
-        os.rename(temp, final)
-    except OSError as error:
-        remove_quietly(temp)
-        raise translate_os_error(error, final) from error
-    except BaseException:
-        remove_quietly(temp)
-        raise
-
-
 def _current_umask() -> int | None:
     """Return the process umask from /proc (reading it with os.umask would change it), or None."""
     try:
@@ -453,8 +423,6 @@ class _Extraction:
         """DEST was empty at the start: only this run's paths can exist, so nothing needs an lstat."""
         self.umask = _current_umask()
         self.temp_token = secrets.token_hex(4)
-        self.writers = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="dirkit-unpack")
-        self.pending: collections.deque[Future[None]] = collections.deque()
         self.temp_count = 0
         self.archive = archive
         self.archive_bytes = archive_bytes
@@ -475,7 +443,7 @@ class _Extraction:
         self.symlink_count = 0
 
     def native(self, path: RelPath) -> str:
-        return os.path.join(self.dest, path) if path else self.dest
+        return f"{self.dest}/{path}" if path else self.dest
 
     def add(self, member: ArchiveMember, open_data: MemberData) -> None:
         """Check one member and write it (symlinks wait for the end)."""
@@ -483,7 +451,7 @@ class _Extraction:
         check_totals(self.written, self.members, self.archive_bytes, self.limits, self.archive)
         path = check_member(member)
         check_declared_ratio(member, self.limits)
-        above = link_above(path, self.links)
+        above = link_above(path, self.links) if self.links else None
         if above is not None:
             raise UnsafeArchiveError(
                 f"{display_path(member.name)}: would be written through symlink {display_path(above)}"
@@ -565,13 +533,10 @@ class _Extraction:
     def add_file(self, path: RelPath, member: ArchiveMember, open_data: MemberData) -> None:
         """Write a file under a temporary name, counting bytes against the limits, then rename it."""
         parent = parent_path(path)
-        if parent:
+        if parent and parent not in self.known_dirs:
             self.ensure_dir(parent)
         native = self.native(path)
         mode = member.mode & 0o777
-        if self.fresh and member.size <= SMALL_FILE_BYTES:
-            self.add_small_file(path, member, open_data, native, mode)
-            return
         self.temp = temp = self.temp_beside(path)
         try:
             fd = open_new_file(temp, mode)
@@ -598,36 +563,6 @@ class _Extraction:
         self.place(temp, path, native, MemberKind.FILE)
         self.files[path] = None
 
-    def add_small_file(
-        self, path: RelPath, member: ArchiveMember, open_data: MemberData, native: str, mode: int
-    ) -> None:
-        """Read a small file whole and let a writer thread create it (temp name, then rename)."""
-        if path in self.created_set:
-            raise UnsafeArchiveError(f"{display_path(member.name)}: member appears twice in the archive")
-        try:
-            with open_data() as stream:
-                data = stream.read(member.size + 1)
-        except DAMAGED_STREAM_ERRORS as error:
-            shown = display_path(member.name)
-            raise UsageError(f"{self.archive}: damaged member {shown}: {error}") from error
-        if len(data) != member.size:
-            raise UsageError(f"{self.archive}: damaged member {display_path(member.name)}: wrong size")
-        self.written += len(data)
-        check_totals(self.written, self.members, self.archive_bytes, self.limits, self.archive)
-        chmod = self.umask is None or bool(mode & self.umask)
-        temp = self.temp_beside(path)
-        job = self.writers.submit(_write_small_file, temp, native, data, mode, chmod, member.mtime_ns)
-        self.record_created(path, MemberKind.FILE)
-        self.files[path] = None
-        self.pending.append(job)
-        while self.pending and (self.pending[0].done() or len(self.pending) > MAX_PENDING_WRITES):
-            self.pending.popleft().result()
-
-    def drain(self) -> None:
-        """Wait for every queued write; raise the first failure."""
-        while self.pending:
-            self.pending.popleft().result()
-
     def place(self, temp: str, path: RelPath, native: str, kind: MemberKind) -> None:
         """Rename a finished temporary file into place, backing up what was there."""
         if self.lstat_unless_fresh(path, native) is not None:
@@ -641,9 +576,8 @@ class _Extraction:
 
     def add_hardlink(self, path: RelPath, target: RelPath, member: ArchiveMember) -> None:
         """Link path to a file this extraction wrote (through a temporary name)."""
-        self.drain()
         parent = parent_path(path)
-        if parent:
+        if parent and parent not in self.known_dirs:
             self.ensure_dir(parent)
         native = self.native(path)
         self.temp = temp = self.temp_beside(path)
@@ -656,8 +590,6 @@ class _Extraction:
 
     def finish(self) -> None:
         """Create the symlinks (checked against each other), then set directory modes and times."""
-        self.drain()
-        self.writers.shutdown(wait=True)
         escaping = first_escaping_link(self.links)
         if escaping is not None:
             raise UnsafeArchiveError(
@@ -710,8 +642,6 @@ class _Extraction:
 
     def roll_back(self) -> None:
         """Remove everything this extraction wrote and put back what it moved to backups."""
-        self.writers.shutdown(wait=True, cancel_futures=True)
-        self.pending.clear()
         if self.temp is not None:
             remove_quietly(self.temp)
         for path, kind in reversed(self.created):
