@@ -133,3 +133,17 @@ def test_pack_shows_progress_when_asked(
     root = make_tree("tree", {"a": "a", "b": "b"})
     assert main(["pack", "--progress", "always", str(root), str(tmp_path / "t.zip")]) == 0
     assert "packing: 2/2 files" in capsys.readouterr().err
+
+
+def test_missing_or_bogus_inputs_exit_two(tmp_path: Path, capsys: Capture) -> None:
+    assert main(["pack", str(tmp_path / "missing"), str(tmp_path / "x.tar")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["join", str(tmp_path / "missing")]) == 2
+    bogus = tmp_path / "bogus.tar"
+    bogus.write_bytes(os.urandom(2048))
+    assert main(["unpack", str(bogus), str(tmp_path / "dest")]) == 2
+    assert "not a tar archive" in capsys.readouterr().err
+    assert not (tmp_path / "dest").exists()
+    (tmp_path / "empty.tar").write_bytes(b"")
+    assert main(["unpack", "--list", str(tmp_path / "empty.tar")]) == 2
+    assert "empty file" in capsys.readouterr().err
