@@ -377,3 +377,12 @@ def test_many_small_files_into_a_fresh_dest(tmp_path: Path) -> None:
         assert path.read_bytes() == data
         assert stat.S_IMODE(path.stat().st_mode) == info.mode
     assert not [p for p in (tmp_path / "dest").rglob("*") if TEMP_MARKER in p.name]
+
+
+def test_bomb_into_a_new_dest_leaves_no_dest(tmp_path: Path) -> None:
+    archive = tar_with(tmp_path / "bomb.tar.gz", [(file_info("big"), bytes(8 * 1024 * 1024))], "w:gz")
+    dest = tmp_path / "new"
+    with pytest.raises(ArchiveLimitError, match="expands"):
+        unpack_archive(str(archive), str(dest), UnpackOptions(max_ratio=50, ratio_floor_bytes=4096))
+    assert not dest.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.tar.gz"]

@@ -48,7 +48,6 @@ from dirkit.core.tar_format import (
 )
 from dirkit.errors import (
     AlreadyExistsError,
-    ArchiveLimitError,
     DirkitError,
     UnsafeArchiveError,
     UsageError,
@@ -508,9 +507,9 @@ class _Extraction:
     def temp_beside(self, path: RelPath) -> str:
         """Return a fresh temporary name beside path (a run token and a counter, no syscall)."""
         self.temp_count += 1
-        name = path[path.rfind("/") + 1 :][:100]
-        folder = self.native(parent_path(path))
-        return os.path.join(folder, f".{name}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}")
+        native = self.native(path)
+        cut = native.rfind("/") + 1
+        return f"{native[:cut]}.{native[cut : cut + 100]}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}"
 
     def record_created(self, path: RelPath, kind: MemberKind) -> None:
         self.created.append((path, kind))
@@ -680,14 +679,3 @@ def _remove_empty_tree(root: str) -> None:
     for folder, _, _ in sorted(os.walk(root), key=lambda item: item[0].count(os.sep), reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
-
-
-__all__ = [
-    "ArchiveLimitError",
-    "ListedMember",
-    "UnpackOptions",
-    "UnpackResult",
-    "iter_members",
-    "list_archive",
-    "unpack_archive",
-]
