@@ -87,3 +87,15 @@ def translate_os_error(error: OSError, path: str) -> BackendError:
     translated = kind(error.errno or 0, reason, path)
     translated.__cause__ = error
     return translated
+
+
+class IntegrityError(DirkitError):
+    """Data does not match the size or digest recorded for it (a missing, truncated or corrupt part)."""
+
+
+class UnsafeArchiveError(DirkitError):
+    """An archive member would escape the destination, or is a device, setuid file or unsafe link."""
+
+
+class ArchiveLimitError(UnsafeArchiveError):
+    """Extracting an archive went past a limit on total size, file count or compression ratio."""

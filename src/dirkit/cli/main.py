@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("dirkit.cli.compare", "show how two trees differ"),
     "manifest": ("dirkit.cli.manifest", "write a b3sum/sha256sum checksum file of a tree"),
     "verify": ("dirkit.cli.verify", "check a tree against a checksum file"),
+    "split": ("dirkit.cli.split", "cut a file into numbered parts with a checked manifest"),
+    "join": ("dirkit.cli.join", "join split parts back into one file, checking every part"),
+    "pack": ("dirkit.cli.pack", "pack a tree into a zip or tar archive"),
+    "unpack": ("dirkit.cli.unpack", "extract an archive safely (or --list it)"),
     "demo": ("dirkit.cli.demo", "make two sample trees and compare them"),
 }
 """Each command's module (with add_parser and run) and its one-line help, in help order.

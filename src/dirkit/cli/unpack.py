@@ -1,0 +1,172 @@
+"""`dirkit unpack ARCHIVE DEST`: extract an archive safely; `--list` shows it and what would be refused."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+
+from dirkit.cli.common import write_lines
+from dirkit.core.archive_safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
+from dirkit.core.parts import parse_size
+from dirkit.core.paths import display_path
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
+from dirkit.ops.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
+
+DESCRIPTION = """\
+Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read from its
+first bytes) into DEST, which is created if missing. With --list, show the members and
+what unpack would refuse, and write nothing.
+
+Safe by default. The whole archive is refused, and everything written so far removed,
+when a member has an absolute path or '..' in it, is a symlink leading outside DEST
+(also through other links), would be written through a symlink, is a device or other
+special file, has the setuid or setgid bit, or writes into dirkit's .dirkit/ folder.
+Extraction also stops, and removes what it wrote, past --max-size bytes (default: the
+free space on DEST's filesystem), past --max-files members, or when the archive expands
+more than --max-ratio times its own size (a zip bomb). Every file is written under a
+temporary name and renamed into place only when complete.
+
+Existing files are never replaced unless --overwrite; then each one is first moved to
+DEST/.dirkit/backups/RUN-ID/ (same relative path), and unpack-record.json there lists
+what was backed up and created, so the unpack can be undone. File modes are restored
+without setuid/setgid; owners are not.
+"""
+
+EPILOG = """\
+exit status:
+  0   the archive was extracted (or --list: every member is acceptable)
+  1   --list only: some members would be refused (they are marked)
+  2   error: an unsafe member, a limit reached, an existing file without --overwrite,
+      a damaged archive (nothing is left behind)
+  130 interrupted (what was written is removed)
+
+examples:
+  dirkit unpack --list download.zip
+  dirkit unpack release.tar.gz ~/src/release
+  dirkit unpack --overwrite --max-size 20G backup.tar.zst /srv/data
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the unpack command."""
+    parser = commands.add_parser(
+        "unpack",
+        help="extract an archive safely (or --list it)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("archive", metavar="ARCHIVE", help="the archive to read")
+    parser.add_argument("dest", metavar="DEST", nargs="?", help="the folder to extract into")
+    parser.add_argument("-l", "--list", action="store_true", help="list the members; write nothing")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files, moving each to DEST/.dirkit/backups/RUN-ID/ first",
+    )
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="stop past SIZE bytes written (100M, 20G; default: DEST's free space)",
+    )
+    limits.add_argument(
+        "--max-ratio",
+        metavar="N",
+        type=float,
+        default=DEFAULT_MAX_RATIO,
+        help="stop when the archive expands more than N times its size (default: %(default)g)",
+    )
+    limits.add_argument(
+        "--max-files",
+        metavar="N",
+        type=int,
+        default=DEFAULT_MAX_MEMBERS,
+        help="stop past N members (default: %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (one line per member with --list)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List or extract the archive; return the exit code."""
+    if args.list:
+        if args.dest is not None:
+            raise UsageError("--list takes only ARCHIVE")
+        return _run_list(args)
+    if args.dest is None:
+        raise UsageError("name the DEST folder to extract into (or use --list)")
+    if args.max_ratio <= 1:
+        raise UsageError("--max-ratio must be more than 1")
+    if args.max_files < 1:
+        raise UsageError("--max-files must be at least 1")
+    options = UnpackOptions(
+        overwrite=args.overwrite,
+        max_total_bytes=parse_size(args.max_size) if args.max_size is not None else None,
+        max_ratio=args.max_ratio,
+        max_members=args.max_files,
+    )
+    result = unpack_archive(args.archive, args.dest, options)
+    if args.quiet:
+        return EXIT_OK
+    if args.json:
+        summary = {
+            "dest": result.dest,
+            "files": result.files,
+            "dirs": result.dirs,
+            "symlinks": result.symlinks,
+            "bytes": result.bytes_written,
+            "replaced": list(result.replaced),
+            "backup_folder": result.backup_folder,
+        }
+        write_lines([json.dumps(summary, ensure_ascii=False)])
+        return EXIT_OK
+    lines = [
+        f"unpacked {result.files} files, {result.dirs} new dirs, {result.symlinks} symlinks "
+        f"({result.bytes_written} bytes) into {result.dest}"
+    ]
+    if result.replaced:
+        lines.append(
+            f"replaced {len(result.replaced)} existing paths; originals kept in {result.backup_folder}"
+        )
+    write_lines(lines)
+    return EXIT_OK
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    refused = 0
+    for listed in list_archive(args.archive):
+        refused += listed.refusal is not None
+        if not args.quiet:
+            write_lines([_render_listed(listed, args.json)])
+    return EXIT_DIFFERENCES if refused else EXIT_OK
+
+
+def _render_listed(listed: ListedMember, as_json: bool) -> str:
+    member = listed.member
+    if as_json:
+        return json.dumps(
+            {
+                "name": member.name,
+                "kind": member.kind.value,
+                "size": member.size,
+                "mode": member.mode,
+                "mtime_ns": member.mtime_ns,
+                "link_target": member.link_target,
+                "refused": listed.refusal,
+            },
+            ensure_ascii=False,
+        )
+    when = "-"
+    if member.mtime_ns is not None:
+        moment = datetime.datetime.fromtimestamp(member.mtime_ns / 1e9, datetime.UTC)
+        when = moment.strftime("%Y-%m-%d %H:%M")
+    mode = member.mode & 0o7777
+    text = f"{member.kind.value:8} {mode:04o} {member.size:>12} {when}  {display_path(member.name)}"
+    if member.link_target is not None:
+        text += f" -> {display_path(member.link_target)}"
+    if listed.refusal is not None:
+        text += f"  [refused: {listed.refusal}]"
+    return text
