@@ -130,6 +130,35 @@ class LocalBackend:
             raise translate_os_error(error, full) from error
         return entries
 
+    def list_dir_kinds(self, path: RelPath) -> list[Entry]:
+        """Return a directory's children with only path and kind known (no stat where the OS says).
+
+        A fast listing for callers that need names and kinds only: size and mtime are left
+        unknown (0 and None), except that symlinks still carry their target.
+        """
+        full = self.native_path(path)
+        prefix = path + "/" if path else ""
+        entries: list[Entry] = []
+        append = entries.append
+        try:
+            with os.scandir(full) as listing:
+                for item in listing:
+                    child = RelPath(prefix + item.name)
+                    try:
+                        if item.is_symlink():
+                            append(Entry(child, _LINK, target=os.readlink(item.path)))
+                        elif item.is_dir(follow_symlinks=False):
+                            append(Entry(child, _DIR, ino=item.inode()))
+                        elif item.is_file(follow_symlinks=False):
+                            append(Entry(child, _FILE, ino=item.inode()))
+                        else:
+                            append(Entry(child, _OTHER, ino=item.inode()))
+                    except OSError as error:
+                        append(_unreadable_entry(child, item, error))
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+        return entries
+
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return the file's bytes as a stream."""
         full = self.native_path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.filters import (
@@ -28,6 +29,10 @@ class ScanOptions:
 
     tree_filter: TreeFilter = field(default_factory=TreeFilter)
     follow_symlinks: bool = False
+    max_depth: int | None = None
+    """Entries deeper than this are not listed (1: the root's children only); None: no limit."""
+    kinds_only: bool = False
+    """The caller needs paths and kinds only: a local tree may then leave sizes and times unknown."""
 
 
 def scan_tree(backend: Backend, options: ScanOptions | None = None) -> Snapshot:
@@ -43,7 +48,11 @@ def iter_tree(backend: Backend, options: ScanOptions) -> Iterator[Entry]:
     tree_filter = options.tree_filter
     trivial = tree_filter.is_trivial
     follow = options.follow_symlinks
-    root_children = backend.list_dir(ROOT)
+    max_depth = options.max_depth
+    list_dir = backend.list_dir
+    if options.kinds_only and not follow and isinstance(backend, LocalBackend):
+        list_dir = backend.list_dir_kinds
+    root_children = list_dir(ROOT)
     root_rules = _read_ignore_rules(backend, ROOT, root_children, tree_filter)
     ancestors: list[tuple[int, int]] = []
     if follow:
@@ -72,8 +81,10 @@ def iter_tree(backend: Backend, options: ScanOptions) -> Iterator[Entry]:
         yield entry
         if kind is not EntryKind.DIR or entry.error is not None:
             continue
+        if max_depth is not None and len(stack) >= max_depth:
+            continue
         try:
-            listing = backend.list_dir(entry.path)
+            listing = list_dir(entry.path)
         except BackendError as error:
             yield entry._replace(error=f"cannot list directory: {error.strerror or error}")
             continue
