@@ -265,23 +265,31 @@ def decode_for_display(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GlobFilter:
-    """Which files --glob selects: gitignore-style patterns, '!' in front to leave out."""
+    """Which files --glob selects: gitignore-style patterns to search, '!' in front to leave out."""
 
-    spec: pathspec.GitIgnoreSpec | None = None
+    wanted: pathspec.GitIgnoreSpec | None = None
+    unwanted: pathspec.GitIgnoreSpec | None = None
+
+    @property
+    def selects_all(self) -> bool:
+        """Tell whether every file is selected."""
+        return self.wanted is None and self.unwanted is None
 
     def selects(self, path: RelPath) -> bool:
         """Tell whether the file at path is to be searched."""
-        return self.spec is None or self.spec.match_file(path)
+        if self.wanted is not None and not self.wanted.match_file(path):
+            return False
+        return self.unwanted is None or not self.unwanted.match_file(path)
 
 
 def compile_globs(globs: Sequence[str]) -> GlobFilter:
-    """Return the filter of --glob patterns (only '!' patterns: everything else is searched)."""
-    lines = [glob for glob in globs if glob.strip()]
-    if not lines:
-        return GlobFilter()
-    if all(line.startswith("!") for line in lines):
-        lines.insert(0, "*")
+    """Return the filter of --glob patterns: a file must match one plain glob and no '!' glob."""
+    wanted = [glob for glob in globs if glob.strip() and not glob.startswith("!")]
+    unwanted = [glob[1:] for glob in globs if glob.startswith("!") and glob[1:].strip()]
     try:
-        return GlobFilter(pathspec.GitIgnoreSpec.from_lines(lines))
+        return GlobFilter(
+            pathspec.GitIgnoreSpec.from_lines(wanted) if wanted else None,
+            pathspec.GitIgnoreSpec.from_lines(unwanted) if unwanted else None,
+        )
     except Exception as error:
-        raise UsageError(f"bad --glob pattern in {lines!r}: {error}") from error
+        raise UsageError(f"bad --glob pattern in {list(globs)!r}: {error}") from error

@@ -297,7 +297,7 @@ def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
 def _selected_files(backend: Backend, options: GrepOptions) -> Iterator[Entry]:
     """Yield the regular files of the tree that --glob selects, and every entry that failed to read."""
     globs = options.globs
-    select_all = globs.spec is None
+    select_all = globs.selects_all
     file_kind = EntryKind.FILE
     scan = replace(options.scan, kinds_only=True)
     for entry in iter_tree(backend, scan):
