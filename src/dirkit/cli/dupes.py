@@ -63,7 +63,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     what.add_argument("--empty", action="store_true", help="also group empty files")
     what.add_argument(
-        "-j", "--jobs", type=int, default=default_jobs(), help="files read at once (default: %(default)s)"
+        "-j",
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="workers reading files (default: %(default)s, capped at the cores for local trees)",
     )
     act = parser.add_argument_group("what to do with duplicates")
     actions = act.add_mutually_exclusive_group()
