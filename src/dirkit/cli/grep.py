@@ -23,6 +23,7 @@ from dirkit.report.search import (
     grep_count_json,
     grep_line_json,
     grep_line_text,
+    grep_lines_plain,
     output_bytes,
     path_json,
 )
@@ -185,9 +186,14 @@ def run(args: argparse.Namespace) -> int:
                     )
                     out.write(output_bytes(text) + b"\n")
                 else:
-                    pieces: list[str] = []
                     if context and last_shown not in (None, result.path) and result.lines and not args.json:
-                        pieces.append(style.paint("--", "cyan"))
+                        out.write(output_bytes(style.paint("--", "cyan")) + b"\n")
+                    if result.lines:
+                        last_shown = result.path
+                    if not args.json and not style.enabled:
+                        out.write(grep_lines_plain(shown_path, result.lines, args.line_number))
+                        continue
+                    pieces: list[str] = []
                     for line in result.lines:
                         if args.json:
                             if line.number:
@@ -195,8 +201,6 @@ def run(args: argparse.Namespace) -> int:
                             continue
                         spans = match_spans(matcher, line.text) if paint_matches else ()
                         pieces.append(grep_line_text(shown_path, line, args.line_number, style, spans))
-                    if result.lines:
-                        last_shown = result.path
                     out.write(output_bytes("\n".join(pieces)) + b"\n" if pieces else b"")
     finally:
         out.flush()

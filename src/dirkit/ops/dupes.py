@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ from dirkit.core.entry import EntryKind
 from dirkit.core.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
 from dirkit.ops.scan import ScanOptions, iter_tree
+from dirkit.ops.workers import start_process_pool
 
 PARTIAL_SIZE = 64 * 1024
 """Bytes digested first; files no larger than this are digested whole at once."""
@@ -110,7 +110,7 @@ class _DigestQueue:
         workers = min(jobs, os.cpu_count() or 1) if local else jobs
         self.pool: Executor | None = None
         if workers > 1 and local:
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool = start_process_pool(workers)
         elif workers > 1:
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dirkit-dupes")
         self.pending: dict[tuple[int, int | None], list[Candidate]] = defaultdict(list)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import enum
 import itertools
-import multiprocessing
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -30,6 +29,7 @@ from dirkit.core.grep import (
 from dirkit.core.paths import ROOT, RelPath
 from dirkit.errors import BackendError
 from dirkit.ops.scan import ScanOptions, iter_tree
+from dirkit.ops.workers import start_process_pool
 
 BLOCK_SIZE = 1024 * 1024
 """Bytes read at a time; a file no larger than this is read in one go."""
@@ -267,7 +267,7 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
         return
     pool: Executor
     if local:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        pool = start_process_pool(workers)
         batch_size = BATCH_FILES_PER_PROCESS
     else:
         pool = ThreadPoolExecutor(workers, thread_name_prefix="dirkit-grep")

@@ -34,6 +34,26 @@ def grep_line_text(
     return head + highlighted(line.text, spans, style)
 
 
+def grep_lines_plain(shown_path: str, lines: Sequence[OutputLine], with_number: bool) -> bytes:
+    """Return uncoloured output lines as bytes, each ending in a newline (the fast common case)."""
+    head = output_bytes(shown_path)
+    match_head = head + b":"
+    context_head = head + b"-"
+    pieces: list[bytes] = []
+    append = pieces.append
+    for number, raw, role in lines:
+        if role is LineRole.MATCH:
+            start = match_head + str(number).encode() + b":" if with_number else match_head
+        elif role is LineRole.CONTEXT:
+            start = context_head + str(number).encode() + b"-" if with_number else context_head
+        else:
+            append(b"--\n")
+            continue
+        text = raw if raw.isascii() else decode_for_display(raw).encode()
+        append(start + text + b"\n")
+    return b"".join(pieces)
+
+
 def highlighted(raw: bytes, spans: Sequence[tuple[int, int]], style: Style) -> str:
     """Return raw decoded for display with the given byte spans painted as matches."""
     if not style.enabled or not spans:
