@@ -93,7 +93,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="search only files matching GLOB ('*.py', 'src/**/*.c'); '!GLOB' leaves files out; repeatable",
     )
     how.add_argument(
-        "-j", "--jobs", type=int, default=default_jobs(), help="files searched at once (default: %(default)s)"
+        "-j",
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="workers searching files (default: %(default)s; one process per core at most on local trees)",
     )
     shown = parser.add_argument_group("what to show")
     shown.add_argument(

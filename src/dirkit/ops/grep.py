@@ -91,10 +91,15 @@ class _Searcher:
         self.streamed_lines = options.mode is GrepMode.LINES
 
     def __getstate__(self) -> tuple[Backend, ByteMatcher, GrepOptions]:
-        return self.backend, self.matcher, self.options
+        return self.backend, self.matcher, replace(self.options, scan=ScanOptions(), globs=GlobFilter())
 
     def __setstate__(self, state: tuple[Backend, ByteMatcher, GrepOptions]) -> None:
         self.__init__(*state)  # type: ignore[misc]
+
+    def search_paths(self, paths: list[RelPath]) -> list[FileMatches | Entry | None]:
+        """Return the result of each regular file of a batch given by path (cheap to send to a worker)."""
+        file_kind = EntryKind.FILE
+        return self.search_batch([Entry(path, file_kind) for path in paths])
 
     def search_batch(self, entries: list[Entry]) -> list[FileMatches | Entry | None]:
         """Return the result of each file of a batch (see search_small)."""
@@ -276,7 +281,10 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
     with pool:
         try:
             for batch in _batches(files, batch_size):
-                pending.append(pool.submit(searcher.search_batch, batch))
+                if any(entry.error is not None for entry in batch):
+                    pending.append(pool.submit(searcher.search_batch, batch))
+                else:
+                    pending.append(pool.submit(searcher.search_paths, [entry.path for entry in batch]))
                 while len(pending) > window:
                     for result in pending.popleft().result():
                         yield from _report(searcher, result)
