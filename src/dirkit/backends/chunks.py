@@ -9,7 +9,10 @@ from dirkit.backends.protocol import Backend
 from dirkit.core.paths import RelPath
 from dirkit.errors import BackendError, translate_os_error
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+)
+"""No symlinks followed, and never blocked by a fifo that replaced a file since the walk saw it."""
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
