@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import subprocess
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends.faulty import Fault, FaultyBackend
+from dirkit.backends.local import LocalBackend
+from dirkit.cli import dupes as dupes_command
+from dirkit.cli import find as find_command
+from dirkit.cli import grep as grep_command
 from dirkit.cli.main import main
+from dirkit.core.paths import RelPath
 
 Capture = pytest.CaptureFixture[str]
 
@@ -271,3 +278,65 @@ def test_subprocess_runs(tree: Path) -> None:
     )
     assert dupes.returncode == 2
     assert dupes.stderr.count("\n") == 1
+
+
+# unreadable directories, through the fault-injecting backend (works even when running as root)
+
+
+def unreadable_sub(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
+    """Make the CLI module open trees whose 'sub' directory cannot be listed."""
+
+    def open_faulty(location: str, must_exist: bool = True) -> FaultyBackend:
+        return FaultyBackend(
+            LocalBackend(location, must_exist), [Fault("list_dir", errno.EACCES, path=RelPath("sub"))]
+        )
+
+    monkeypatch.setattr(module, "open_tree", open_faulty)
+
+
+def test_find_exits_1_when_a_directory_cannot_be_read(
+    tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable_sub(monkeypatch, find_command)
+    code, out, err = run(capsys, "find", str(tree), "--name", "*.txt")
+    assert code == 1
+    assert err == f"dirkit: {tree}/sub: cannot list directory: Permission denied\n"
+    assert out.splitlines() == [f"{tree}/a.txt", f"{tree}/copy.txt"]
+
+
+def test_grep_exits_2_when_a_directory_cannot_be_read(
+    tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable_sub(monkeypatch, grep_command)
+    code, out, err = run(capsys, "grep", "-l", "needle", str(tree))
+    assert code == 2
+    assert "sub: cannot list directory" in err
+    assert f"{tree}/a.txt" in out.splitlines()
+
+
+def test_dupes_exits_2_when_a_directory_cannot_be_read(
+    tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable_sub(monkeypatch, dupes_command)
+    code, out, err = run(capsys, "dupes", str(tree))
+    assert code == 2
+    assert "sub: cannot list directory" in err
+    assert out == f"{tree}/a.txt\n{tree}/copy.txt\n\n"
+
+
+def test_grep_and_dupes_name_files_that_cannot_be_read(
+    tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def open_faulty(location: str, must_exist: bool = True) -> FaultyBackend:
+        fault = Fault("open_read", errno.EACCES, path=RelPath("copy.txt"))
+        return FaultyBackend(LocalBackend(location, must_exist), [fault])
+
+    monkeypatch.setattr(grep_command, "open_tree", open_faulty)
+    monkeypatch.setattr(dupes_command, "open_tree", open_faulty)
+    code, out, err = run(capsys, "grep", "-c", "needle", str(tree))
+    assert code == 2
+    assert err == f"dirkit: {tree}/copy.txt: Permission denied\n"
+    assert f"{tree}/a.txt:1" in out.splitlines()
+    code, out, err = run(capsys, "dupes", str(tree))
+    assert (code, out) == (2, "")
+    assert err == f"dirkit: {tree}/copy.txt: Permission denied\n"
