@@ -114,6 +114,7 @@ def test_big_files_in_blocks_like_grep(
     ]
     (tmp_path / "big.txt").write_text("\n".join(lines))
     (tmp_path / "small.txt").write_text("a needle\n")
+    (tmp_path / "big-without.txt").write_text("hay\n" * 5000)
     for context in (["-C", "3"], ["-c"], ["-l"], []):
         expected = gnu_grep("-rn", *context, "needle", str(tmp_path))
         got = dirkit_grep(["-n", "-j", "1", *context, "needle", str(tmp_path)], capsysbinary)

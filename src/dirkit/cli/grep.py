@@ -180,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 shown_path = os.path.join(root, result.path)
                 if options.mode is GrepMode.FILES:
+                    if not result.match_count:
+                        continue
                     text = path_json(shown_path) if args.json else style.paint(shown_path, "magenta")
                     out.write(output_bytes(text) + b"\n")
                 elif options.mode is GrepMode.COUNT:

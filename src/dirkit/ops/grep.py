@@ -152,11 +152,11 @@ class _Searcher:
             self.local.buffer = buffer
         return buffer
 
-    def _collect_big(self, entry: Entry, start: bytes) -> FileMatches:
+    def _collect_big(self, entry: Entry, start: bytes) -> FileMatches | None:
         """Return the result of a big file whose lines are not wanted (a name or a count)."""
         pieces = list(self.search_big(entry, start))
         if not pieces:
-            return FileMatches(entry.path)
+            return None
         lines = tuple(itertools.chain.from_iterable(piece.lines for piece in pieces))
         errors = [piece.error for piece in pieces if piece.error is not None]
         return FileMatches(
