@@ -340,3 +340,12 @@ def test_grep_and_dupes_name_files_that_cannot_be_read(
     code, out, err = run(capsys, "dupes", str(tree))
     assert (code, out) == (2, "")
     assert err == f"dirkit: {tree}/copy.txt: Permission denied\n"
+
+
+def test_grep_json_keeps_bytes_that_are_not_utf8(tmp_path: Path, capsys: Capture) -> None:
+    (tmp_path / "latin1.txt").write_bytes("caf\u00e9 needle\n".encode("latin-1"))
+    code, out, _ = run(capsys, "grep", "--json", "needle", str(tmp_path))
+    assert code == 0
+    record = json.loads(out)
+    assert record["text"] == "caf\ufffd needle"
+    assert record["text_b64"] == "Y2Fm6SBuZWVkbGU="

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 from collections.abc import Sequence
@@ -69,11 +70,13 @@ def highlighted(raw: bytes, spans: Sequence[tuple[int, int]], style: Style) -> s
 
 
 def grep_line_json(shown_path: str, line: OutputLine) -> str:
-    """Return one matching or context line as a JSON object."""
+    """Return one matching or context line as a JSON object (text_b64 keeps bytes that are not UTF-8)."""
     record: dict[str, Any] = path_fields("path", shown_path)
     record["line"] = line.number
     record["kind"] = "match" if line.role is LineRole.MATCH else "context"
     record["text"] = decode_for_display(line.text)
+    if not line.text.isascii() and "\ufffd" in record["text"]:
+        record["text_b64"] = base64.b64encode(line.text).decode("ascii")
     return json.dumps(record, ensure_ascii=False)
 
 
