@@ -59,6 +59,8 @@ CASES = [
         ("-mindepth", "2", "-maxdepth", "3", "-type", "f"),
     ),
     (("--max-depth", "0"), ("-maxdepth", "0")),
+    (("--name", "*.txt", "--min-depth", "3"), ("-mindepth", "3", "-name", "*.txt")),
+    (("--name", "*.txt", "--max-depth", "2"), ("-maxdepth", "2", "-name", "*.txt")),
     (("--size", "+100"), ("-type", "f", "-size", "+100c")),
     (("--size", "-100"), ("-type", "f", "-size", "-100c")),
     (("--size", "0"), ("-type", "f", "-size", "0c")),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
@@ -47,6 +48,10 @@ def find_entries(backend: Backend, options: FindOptions) -> Iterator[Entry]:
         max_depth=criteria.max_depth,
         kinds_only=kinds_only,
     )
+    only_name = replace(criteria, name_pattern=None, min_depth=0, max_depth=None) == FindCriteria()
+    if criteria.name_pattern is not None and only_name and criteria.min_depth <= 1:
+        yield from _find_by_name(iter_tree(backend, scan), criteria.name_pattern)
+        return
     admits = criteria.admits
     for entry in iter_tree(backend, scan):
         path = entry.path
@@ -55,4 +60,13 @@ def find_entries(backend: Backend, options: FindOptions) -> Iterator[Entry]:
             continue
         slash = path.rfind("/")
         if admits(entry, path[slash + 1 :], path.count("/") + 1):
+            yield entry
+
+
+def _find_by_name(entries: Iterator[Entry], pattern: re.Pattern[str]) -> Iterator[Entry]:
+    """Yield the entries whose base name matches (the common case, kept lean for big trees)."""
+    match = pattern.match
+    for entry in entries:
+        path = entry.path
+        if entry.error is not None or match(path[path.rfind("/") + 1 :]) is not None:
             yield entry
