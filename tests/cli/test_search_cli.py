@@ -349,3 +349,14 @@ def test_grep_json_keeps_bytes_that_are_not_utf8(tmp_path: Path, capsys: Capture
     record = json.loads(out)
     assert record["text"] == "caf\ufffd needle"
     assert record["text_b64"] == "Y2Fm6SBuZWVkbGU="
+
+
+def test_grep_searches_single_files_too(tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    (tree / "link.txt").symlink_to("a.txt")
+    code, out, _ = run(capsys, "grep", "-n", "needle", "a.txt", "link.txt", "sub")
+    assert code == 0
+    assert out.splitlines() == ["a.txt:2:two needle", "link.txt:2:two needle"]
+    code, _, err = run(capsys, "grep", "needle", "missing.txt")
+    assert code == 2
+    assert err == "dirkit: missing.txt: No such file or directory\n"

@@ -15,9 +15,9 @@ from dirkit.cli.common import (
     style_for,
 )
 from dirkit.core.grep import GrepPattern, compile_globs, compile_matcher, match_spans
-from dirkit.core.paths import display_path
+from dirkit.core.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
-from dirkit.ops.grep import GrepMode, GrepOptions, grep_tree
+from dirkit.ops.grep import GrepMode, GrepOptions, grep_files, grep_tree
 from dirkit.ops.trees import open_tree
 from dirkit.report.search import (
     grep_count_json,
@@ -68,7 +68,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("pattern", metavar="PATTERN", help="regular expression (or fixed string with -F)")
-    parser.add_argument("roots", metavar="ROOT", nargs="+", help="trees to search")
+    parser.add_argument("roots", metavar="ROOT", nargs="+", help="trees (or single files) to search")
     how = parser.add_argument_group("how to match")
     how.add_argument("-F", "--fixed-strings", action="store_true", help="PATTERN is a plain string")
     how.add_argument(
@@ -154,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
     """Search the trees and print the results; return the exit code."""
     options = options_from_args(args)
     matcher = compile_matcher(options.pattern)
-    trees = [(root, open_tree(root)) for root in args.roots]
+    trees = [
+        (root, open_tree(root if os.path.isdir(root) else os.path.dirname(os.path.realpath(root))))
+        for root in args.roots
+    ]
     out: BinaryIO = sys.stdout.buffer
     style = style_for(sys.stdout, args.color)
     paint_matches = style.enabled and options.mode is GrepMode.LINES
@@ -164,10 +167,14 @@ def run(args: argparse.Namespace) -> int:
     last_shown: str | None = None
     try:
         for root, backend in trees:
-            for result in grep_tree(backend, options):
+            results = grep_tree(backend, options)
+            if not os.path.isdir(root):
+                name = RelPath(os.path.basename(os.path.realpath(root)))
+                results = grep_files(backend, [name], options)
+            for result in results:
                 if result.error is not None:
                     failed = True
-                    shown = display_path(os.path.join(root, result.path))
+                    shown = display_path(os.path.join(root, result.path) if os.path.isdir(root) else root)
                     sys.stdout.flush()
                     out.flush()
                     print(f"dirkit: {shown}: {result.error}", file=sys.stderr)
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
                         return EXIT_OK
                 if args.quiet or (result.binary and options.mode is not GrepMode.COUNT):
                     continue
-                shown_path = os.path.join(root, result.path)
+                shown_path = os.path.join(root, result.path) if os.path.isdir(root) else root
                 if options.mode is GrepMode.FILES:
                     if not result.match_count:
                         continue

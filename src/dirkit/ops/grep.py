@@ -7,7 +7,7 @@ import itertools
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -247,6 +247,13 @@ def grep_tree(backend: Backend, options: GrepOptions) -> Iterator[FileMatches]:
                 yield from _report(searcher, result)
         return
     yield from _grep_in_parallel(searcher, files, options.jobs)
+
+
+def grep_files(backend: Backend, paths: Sequence[RelPath], options: GrepOptions) -> Iterator[FileMatches]:
+    """Yield the results of the named files of the tree, in the order given (no walk, no --glob)."""
+    searcher = _Searcher(backend, compile_matcher(options.pattern), options)
+    for path in paths:
+        yield from _report(searcher, searcher.search_small(Entry(path, EntryKind.FILE)))
 
 
 def _report(searcher: _Searcher, result: FileMatches | Entry | None) -> Iterator[FileMatches]:
