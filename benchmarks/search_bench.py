@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 WORDS = [
     "alpha",
@@ -107,14 +109,25 @@ def tree_is_ready(root: Path, count: int) -> bool:
     return marker.exists() and marker.read_text() == str(count)
 
 
-def timed(command: Sequence[str]) -> tuple[float, bytes]:
-    """Run command, return its wall time in seconds and its standard output."""
+class Timing(NamedTuple):
+    """One run: wall seconds, CPU seconds (user + system, the command and its children), output."""
+
+    wall: float
+    cpu: float
+    output: bytes
+
+
+def timed(command: Sequence[str]) -> Timing:
+    """Run command and return its wall time, CPU time and standard output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode not in (0, 1):
         sys.stderr.write(f"{command[0]} exited {result.returncode}: {result.stderr.decode()[:300]}\n")
-    return elapsed, result.stdout
+    return Timing(elapsed, cpu, result.stdout)
 
 
 def line_set(output: bytes) -> set[bytes]:
@@ -139,23 +152,29 @@ def compare_side_by_side(
     rounds: int,
     normalise: Callable[[bytes], object],
 ) -> float:
-    """Warm up, run both commands alternately, check equal results, print and return the ratio."""
+    """Warm up, run both commands alternately, check equal results, print and return the wall ratio.
+
+    Prints the median and the best wall time of each (the best is the least disturbed by other
+    work on a shared machine) and the median CPU time (user + system, all processes).
+    """
     timed(ours)
     timed(theirs)
-    our_times: list[float] = []
-    their_times: list[float] = []
-    our_out = their_out = b""
+    our_runs: list[Timing] = []
+    their_runs: list[Timing] = []
     for _ in range(rounds):
-        elapsed, our_out = timed(ours)
-        our_times.append(elapsed)
-        elapsed, their_out = timed(theirs)
-        their_times.append(elapsed)
-    same = normalise(our_out) == normalise(their_out)
-    ours_median, theirs_median = statistics.median(our_times), statistics.median(their_times)
-    ratio = ours_median / theirs_median
+        our_runs.append(timed(ours))
+        their_runs.append(timed(theirs))
+    same = normalise(our_runs[-1].output) == normalise(their_runs[-1].output)
+    our_wall = statistics.median(run.wall for run in our_runs)
+    their_wall = statistics.median(run.wall for run in their_runs)
+    our_best, their_best = min(run.wall for run in our_runs), min(run.wall for run in their_runs)
+    our_cpu = statistics.median(run.cpu for run in our_runs)
+    their_cpu = statistics.median(run.cpu for run in their_runs)
+    ratio = our_wall / their_wall
     print(
-        f"{title:<28} dirkit {ours_median:7.3f}s  {theirs[0]:<7} {theirs_median:7.3f}s  "
-        f"ratio {ratio:5.2f}x  same results: {same}",
+        f"{title:<24} wall median dirkit {our_wall:6.2f}s {theirs[0]} {their_wall:6.2f}s = {ratio:4.2f}x | "
+        f"best {our_best:6.2f}s / {their_best:6.2f}s = {our_best / their_best:4.2f}x | "
+        f"cpu {our_cpu:6.2f}s / {their_cpu:6.2f}s | same results: {same}",
         flush=True,
     )
     return ratio
