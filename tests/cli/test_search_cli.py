@@ -6,6 +6,7 @@ import datetime
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -360,3 +361,44 @@ def test_grep_searches_single_files_too(tree: Path, capsys: Capture, monkeypatch
     code, _, err = run(capsys, "grep", "needle", "missing.txt")
     assert code == 2
     assert err == "dirkit: missing.txt: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "module", "function"),
+    [
+        ("find", find_command, "find_entries"),
+        ("grep", grep_command, "grep_tree"),
+        ("dupes", dupes_command, "find_duplicates"),
+    ],
+)
+def test_interrupted_exits_130(
+    tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch, command: str, module: object, function: str
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, function, interrupted)
+    argv = [command, "x", str(tree)] if command == "grep" else [command, str(tree)]
+    code, _, err = run(capsys, *argv)
+    assert code == 130
+    assert err == "dirkit: interrupted\n"
+
+
+def test_ctrl_c_stops_worker_processes_quietly(tmp_path: Path) -> None:
+    for index in range(400):
+        (tmp_path / f"f{index}.txt").write_text("line\n" * 2000)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dirkit", "grep", "-c", "e", *[str(tmp_path)] * 5],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdout is not None
+    child.stdout.readline()
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    if child.returncode == 0:
+        pytest.skip("the search finished before the interrupt arrived (or SIGINT is ignored here)")
+    assert child.returncode == 130
+    assert err == b"dirkit: interrupted\n"
