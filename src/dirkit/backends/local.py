@@ -8,6 +8,7 @@ import secrets
 import shutil
 import stat as stat_module
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
@@ -61,6 +62,12 @@ def entry_from_stat(path: RelPath, st: os.stat_result, target: str | None = None
         st.st_ino,
         st.st_ctime_ns,
     )
+
+
+_new_entry: Callable[[type[Entry], tuple[object, ...]], Entry] = tuple.__new__
+"""Builds an Entry from a full tuple of fields without NamedTuple's slower keyword handling."""
+_FILE_TAIL = tuple(Entry(RelPath(""), EntryKind.FILE))[1:]
+_DIR_TAIL = tuple(Entry(RelPath(""), EntryKind.DIR))[1:]
 
 
 def temp_name_for(path: RelPath) -> RelPath:
@@ -153,6 +160,36 @@ class LocalBackend:
                                 ),
                             )
                         )
+                    except OSError as error:
+                        append(_unreadable_entry(RelPath(prefix + item.name), item, error))
+        except OSError as error:
+            raise translate_os_error(error, full) from error
+        return entries
+
+    def list_dir_kinds(self, path: RelPath) -> list[Entry]:
+        """Return a directory's children with only path and kind known (no stat where the OS says).
+
+        A fast listing for callers that need names and kinds only: size, mtime and inode are left
+        unknown (0 and None), except that symlinks still carry their target.
+        """
+        full = self.native_path(path)
+        prefix = path + "/" if path else ""
+        entries: list[Entry] = []
+        append = entries.append
+        make = _new_entry
+        file_tail, dir_tail = _FILE_TAIL, _DIR_TAIL
+        try:
+            with os.scandir(full) as listing:
+                for item in listing:
+                    try:
+                        if item.is_file(follow_symlinks=False):
+                            append(make(Entry, (prefix + item.name, *file_tail)))
+                        elif item.is_dir(follow_symlinks=False):
+                            append(make(Entry, (prefix + item.name, *dir_tail)))
+                        elif item.is_symlink():
+                            append(Entry(RelPath(prefix + item.name), _LINK, target=os.readlink(item.path)))
+                        else:
+                            append(Entry(RelPath(prefix + item.name), _OTHER))
                     except OSError as error:
                         append(_unreadable_entry(RelPath(prefix + item.name), item, error))
         except OSError as error:

@@ -14,6 +14,9 @@ from dirkit.report.messages import describe_error
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("dirkit.cli.compare", "show how two trees differ"),
+    "find": ("dirkit.cli.find", "list the paths that meet criteria on name, kind, size and time"),
+    "grep": ("dirkit.cli.grep", "find the lines of files that match a pattern"),
+    "dupes": ("dirkit.cli.dupes", "find files with identical content"),
     "manifest": ("dirkit.cli.manifest", "write a b3sum/sha256sum checksum file of a tree"),
     "verify": ("dirkit.cli.verify", "check a tree against a checksum file"),
     "split": ("dirkit.cli.split", "cut a file into numbered parts with a checked manifest"),

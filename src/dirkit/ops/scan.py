@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.filters import (
@@ -28,6 +29,10 @@ class ScanOptions:
 
     tree_filter: TreeFilter = field(default_factory=TreeFilter)
     follow_symlinks: bool = False
+    max_depth: int | None = None
+    """Entries deeper than this are not listed (1: the root's children only); None: no limit."""
+    kinds_only: bool = False
+    """The caller needs paths and kinds only: a local tree may then leave sizes and times unknown."""
 
 
 def scan_tree(backend: Backend, options: ScanOptions | None = None) -> Snapshot:
@@ -54,7 +59,11 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
     follow = options.follow_symlinks
     gitignore = tree_filter.use_gitignore
     dir_kind, link_kind = EntryKind.DIR, EntryKind.SYMLINK
-    top_listing = backend.list_dir(top)
+    max_depth = options.max_depth
+    list_dir = backend.list_dir
+    if options.kinds_only and not follow and isinstance(backend, LocalBackend):
+        list_dir = backend.list_dir_kinds
+    top_listing = list_dir(top)
     rules_of: dict[RelPath, tuple[IgnoreRules, ...]] = {}
     if gitignore:
         rules_of[top] = _read_ignore_rules(backend, top, top_listing, ())
@@ -80,11 +89,15 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
         if follow and kind is link_kind and entry.error is None:
             entry = _follow_link(backend, entry, ancestors_of[parent_path(path)])
             kind = entry.kind
-        if kind is not dir_kind or entry.error is not None:
+        if (
+            kind is not dir_kind
+            or entry.error is not None
+            or (max_depth is not None and path.count("/") + 1 >= max_depth)
+        ):
             yield entry
             continue
         try:
-            listing = backend.list_dir(path)
+            listing = list_dir(path)
         except BackendError as error:
             yield entry._replace(error=f"cannot list directory: {error.strerror or error}")
             continue

@@ -1,0 +1,152 @@
+"""`dirkit dupes ROOT...`: groups of identical files, and plans to link or remove the extra copies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import BinaryIO
+
+from dirkit.cli.common import add_filter_options, add_output_options, default_jobs, scan_options_from_args
+from dirkit.core.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
+from dirkit.core.paths import display_path
+from dirkit.core.sizes import parse_byte_count
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
+from dirkit.ops.dupes import DupesOptions, find_duplicates
+from dirkit.ops.trees import open_tree
+from dirkit.report.entries import path_fields
+from dirkit.report.search import dupes_group_json, output_bytes
+
+DESCRIPTION = """\
+Find files with identical content in one or more trees, like jdupes -r or fdupes -r.
+
+Files are compared by size, then by a BLAKE3 digest of their first 64 KiB, then by the
+digest of all their bytes. Several hard links to one file count as one file (the first
+path is shown); empty files and symlinks are left out unless --empty or --follow-symlinks.
+Each group is printed as its paths, one per line, groups separated by a blank line, in
+the order of the roots given and then of sorted paths.
+
+--link (replace duplicates by hard links) and --remove (delete all but one) choose the
+file to keep with --keep. In this version they only print their plan with --dry-run:
+carrying them out needs dirkit's backup and undo machinery, which is not wired in yet.
+"""
+
+EPILOG = """\
+exit status:
+  0   no duplicates found
+  1   duplicates found
+  2   error (bad option, missing root, some files could not be read, or --link/--remove
+      without --dry-run)
+  130 interrupted
+
+examples:
+  dirkit dupes ~/photos /mnt/backup/photos
+  dirkit dupes --min-size 1M --json ~/Downloads | jq .size
+  dirkit dupes --remove --keep oldest --dry-run ~/music
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the dupes command."""
+    parser = commands.add_parser(
+        "dupes",
+        help="find files with identical content",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("roots", metavar="ROOT", nargs="+", help="trees to search")
+    what = parser.add_argument_group("what counts")
+    what.add_argument(
+        "--min-size", metavar="SIZE", default="0", help="ignore files smaller than SIZE (e.g. 4k, 1M)"
+    )
+    what.add_argument("--empty", action="store_true", help="also group empty files")
+    what.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="workers reading files (default: %(default)s, capped at the cores for local trees)",
+    )
+    act = parser.add_argument_group("what to do with duplicates")
+    actions = act.add_mutually_exclusive_group()
+    actions.add_argument(
+        "--link", action="store_true", help="replace each duplicate by a hard link to the kept file"
+    )
+    actions.add_argument("--remove", action="store_true", help="delete every duplicate but the kept file")
+    act.add_argument(
+        "--keep",
+        choices=[rule.value for rule in KeepRule],
+        default=KeepRule.FIRST_ROOT.value,
+        help="which file of a group to keep (default: %(default)s, the first in the order of the roots)",
+    )
+    act.add_argument("--dry-run", action="store_true", help="print the plan of --link/--remove and stop")
+    add_filter_options(parser)
+    add_output_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Find the duplicates and print them (or the plan to deal with them); return the exit code."""
+    action = DupeAction.LINK if args.link else DupeAction.REMOVE if args.remove else None
+    if action is not None and not args.dry_run:
+        raise UsageError(
+            f"--{action.value} needs dirkit's backup and undo machinery, not in this version yet; "
+            "add --dry-run to see the plan"
+        )
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    options = DupesOptions(
+        scan=scan_options_from_args(args),
+        min_size=parse_byte_count(args.min_size),
+        include_empty=args.empty,
+        jobs=args.jobs,
+    )
+    trees = [(root, open_tree(root)) for root in args.roots]
+    try:
+        result = find_duplicates([backend for _, backend in trees], options)
+    finally:
+        for _, backend in trees:
+            backend.close()
+    roots = [root for root, _ in trees]
+
+    def shown(item: DupeFile) -> str:
+        return os.path.join(roots[item.root_index], item.path)
+
+    out: BinaryIO = sys.stdout.buffer
+    lines: list[str] = []
+    if args.quiet:
+        pass
+    elif action is not None:
+        for step in plan_dupe_actions(result.groups, action, KeepRule(args.keep)):
+            if args.json:
+                record = {"action": step.action.value, **path_fields("path", shown(step.target))}
+                record.update(path_fields("keep", shown(step.keeper)))
+                if step.skipped:
+                    record["skipped"] = step.skipped
+                lines.append(json.dumps(record, ensure_ascii=False))
+            elif step.skipped:
+                lines.append(f"skip   {shown(step.target)}: {step.skipped}")
+            elif step.action is DupeAction.LINK:
+                lines.append(f"link   {shown(step.target)} => {shown(step.keeper)}")
+            else:
+                lines.append(f"remove {shown(step.target)} (keeping {shown(step.keeper)})")
+    else:
+        for group in result.groups:
+            paths = [shown(item) for item in group.files]
+            if args.json:
+                lines.append(dupes_group_json(group.size, paths))
+                continue
+            if args.verbose:
+                lines.append(f"# {len(paths)} files of {group.size} bytes, blake3 {group.digest}")
+            lines.extend(paths)
+            lines.append("")
+    out.write(b"".join(output_bytes(line) + b"\n" for line in lines))
+    out.flush()
+    for failure in result.failures:
+        where = os.path.join(roots[failure.root_index], failure.path)
+        print(f"dirkit: {display_path(where)}: {failure.reason}", file=sys.stderr)
+    if result.failures:
+        return EXIT_ERROR
+    return EXIT_DIFFERENCES if result.groups else EXIT_OK
