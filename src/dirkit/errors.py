@@ -87,3 +87,11 @@ def translate_os_error(error: OSError, path: str) -> BackendError:
     translated = kind(error.errno or 0, reason, path)
     translated.__cause__ = error
     return translated
+
+
+class RefusedError(DirkitError):
+    """A guard refused to run a plan (empty source, too many deletions, a run already in progress)."""
+
+
+class StalePlanError(RefusedError):
+    """A saved plan no longer fits the trees: something it touches changed since it was made."""

@@ -82,6 +82,7 @@ class LocalBackend:
             mtime_resolution_ns=1,
             case_sensitive=sys.platform not in ("darwin", "win32"),
             parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
+            hard_links=True,
         )
 
     @property
@@ -160,15 +161,24 @@ class LocalBackend:
         return self.stat(path)
 
     def copy_local_file(
-        self, source_path: str, path: RelPath, mtime_ns: int | None, mode: int | None
+        self,
+        source_path: str,
+        path: RelPath,
+        mtime_ns: int | None,
+        mode: int | None,
+        fsync: bool = True,
     ) -> Entry:
-        """Copy a local file into path with the OS's fastest call, through a temporary name."""
+        """Copy a local file into path with the OS's fastest call, through a temporary name.
+
+        fsync=False leaves flushing to the caller (one flush_to_disk at the end of a run).
+        """
         temp = self.native_path(temp_name_for(path))
         final = self.native_path(path)
         try:
             shutil.copyfile(source_path, temp)
-            with open(temp, "rb+") as sink:
-                os.fsync(sink.fileno())
+            if fsync:
+                with open(temp, "rb+") as sink:
+                    os.fsync(sink.fileno())
             self._finish_temp(temp, final, mtime_ns, mode)
         except OSError as error:
             _remove_quietly(temp)
@@ -209,6 +219,18 @@ class LocalBackend:
             os.unlink(full)
         except OSError as error:
             raise translate_os_error(error, full) from error
+
+    def hard_link(self, existing: RelPath, new: RelPath) -> None:
+        """Make new a second name of the existing file."""
+        source, target = self.native_path(existing), self.native_path(new)
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError as error:
+            raise translate_os_error(error, target) from error
+
+    def flush_to_disk(self) -> None:
+        """Ask the OS to write every cached change to disk (after writes made with fsync=False)."""
+        os.sync()
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""

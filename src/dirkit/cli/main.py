@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from dirkit import __version__
-from dirkit.cli import compare, demo
+from dirkit.cli import apply, backups, compare, demo, mirror, undo
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, DirkitError
 from dirkit.report.messages import describe_error
 
-COMMAND_MODULES = (compare, demo)
+COMMAND_MODULES = (compare, demo, mirror, apply, undo, backups)
 
 DESCRIPTION = """\
 dirkit works on whole directory trees: compare them, and (in later versions) mirror, sync,

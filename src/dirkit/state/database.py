@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from dirkit.errors import BackendError
+from dirkit.state.journal_schema import JOURNAL_MIGRATIONS
 from dirkit.state.location import DATABASE_NAME, state_dir
 from dirkit.state.migrations import CORE_MIGRATIONS, Migration
 
@@ -15,7 +16,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 def all_migrations() -> tuple[Migration, ...]:
     """Return every feature's migrations, sorted by name."""
-    migrations = list(CORE_MIGRATIONS)
+    migrations = list(CORE_MIGRATIONS) + list(JOURNAL_MIGRATIONS)
     names = [migration.name for migration in migrations]
     if len(set(names)) != len(names):
         raise RuntimeError(f"duplicate migration names: {sorted(names)}")
