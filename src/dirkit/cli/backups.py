@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recover_target(journal, target)
         if args.prune:
-            folders = prune_backups(target, journal, args.keep)
+            folders = prune_backups(target, journal, args.keep, measure=True)
         else:
             folders = list_backup_folders(target, journal)
         if args.quiet:

@@ -164,6 +164,7 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
             "bytes_copied": result.bytes_copied,
             "failures": len(result.failures),
             "conflicts": len(result.conflicts),
+            "not_mirrored": len(result.plan.skipped),
             "interrupted": result.interrupted,
             "stopped_by": result.stopped_by,
             "seconds": round(result.seconds, 3),
@@ -183,6 +184,8 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         ]
         write_lines(lines)
     else:
+        for skipped in result.plan.skipped:
+            print(f"dirkit: not mirrored: {display_path(skipped.path)}: {skipped.reason}", file=sys.stderr)
         for failure in result.failures:
             word = "conflict" if failure.conflict else "failed"
             print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
@@ -206,4 +209,4 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if result.stopped_by is not None:
         return EXIT_ERROR
-    return EXIT_DIFFERENCES if result.failures else EXIT_OK
+    return EXIT_DIFFERENCES if result.failures or result.plan.skipped else EXIT_OK

@@ -56,7 +56,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", metavar="DST", help="the tree a run changed")
-    parser.add_argument("--run", dest="run_id", metavar="ID", help="the run to revert (default: the last run on DST)")
+    parser.add_argument(
+        "--run", dest="run_id", metavar="ID", help="the run to revert (default: the last run on DST)"
+    )
     add_run_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)

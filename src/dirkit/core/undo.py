@@ -70,7 +70,20 @@ def plan_undo(
     content: list[Action] = []
     metadata: list[Action] = []
     skipped: list[SkippedPath] = []
-    for step in sorted(steps, key=lambda item: item.seq, reverse=True):
+    ordered = sorted(steps, key=lambda item: item.seq)
+    final_modes: dict[RelPath, int] = {}
+    final_mtimes: dict[RelPath, int] = {}
+    for step in ordered:
+        if (
+            step.status is StepStatus.DONE
+            and step.action.kind is ActionKind.SET_MODE
+            and step.action.mode is not None
+        ):
+            final_modes[step.action.path] = step.action.mode
+        if step.status is StepStatus.DONE and step.action.kind is ActionKind.SET_MTIME:
+            if step.action.mtime_ns is not None:
+                final_mtimes[step.action.path] = step.action.mtime_ns
+    for step in reversed(ordered):
         if step.status not in (StepStatus.DONE, StepStatus.PENDING):
             continue
         optional = step.status is StepStatus.PENDING
@@ -82,9 +95,8 @@ def plan_undo(
             if made is not None:
                 content.append(Action(ActionKind.BACKUP, path, expected=made, optional=optional))
         elif kind is ActionKind.MAKE_DIR:
-            content.append(
-                Action(ActionKind.REMOVE, path, expected=Fingerprint(EntryKind.DIR), optional=optional)
-            )
+            made_dir = Fingerprint(EntryKind.DIR, mtime_ns=final_mtimes.get(path), mode=final_modes.get(path))
+            content.append(Action(ActionKind.REMOVE, path, expected=made_dir, optional=optional))
         elif kind is ActionKind.BACKUP:
             if step.backup_path is None:
                 skipped.append(SkippedPath(path, "the journal does not say where it was backed up"))
@@ -120,14 +132,19 @@ def plan_undo(
                     )
             else:
                 skipped.append(SkippedPath(path, "removed without a backup; cannot be restored"))
-        elif kind is ActionKind.SET_MODE:
+        elif kind in (ActionKind.SET_MODE, ActionKind.SET_MTIME):
             before = action.expected
-            if before is not None and before.mode is not None:
-                metadata.append(Action(ActionKind.SET_MODE, path, mode=before.mode, optional=True))
-        elif kind is ActionKind.SET_MTIME:
-            before = action.expected
-            if before is not None and before.mtime_ns is not None:
-                metadata.append(Action(ActionKind.SET_MTIME, path, mtime_ns=before.mtime_ns, optional=True))
+            if before is None:
+                continue
+            after = before._replace(
+                mtime_ns=final_mtimes.get(path, before.mtime_ns),
+                mode=final_modes.get(path, before.mode),
+                tree_digest=None,
+            )
+            if kind is ActionKind.SET_MODE and before.mode is not None:
+                metadata.append(Action(kind, path, mode=before.mode, expected=after, optional=True))
+            if kind is ActionKind.SET_MTIME and before.mtime_ns is not None:
+                metadata.append(Action(kind, path, mtime_ns=before.mtime_ns, expected=after, optional=True))
     chosen_options: dict[str, JsonValue] = {"undoes": run_id}
     chosen_options.update(options or {})
     return make_plan(

@@ -49,8 +49,8 @@ def measure_folder(target: Backend, top: RelPath) -> tuple[int, int]:
     return files, size
 
 
-def list_backup_folders(target: Backend, journal: Journal) -> list[BackupFolder]:
-    """Return the backup folders of target, oldest run first."""
+def list_backup_folders(target: Backend, journal: Journal, measure: bool = True) -> list[BackupFolder]:
+    """Return the backup folders of target, oldest run first (sizes zero unless measure)."""
     runs = {run.run_id: run for run in journal.runs_for_target(target.description)}
     folders: dict[str, RelPath] = {}
     try:
@@ -68,7 +68,7 @@ def list_backup_folders(target: Backend, journal: Journal) -> list[BackupFolder]
                 continue
     found: list[BackupFolder] = []
     for run_id in sorted(folders):
-        files, size = measure_folder(target, folders[run_id])
+        files, size = measure_folder(target, folders[run_id]) if measure else (0, 0)
         found.append(BackupFolder(run_id, folders[run_id], files, size, runs.get(run_id)))
     return found
 
@@ -92,9 +92,11 @@ def remove_tree(target: Backend, top: RelPath) -> None:
             target.remove_file(path)
 
 
-def prune_backups(target: Backend, journal: Journal, keep: int = DEFAULT_KEEP) -> list[BackupFolder]:
+def prune_backups(
+    target: Backend, journal: Journal, keep: int = DEFAULT_KEEP, measure: bool = False
+) -> list[BackupFolder]:
     """Delete the backup folders of all but the newest keep runs; return those deleted."""
-    folders = list_backup_folders(target, journal)
+    folders = list_backup_folders(target, journal, measure=measure)
     doomed = folders[: max(0, len(folders) - max(0, keep))]
     for folder in doomed:
         remove_tree(target, folder.path)
