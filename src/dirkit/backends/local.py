@@ -170,7 +170,8 @@ class LocalBackend:
     ) -> Entry:
         """Copy a local file into path with the OS's fastest call, through a temporary name.
 
-        fsync=False leaves flushing to the caller (one flush_to_disk at the end of a run).
+        fsync=False skips flushing the bytes to disk before the rename (as cp and rsync do): a killed
+        process still never leaves a partial file under its final name; only a power cut could.
         """
         temp = self.native_path(temp_name_for(path))
         final = self.native_path(path)
@@ -227,10 +228,6 @@ class LocalBackend:
             os.link(source, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
-
-    def flush_to_disk(self) -> None:
-        """Ask the OS to write every cached change to disk (after writes made with fsync=False)."""
-        os.sync()
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             guards = GuardOptions(parse_delete_limit(args.max_delete), args.force)
             progress = progress_for(args)
             with stop_on_signals() as stop:
-                execute = ExecuteOptions(stop=stop, on_progress=progress)
+                execute = ExecuteOptions(stop=stop, on_progress=progress, fsync=args.fsync)
                 try:
                     result = apply_saved_plan(
                         plan, source, target, journal, guards, args.jobs, args.keep_backups, execute

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
             refuse_if_guarded(planning)
             progress = progress_for(args)
             with stop_on_signals() as stop:
-                execute = ExecuteOptions(stop=stop, on_progress=progress)
+                execute = ExecuteOptions(stop=stop, on_progress=progress, fsync=args.fsync)
                 try:
                     result = run_plan(planning.plan, source, target, journal, options, execute)
                 finally:

@@ -41,6 +41,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         default=default_jobs(),
         help="files copied at once (default: %(default)s)",
     )
+    group.add_argument(
+        "--fsync",
+        action="store_true",
+        help="flush each new file to disk before renaming it into place (survives a power cut; slower)",
+    )
 
 
 def check_jobs(args: argparse.Namespace) -> None:

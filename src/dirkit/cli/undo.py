@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_OK
             progress = progress_for(args)
             with stop_on_signals() as stop:
-                execute = ExecuteOptions(jobs=args.jobs, stop=stop, on_progress=progress)
+                execute = ExecuteOptions(jobs=args.jobs, stop=stop, on_progress=progress, fsync=args.fsync)
                 try:
                     result = undo_run(journal, target, args.run_id, execute)
                 finally:

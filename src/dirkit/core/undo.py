@@ -80,9 +80,12 @@ def plan_undo(
             and step.action.mode is not None
         ):
             final_modes[step.action.path] = step.action.mode
-        if step.status is StepStatus.DONE and step.action.kind is ActionKind.SET_MTIME:
-            if step.action.mtime_ns is not None:
-                final_mtimes[step.action.path] = step.action.mtime_ns
+        if (
+            step.status is StepStatus.DONE
+            and step.action.kind is ActionKind.SET_MTIME
+            and step.action.mtime_ns is not None
+        ):
+            final_mtimes[step.action.path] = step.action.mtime_ns
     for step in reversed(ordered):
         if step.status not in (StepStatus.DONE, StepStatus.PENDING):
             continue

@@ -81,8 +81,8 @@ class ExecuteOptions:
     stop: threading.Event | None = None
     """Set it (from a signal handler) to finish the steps under way and stop."""
     on_progress: Callable[[Progress], None] | None = None
-    flush_at_end: bool = True
-    """Flush written data to disk once at the end of the run rather than after every file."""
+    fsync: bool = False
+    """Flush each copied file to disk before renaming it into place (survives a power cut; slower)."""
     undoes: str | None = None
 
 
@@ -219,12 +219,6 @@ class _Executor:
         )
         self.resolution = target.capabilities.mtime_resolution_ns
 
-    def backup_path_of(self, action: Action) -> RelPath | None:
-        """Return where a backup step puts its path."""
-        if action.kind is ActionKind.BACKUP:
-            return join_path(self.backup_dir, action.path)
-        return None
-
     def _stat(self, path: RelPath) -> Entry | None:
         try:
             return self.target.stat(path)
@@ -345,7 +339,7 @@ class _Executor:
                 action.path,
                 action.mtime_ns,
                 action.mode,
-                fsync=not self.options.flush_at_end,
+                fsync=self.options.fsync,
             )
         else:
             with source.open_read(source_path) as stream:
@@ -416,6 +410,7 @@ def execute_plan(
         utc_now(),
         totals_to_json(plan.totals),
         undoes=chosen.undoes,
+        actions=plan.actions,
     )
     log.info(
         "run %s: %s %s -> %s, %d actions, %d files, %d bytes",
@@ -516,13 +511,7 @@ def execute_plan(
             last_seq = unit.steps[-1][0]
             if last_seq >= journaled_until:
                 end = min(len(actions), max(last_seq + 1, journaled_until + JOURNAL_BATCH))
-                journal.add_steps(
-                    run_id,
-                    (
-                        (seq, actions[seq], executor.backup_path_of(actions[seq]))
-                        for seq in range(journaled_until, end)
-                    ),
-                )
+                journal.mark_started(run_id, end)
                 journaled_until = end
             blocked = [
                 (seq, action)
@@ -569,8 +558,6 @@ def execute_plan(
         pool.shutdown(wait=True)
         outcomes.extend(StepOutcome(seq, StepStatus.SKIPPED) for seq in range(next_seq, journaled_until))
         flush_outcomes()
-        if chosen.flush_at_end and counters["files"] and isinstance(target, LocalBackend):
-            target.flush_to_disk()
         status = RunStatus.DONE
         if interrupted:
             status = RunStatus.INTERRUPTED

@@ -220,7 +220,7 @@ def run_plan(
         backup_root=options.backup_dir,
         stop=base.stop,
         on_progress=base.on_progress,
-        flush_at_end=base.flush_at_end,
+        fsync=base.fsync,
         undoes=base.undoes,
     )
     result = execute_plan(plan, target, journal, source, chosen)

@@ -80,7 +80,7 @@ def undo_run(
         backup_root=base.backup_root,
         stop=base.stop,
         on_progress=base.on_progress,
-        flush_at_end=base.flush_at_end,
+        fsync=base.fsync,
         undoes=undoes,
     )
     return execute_plan(plan, target, journal, None, chosen)

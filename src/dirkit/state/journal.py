@@ -8,19 +8,23 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dirkit.core.paths import RelPath
+from dirkit.core.paths import RelPath, join_path
 from dirkit.core.plan import (
     Action,
+    ActionKind,
     Fingerprint,
     JsonValue,
-    action_from_json,
-    action_to_json,
-    fingerprint_from_json,
-    fingerprint_to_json,
+    actions_from_compact,
+    actions_to_compact,
 )
 from dirkit.core.undo import JournalStep, StepStatus
 from dirkit.errors import BackendError
 from dirkit.state.database import connect_state
+
+RUN_COLUMNS = (
+    "run_id, operation, target, source, backup_dir, status, pid, host, started_at, finished_at, undoes,"
+    " totals, summary"
+)
 
 
 class RunStatus(enum.Enum):
@@ -107,11 +111,12 @@ class Journal:
         started_at: str,
         totals: dict[str, JsonValue],
         undoes: str | None = None,
+        actions: Sequence[Action] = (),
     ) -> None:
-        """Record that a run starts."""
+        """Record that a run starts, with every action it is about to take (none started yet)."""
         self._write(
             "INSERT INTO runs (run_id, operation, target, source, backup_dir, status, pid, host,"
-            " started_at, undoes, totals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " started_at, undoes, totals, actions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     run_id,
@@ -125,41 +130,36 @@ class Journal:
                     started_at,
                     undoes,
                     json.dumps(totals),
+                    actions_to_compact(actions),
                 )
             ],
         )
 
-    def add_steps(self, run_id: str, steps: Iterable[tuple[int, Action, RelPath | None]]) -> None:
-        """Record steps as pending (with where a backup step will put its path), before they run."""
-        self._write(
-            "INSERT INTO steps (run_id, seq, action, status, backup_path) VALUES (?, ?, ?, ?, ?)",
-            (
-                (
-                    run_id,
-                    seq,
-                    json.dumps(action_to_json(action)),
-                    StepStatus.PENDING.value,
-                    None if backup is None else _text(backup),
-                )
-                for seq, action, backup in steps
-            ),
-        )
+    def mark_started(self, run_id: str, through: int) -> None:
+        """Record that the steps before seq through may start (call before starting them)."""
+        self._write("UPDATE runs SET started_through = ? WHERE run_id = ?", [(through, run_id)])
 
     def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
-        """Record how steps ended, after they happened."""
-        self._write(
-            "UPDATE steps SET status = ?, result = ?, error = ? WHERE run_id = ? AND seq = ?",
-            (
-                (
-                    outcome.status.value,
-                    None if outcome.result is None else json.dumps(fingerprint_to_json(outcome.result)),
-                    outcome.error,
-                    run_id,
-                    outcome.seq,
+        """Record how steps ended, after they happened: one row per status, a note per failure."""
+        by_status: dict[str, list[str]] = {}
+        notes: list[tuple[str, int, str, str | None]] = []
+        for outcome in outcomes:
+            if outcome.error is not None:
+                notes.append((run_id, outcome.seq, outcome.status.value, outcome.error))
+            else:
+                by_status.setdefault(outcome.status.value, []).append(str(outcome.seq))
+        try:
+            with self.connection:
+                self.connection.executemany(
+                    "INSERT INTO step_marks (run_id, status, seqs) VALUES (?, ?, ?)",
+                    [(run_id, status, ",".join(seqs)) for status, seqs in by_status.items()],
                 )
-                for outcome in outcomes
-            ),
-        )
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO step_notes (run_id, seq, status, error) VALUES (?, ?, ?, ?)",
+                    notes,
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
 
     def finish_run(
         self, run_id: str, status: RunStatus, finished_at: str, summary: dict[str, JsonValue]
@@ -177,39 +177,49 @@ class Journal:
     def runs_for_target(self, target: str) -> list[RunRecord]:
         """Return the runs on a target, oldest first."""
         rows = self.connection.execute(
-            "SELECT * FROM runs WHERE target = ? ORDER BY run_id", (_text(target),)
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE target = ? ORDER BY run_id", (_text(target),)
         ).fetchall()
         return [_run_from_row(row) for row in rows]
 
     def run(self, run_id: str) -> RunRecord | None:
         """Return one run, or None if the journal has no such run."""
-        row = self.connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self.connection.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
         return None if row is None else _run_from_row(row)
 
     def steps(self, run_id: str) -> list[JournalStep]:
-        """Return the steps of a run in order."""
-        rows = self.connection.execute(
-            "SELECT seq, action, status, backup_path, result FROM steps WHERE run_id = ? ORDER BY seq",
-            (run_id,),
-        )
+        """Return the steps of a run that started, in order; those never reported back are pending."""
+        row = self.connection.execute(
+            "SELECT actions, started_through, backup_dir FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return []
+        actions = actions_from_compact(row[0])
+        started_through = int(row[1])
+        backup_dir = RelPath(str(_untext(row[2])))
+        statuses: dict[int, StepStatus] = {}
+        for status, seqs in self.connection.execute(
+            "SELECT status, seqs FROM step_marks WHERE run_id = ?", (run_id,)
+        ):
+            kind = StepStatus(status)
+            for seq in seqs.split(","):
+                if seq:
+                    statuses[int(seq)] = kind
+        for seq, status in self.connection.execute(
+            "SELECT seq, status FROM step_notes WHERE run_id = ?", (run_id,)
+        ):
+            statuses[int(seq)] = StepStatus(status)
         steps: list[JournalStep] = []
-        for seq, action, status, backup, result in rows:
-            backup_path = _untext(backup)
-            steps.append(
-                JournalStep(
-                    seq,
-                    action_from_json(json.loads(action)),
-                    StepStatus(status),
-                    RelPath(backup_path) if backup_path is not None else None,
-                    fingerprint_from_json(json.loads(result)) if result is not None else None,
-                )
-            )
+        for seq, action in enumerate(actions[:started_through]):
+            backup = join_path(backup_dir, action.path) if action.kind is ActionKind.BACKUP else None
+            steps.append(JournalStep(seq, action, statuses.get(seq, StepStatus.PENDING), backup))
         return steps
 
     def step_errors(self, run_id: str) -> list[tuple[int, str]]:
         """Return (seq, error) of the steps of a run that failed or conflicted."""
         rows = self.connection.execute(
-            "SELECT seq, error FROM steps WHERE run_id = ? AND error IS NOT NULL ORDER BY seq", (run_id,)
+            "SELECT seq, error FROM step_notes WHERE run_id = ? AND error IS NOT NULL ORDER BY seq", (run_id,)
         )
         return [(seq, error) for seq, error in rows]
 
