@@ -194,7 +194,9 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         for failure in result.failures:
             word = "conflict" if failure.conflict else "failed"
             print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
-        if not args.quiet:
+        if not args.quiet and not result.run_id:
+            print(f"{display_path(result.target)}: nothing to do")
+        elif not args.quiet:
             rate = result.bytes_copied / result.seconds if result.seconds > 0 else 0.0
             print(
                 f"{result.operation} run {result.run_id}: {result.steps_done} steps done, "

@@ -45,6 +45,10 @@ BACKUP_ROOT = RelPath(".dirkit/backups")
 """Where runs keep what they replace or delete, by default, inside the target tree."""
 JOURNAL_BATCH = 512
 """Steps recorded per transaction (pending rows are always committed before their steps start)."""
+BATCH_UNITS = 16
+"""Small copies handed to one worker at once (fewer thread hand-offs per file)."""
+BATCH_BYTES = 1024 * 1024
+"""A batch of copies is handed over once it holds this many bytes (large files go one by one)."""
 FATAL_ERRORS = (NoSpaceError, ConnectionLostError)
 """Errors after which every later step would fail too: the run stops."""
 
@@ -334,7 +338,7 @@ class _Executor:
         source_path = action.source_path or action.path
         if self.fast_copy:
             assert isinstance(self.target, LocalBackend) and isinstance(source, LocalBackend)
-            entry = self.target.copy_local_file(
+            entry = self.target.clone_local_file(
                 source.native_path(source_path),
                 action.path,
                 action.mtime_ns,
@@ -345,6 +349,13 @@ class _Executor:
             with source.open_read(source_path) as stream:
                 entry = self.target.write_file(action.path, stream, action.mtime_ns, action.mode)
         return fingerprint_of(entry), entry.size
+
+    def run_units(self, units: list[_Unit]) -> list[_StepDone]:
+        """Run several units one after another (a batch of small copies)."""
+        finished: list[_StepDone] = []
+        for unit in units:
+            finished.extend(self.run_unit(unit))
+        return finished
 
     def run_unit(self, unit: _Unit) -> list[_StepDone]:
         """Run the steps of a unit in order; a failed step stops the rest of the unit."""
@@ -501,6 +512,21 @@ def execute_plan(
 
         return is_clear
 
+    batch: list[_Unit] = []
+    batch_paths: set[RelPath] = set()
+    batch_bytes = 0
+
+    def submit_batch() -> None:
+        nonlocal batch, batch_paths, batch_bytes, next_seq
+        if not batch:
+            return
+        settle(lambda: len(in_flight) < workers * 2)
+        in_flight[pool.submit(executor.run_units, batch)] = batch_paths
+        for path in batch_paths:
+            busy[path] = busy.get(path, 0) + 1
+        next_seq = max(next_seq, batch[-1].steps[-1][0] + 1)
+        batch, batch_paths, batch_bytes = [], set(), 0
+
     try:
         for unit in _units(actions):
             if chosen.stop is not None and chosen.stop.is_set():
@@ -510,6 +536,7 @@ def execute_plan(
                 break
             last_seq = unit.steps[-1][0]
             if last_seq >= journaled_until:
+                submit_batch()
                 end = min(len(actions), max(last_seq + 1, journaled_until + JOURNAL_BATCH))
                 journal.mark_started(run_id, end)
                 journaled_until = end
@@ -525,9 +552,12 @@ def execute_plan(
             ]
             paths = unit.paths
             parallel = unit.parallel and workers > 1
+            if not parallel or not paths.isdisjoint(batch_paths):
+                submit_batch()
             settle(clear_of(paths, parallel))
             if blocked:
-                next_seq = last_seq + 1
+                submit_batch()
+                next_seq = max(next_seq, last_seq + 1)
                 record(
                     [
                         _StepDone(
@@ -542,15 +572,17 @@ def execute_plan(
                     ]
                 )
                 continue
-            next_seq = last_seq + 1
             if parallel:
-                settle(lambda: len(in_flight) < workers * 2)
-                in_flight[pool.submit(executor.run_unit, unit)] = paths
-                for path in paths:
-                    busy[path] = busy.get(path, 0) + 1
+                batch.append(unit)
+                batch_paths |= paths
+                batch_bytes += unit.steps[-1][1].size
+                if len(batch) >= BATCH_UNITS or batch_bytes >= BATCH_BYTES:
+                    submit_batch()
             else:
                 record(executor.run_unit(unit))
-                next_seq = last_seq + 1
+                next_seq = max(next_seq, last_seq + 1)
+        else:
+            submit_batch()
         settle(lambda: False)
     finally:
         if in_flight:

@@ -213,7 +213,12 @@ def run_plan(
     options: MirrorOptions,
     execute: ExecuteOptions | None,
 ) -> RunResult:
-    """Execute a plan with the mirror's backup folder and jobs, then apply the backup retention."""
+    """Execute a plan with the mirror's backup folder and jobs, then apply the backup retention.
+
+    An empty plan is not journaled as a run (so 'undo' still reverts the last run that did something).
+    """
+    if plan.is_empty:
+        return RunResult("", plan.operation, target.description, options.backup_dir, plan)
     base = execute or ExecuteOptions()
     chosen = ExecuteOptions(
         jobs=options.jobs,
