@@ -204,7 +204,8 @@ def main() -> None:
             )
             mib = size / 2**20
             results.append(
-                f"first mirror, {args.big_files} x {args.big_mib} MiB: dirkit {mib / best['dirkit']:.0f} MiB/s, "
+                f"first mirror, {args.big_files} x {args.big_mib} MiB: "
+                f"dirkit {mib / best['dirkit']:.0f} MiB/s, "
                 f"cp -a {mib / best['cp']:.0f} MiB/s, throughput ratio {best['cp'] / best['dirkit']:.2f}x "
                 f"(target >= 0.9)"
             )

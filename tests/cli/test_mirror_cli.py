@@ -75,6 +75,8 @@ def test_mirror_errors_exit_2(
     assert "more than --max-delete 0 allows" in capsys.readouterr().err
     assert main(["mirror", "--max-delete", "lots", str(source), str(target)]) == 2
     assert main(["mirror", "--jobs", "0", str(source), str(target)]) == 2
+    assert main(["mirror", str(source), str(source / "inside")]) == 2
+    assert "must be separate" in capsys.readouterr().err
     assert (target / "gone.txt").exists()
 
 

@@ -12,7 +12,7 @@ from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.filters import RESERVED_DIR_NAME, make_filter
 from dirkit.core.guards import GuardOptions, guard_violations
-from dirkit.core.paths import RelPath, display_path, is_inside, rel_path
+from dirkit.core.paths import ROOT, RelPath, display_path, is_inside, rel_path
 from dirkit.core.plan import (
     JsonValue,
     MirrorPolicy,
@@ -149,11 +149,26 @@ def scan_pair(source: Backend, target: Backend, options: MirrorOptions) -> tuple
         return left.result(), right.result()
 
 
+def check_separate_trees(source: Backend, target: Backend) -> None:
+    """Raise UsageError if the two trees are one, or one lies inside the other."""
+    source_root, target_root = source.native_path(ROOT), target.native_path(ROOT)
+    if source_root is None or target_root is None:
+        return
+    source_real, target_real = os.path.realpath(source_root), os.path.realpath(target_root)
+    shared = os.path.commonpath([source_real, target_real])
+    if shared in (source_real, target_real):
+        raise UsageError(
+            f"{display_path(target_root)}: the source and target trees must be separate "
+            f"(one is {display_path(source_root)} or lies inside it, or the other way round)"
+        )
+
+
 def plan_mirror_trees(
     source: Backend, target: Backend, options: MirrorOptions | None = None
 ) -> MirrorPlanning:
     """Scan both trees and return the plan that makes target a copy of source, with guard verdicts."""
     chosen = options or MirrorOptions()
+    check_separate_trees(source, target)
     source_snapshot, target_snapshot = scan_pair(source, target, chosen)
     compare_options = CompareOptions(
         content=chosen.content, modify_window_ns=chosen.modify_window_ns, jobs=chosen.jobs
