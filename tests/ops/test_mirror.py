@@ -346,3 +346,33 @@ def test_the_executor_runs_any_plan_with_hard_links_and_undoes_it(journal: Journ
     assert undone.ok, undone.failures
     restored = tree.stat(RelPath("dupe"))
     assert restored.kind is EntryKind.FILE and restored.ino == dupe.ino and restored.mtime_ns == 20
+
+
+def test_an_interrupted_run_that_backed_up_nothing_can_be_undone(tmp_path: Path, journal: Journal) -> None:
+    target_root = tmp_path / "dst"
+    target_root.mkdir()
+    (target_root / "a").write_text("untouched")
+    target = LocalBackend(str(target_root))
+    entry = target.stat(RelPath("a"))
+    actions = [
+        Action(ActionKind.BACKUP, RelPath("a"), expected=fingerprint_of(entry)),
+        Action(ActionKind.COPY_FILE, RelPath("a"), source_path=RelPath("a"), size=3, mtime_ns=1),
+    ]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    journal.start_run(
+        "r1",
+        "mirror",
+        target.description,
+        "src",
+        RelPath(".dirkit/backups/r1"),
+        dead.pid,
+        os.uname().nodename,
+        "2026-01-01T00:00:00",
+        {},
+        actions=actions,
+    )
+    journal.mark_started("r1", 2)
+    result = undo_run(journal, target)
+    assert result.ok, result.failures
+    assert (target_root / "a").read_text() == "untouched"

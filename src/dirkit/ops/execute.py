@@ -43,7 +43,7 @@ log.addHandler(logging.NullHandler())
 
 BACKUP_ROOT = RelPath(".dirkit/backups")
 """Where runs keep what they replace or delete, by default, inside the target tree."""
-JOURNAL_BATCH = 512
+JOURNAL_BATCH = 2048
 """Steps recorded per transaction (pending rows are always committed before their steps start)."""
 BATCH_UNITS = 16
 """Small copies handed to one worker at once (fewer thread hand-offs per file)."""

@@ -47,8 +47,7 @@ def plan_undo_run(journal: Journal, target: Backend, run_id: str | None = None) 
                 )
     steps = journal.steps(run.run_id)
     backed_up = any(
-        step.action.kind is ActionKind.BACKUP and step.status in (StepStatus.DONE, StepStatus.PENDING)
-        for step in steps
+        step.action.kind is ActionKind.BACKUP and step.status is StepStatus.DONE for step in steps
     )
     if backed_up and not _folder_exists(target, run):
         raise RefusedError(
