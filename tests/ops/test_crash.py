@@ -19,23 +19,23 @@ from dirkit.ops.mirror import MirrorOptions, mirror_trees
 from dirkit.state.journal import Journal, RunStatus
 
 TRIALS = 30
-FILES = 1200
+FILES = 1500
 SEED = 20_261_121
 Version = dict[str, bytes]
 
 
 def make_versions(rng: random.Random) -> tuple[Version, Version]:
-    """Return two versions of a tree: half the files changed, some only in one, a type change."""
+    """Return two versions of a tree: a quarter of the files changed, some only in one, a type change."""
     first: Version = {}
     second: Version = {}
     for index in range(FILES):
         path = f"d{index % 30}/f{index}.bin"
-        size = rng.randrange(200, 6000)
+        size = rng.randrange(200, 4000)
         first[path] = f"v1 {path} ".encode() * (size // 16)
-        if index % 10 == 0:
+        if index % 20 == 0:
             continue
-        second[path] = first[path] if index % 2 else f"v2 {path} ".encode() * (size // 15)
-    for index in range(60):
+        second[path] = first[path] if index % 4 else f"v2 {path} ".encode() * (size // 15)
+    for index in range(40):
         second[f"only2/g{index}.bin"] = f"new file {index} ".encode() * 50
         first[f"only1/h{index}.bin"] = f"old file {index} ".encode() * 50
     first["turns"] = b"a file in the first version"
@@ -111,7 +111,7 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             time.sleep(rng.uniform(0.1, 0.5))
         else:
             wait_for_new_run(journal, target, runs_before)
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.25))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         killed_mid_run += child.returncode == -signal.SIGKILL
