@@ -86,7 +86,7 @@ def test_a_special_file_that_cannot_be_mirrored_exits_1(
     source, target = trees(make_tree)
     os.mkfifo(source / "pipe")
     assert main(["mirror", str(source), str(target)]) == 1
-    assert "not mirrored: pipe: special file" in capsys.readouterr().err
+    assert "skipped: pipe: special file" in capsys.readouterr().err
     assert (target / "a.txt").read_text() == "new a"
 
 

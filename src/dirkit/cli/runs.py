@@ -169,7 +169,7 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
             "bytes_copied": result.bytes_copied,
             "failures": len(result.failures),
             "conflicts": len(result.conflicts),
-            "not_mirrored": len(result.plan.skipped),
+            "skipped": len(result.plan.skipped),
             "interrupted": result.interrupted,
             "stopped_by": result.stopped_by,
             "seconds": round(result.seconds, 3),
@@ -190,7 +190,7 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         write_lines(lines)
     else:
         for skipped in result.plan.skipped:
-            print(f"dirkit: not mirrored: {display_path(skipped.path)}: {skipped.reason}", file=sys.stderr)
+            print(f"dirkit: skipped: {display_path(skipped.path)}: {skipped.reason}", file=sys.stderr)
         for failure in result.failures:
             word = "conflict" if failure.conflict else "failed"
             print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
