@@ -15,9 +15,9 @@ from dirkit.report.plan import human_bytes
 from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
-List the backup folders of the runs on DST (mirror, apply, undo), oldest first: run id,
-what the run was, its status, and how many files and bytes its backups hold. The backups
-are what 'dirkit undo' restores from.
+List the runs on DST (mirror, apply, undo), oldest first: run id, what the run was, its
+status, and how many files and bytes its backup folder holds (runs that replaced or deleted
+nothing have none). The backups are what 'dirkit undo' restores from.
 
 --prune deletes the backup folders of all but the newest --keep runs, for good (mirror does
 this by itself after each successful run with its --keep-backups, default 20).
@@ -70,6 +70,7 @@ def _json(folder: BackupFolder, pruned: bool) -> str:
             "status": run.status.value if run else None,
             "started_at": run.started_at if run else None,
             "pruned": pruned,
+            "has_backups": folder.exists,
         }
     )
 
@@ -78,6 +79,8 @@ def _text(folder: BackupFolder, pruned: bool) -> str:
     run = folder.run
     what = f"{run.operation:<7} {run.status.value:<11} {run.started_at}" if run else "(not in the journal)"
     mark = "  pruned" if pruned else ""
+    if not folder.exists:
+        return f"{folder.run_id}  {what}  (no backups)"
     return f"{folder.run_id}  {what}  {folder.files} files  {human_bytes(folder.bytes)}{mark}"
 
 
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.prune:
             folders = prune_backups(target, journal, args.keep, measure=True)
         else:
-            folders = list_backup_folders(target, journal)
+            folders = list_backup_folders(target, journal, every_run=True)
         if args.quiet:
             return EXIT_OK
         if args.json:
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             write_lines(_text(folder, args.prune) for folder in folders)
             total = sum(folder.bytes for folder in folders)
             verb = "pruned" if args.prune else "held"
-            print(f"{len(folders)} backup folders, {human_bytes(total)} {verb}")
+            count = sum(1 for folder in folders if folder.exists)
+            print(f"{count} backup folders, {human_bytes(total)} {verb}")
     finally:
         journal.close()
         target.close()

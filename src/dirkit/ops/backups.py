@@ -26,6 +26,8 @@ class BackupFolder:
     files: int
     bytes: int
     run: RunRecord | None
+    exists: bool = True
+    """False for a run that backed up nothing (listed with every_run)."""
 
 
 def measure_folder(target: Backend, top: RelPath) -> tuple[int, int]:
@@ -49,8 +51,13 @@ def measure_folder(target: Backend, top: RelPath) -> tuple[int, int]:
     return files, size
 
 
-def list_backup_folders(target: Backend, journal: Journal, measure: bool = True) -> list[BackupFolder]:
-    """Return the backup folders of target, oldest run first (sizes zero unless measure)."""
+def list_backup_folders(
+    target: Backend, journal: Journal, measure: bool = True, every_run: bool = False
+) -> list[BackupFolder]:
+    """Return the backup folders of target, oldest run first (sizes zero unless measure).
+
+    every_run also lists the journaled runs that have no backup folder (they backed up nothing).
+    """
     runs = {run.run_id: run for run in journal.runs_for_target(target.description)}
     folders: dict[str, RelPath] = {}
     try:
@@ -67,7 +74,11 @@ def list_backup_folders(target: Backend, journal: Journal, measure: bool = True)
             except NotFoundError:
                 continue
     found: list[BackupFolder] = []
-    for run_id in sorted(folders):
+    listed = set(folders) | (set(runs) if every_run else set())
+    for run_id in sorted(listed):
+        if run_id not in folders:
+            found.append(BackupFolder(run_id, runs[run_id].backup_dir, 0, 0, runs[run_id], exists=False))
+            continue
         files, size = measure_folder(target, folders[run_id]) if measure else (0, 0)
         found.append(BackupFolder(run_id, folders[run_id], files, size, runs.get(run_id)))
     return found
