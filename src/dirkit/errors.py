@@ -99,3 +99,11 @@ class UnsafeArchiveError(DirkitError):
 
 class ArchiveLimitError(UnsafeArchiveError):
     """Extracting an archive went past a limit on total size, file count or compression ratio."""
+
+
+class RefusedError(DirkitError):
+    """A guard refused to run a plan (empty source, too many deletions, a run already in progress)."""
+
+
+class StalePlanError(RefusedError):
+    """A saved plan no longer fits the trees: something it touches changed since it was made."""

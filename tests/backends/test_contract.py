@@ -160,3 +160,16 @@ def test_capabilities_are_data(backend: Backend) -> None:
     capabilities = backend.capabilities
     assert capabilities.mtime_resolution_ns >= 1
     assert capabilities.parallel_connections >= 1
+
+
+def test_hard_link_gives_a_file_a_second_name(backend: Backend) -> None:
+    write(backend, "a", b"shared", mtime_ns=1_400_000_000_000_000_000)
+    backend.hard_link(P("a"), P("b"))
+    assert read(backend, "b") == b"shared"
+    first, second = backend.stat(P("a")), backend.stat(P("b"))
+    assert first.ino == second.ino and second.mtime_ns == 1_400_000_000_000_000_000
+    assert backend.capabilities.hard_links
+    with pytest.raises(AlreadyExistsError):
+        backend.hard_link(P("a"), P("b"))
+    with pytest.raises(NotFoundError):
+        backend.hard_link(P("missing"), P("c"))

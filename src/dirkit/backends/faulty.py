@@ -96,6 +96,11 @@ class FaultyBackend:
         self._check("remove_file", path)
         self.inner.remove_file(path)
 
+    def hard_link(self, existing: RelPath, new: RelPath) -> None:
+        """Hard-link through the inner backend unless a fault fires."""
+        self._check("hard_link", new)
+        self.inner.hard_link(existing, new)
+
     def remove_dir(self, path: RelPath) -> None:
         """Remove a dir through the inner backend unless a fault fires."""
         self._check("remove_dir", path)

@@ -37,7 +37,7 @@ class MemoryBackend:
 
     def __init__(self, name: str = "memory", capabilities: Capabilities | None = None) -> None:
         self._name = name
-        self._capabilities = capabilities or Capabilities(parallel_connections=4)
+        self._capabilities = capabilities or Capabilities(parallel_connections=4, hard_links=True)
         self._lock = threading.RLock()
         self._clock = 1_000_000_000_000_000_000
         self._next_ino = 1
@@ -166,6 +166,17 @@ class MemoryBackend:
             if self._get(path).kind is EntryKind.DIR:
                 raise IsADirError(errno.EISDIR, "is a directory", path)
             del self.nodes[path]
+
+    def hard_link(self, existing: RelPath, new: RelPath) -> None:
+        """Make new a second name of the existing file (both names share one node)."""
+        with self._lock:
+            node = self._get(existing)
+            if node.kind is EntryKind.DIR:
+                raise IsADirError(errno.EISDIR, "is a directory", existing)
+            self._require_parent_dir(new)
+            if new in self.nodes:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", new)
+            self.nodes[new] = node
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""

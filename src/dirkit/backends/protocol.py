@@ -21,6 +21,8 @@ class Capabilities:
     atomic_rename: bool = True
     server_digests: tuple[str, ...] = ()
     parallel_connections: int = 8
+    hard_links: bool = False
+    """Whether hard_link works (two names for one file)."""
 
 
 @runtime_checkable
@@ -72,6 +74,10 @@ class Backend(Protocol):
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a file, symlink or special file."""
+        ...
+
+    def hard_link(self, existing: RelPath, new: RelPath) -> None:
+        """Make new a second name of the existing file; raise AlreadyExistsError if new exists."""
         ...
 
     def remove_dir(self, path: RelPath) -> None:

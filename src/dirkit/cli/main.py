@@ -14,6 +14,10 @@ from dirkit.report.messages import describe_error
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("dirkit.cli.compare", "show how two trees differ"),
+    "mirror": ("dirkit.cli.mirror", "make DST an exact copy of SRC (with backups and undo)"),
+    "apply": ("dirkit.cli.apply", "apply a saved plan exactly, if the trees still fit it"),
+    "undo": ("dirkit.cli.undo", "revert the last run on a tree (or --run ID)"),
+    "backups": ("dirkit.cli.backups", "list the backups of the runs on a tree, or prune old ones"),
     "find": ("dirkit.cli.find", "list the paths that meet criteria on name, kind, size and time"),
     "grep": ("dirkit.cli.grep", "find the lines of files that match a pattern"),
     "dupes": ("dirkit.cli.dupes", "find files with identical content"),

@@ -1,0 +1,111 @@
+"""`dirkit apply FILE`: apply exactly a plan saved by `dirkit mirror --save-plan`."""
+
+from __future__ import annotations
+
+import argparse
+
+from dirkit.cli.common import add_output_options
+from dirkit.cli.runs import (
+    add_run_options,
+    check_jobs,
+    print_plan,
+    progress_for,
+    report_run,
+    run_log,
+    stop_on_signals,
+)
+from dirkit.core.guards import GuardOptions, parse_delete_limit
+from dirkit.errors import EXIT_OK, StalePlanError, UsageError
+from dirkit.ops.backups import DEFAULT_KEEP
+from dirkit.ops.execute import ExecuteOptions
+from dirkit.ops.mirror import apply_saved_plan, read_plan_file, stale_reasons
+from dirkit.ops.trees import open_tree
+from dirkit.state.journal import Journal
+
+DESCRIPTION = """\
+Apply exactly the plan saved in FILE (by 'dirkit mirror --save-plan FILE'): the same
+actions, in the same order, on the same trees, with the same backups and journal as mirror.
+
+Before changing anything, apply rescans both trees and refuses, changing nothing, if any
+path the plan touches changed since the plan was made: a file it copies changed in SRC,
+a path it replaces or deletes changed in DST, something appeared where it creates a path,
+or anything changed below a directory it deletes. Changes elsewhere do not matter.
+"""
+
+EPILOG = """\
+exit status:
+  0   the plan was applied
+  1   applied, but some items failed or were left alone (conflicts); they are listed
+  2   error: the plan is stale or unreadable, a tree is missing, or a guard refused
+  130 interrupted (SIGINT or SIGTERM) after finishing and journaling the current steps
+
+examples:
+  dirkit mirror --save-plan plan.jsonl ~/photos /mnt/backup/photos
+  dirkit apply --dry-run plan.jsonl      # show it, and check it still fits
+  dirkit apply plan.jsonl
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the apply command."""
+    parser = commands.add_parser(
+        "apply",
+        help="apply a saved plan exactly, if the trees still fit it",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("plan", metavar="FILE", help="a plan written by 'dirkit mirror --save-plan'")
+    add_run_options(parser)
+    guards = parser.add_argument_group("guards and backups")
+    guards.add_argument(
+        "--max-delete",
+        metavar="N|PCT",
+        default="50%",
+        help="refuse if the plan deletes more than N files or PCT%% of DST's files (default: 50%%)",
+    )
+    guards.add_argument("--force", action="store_true", help="turn the deletion guard off")
+    guards.add_argument(
+        "--keep-backups",
+        metavar="N",
+        type=int,
+        default=DEFAULT_KEEP,
+        help="keep the backups of the last N runs (default: %(default)s)",
+    )
+    add_output_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the saved plan against the trees and apply it; return the exit code."""
+    check_jobs(args)
+    plan = read_plan_file(args.plan)
+    if plan.operation != "mirror" or plan.source is None:
+        raise UsageError(f"{args.plan}: apply runs mirror plans; this one is a {plan.operation!r} plan")
+    source = open_tree(plan.source)
+    target = open_tree(plan.target)
+    journal = Journal.open()
+    try:
+        with run_log():
+            if args.dry_run:
+                print_plan(plan, args)
+                reasons = stale_reasons(plan, source, target)
+                if reasons:
+                    raise StalePlanError(f"{plan.target}: the plan is stale: " + "; ".join(reasons[:5]))
+                return EXIT_OK
+            guards = GuardOptions(parse_delete_limit(args.max_delete), args.force)
+            progress = progress_for(args)
+            with stop_on_signals() as stop:
+                execute = ExecuteOptions(stop=stop, on_progress=progress, fsync=args.fsync)
+                try:
+                    result = apply_saved_plan(
+                        plan, source, target, journal, guards, args.jobs, args.keep_backups, execute
+                    )
+                finally:
+                    if progress is not None:
+                        progress.clear()
+            return report_run(result, args)
+    finally:
+        journal.close()
+        source.close()
+        target.close()

@@ -1,0 +1,219 @@
+"""What every command that executes a plan shares: signals, progress, the run log, summaries, exits."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import TextIO
+
+from dirkit.cli.common import default_jobs, style_for, write_lines
+from dirkit.core.paths import display_path
+from dirkit.core.plan import Plan, plan_to_json_lines
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from dirkit.ops.execute import Progress, RunResult
+from dirkit.report.plan import human_bytes, progress_line, render_plan_text
+from dirkit.state.location import state_dir
+
+LOG_NAME = "dirkit.log"
+LOG_MAX_BYTES = 1024 * 1024
+LOG_BACKUPS = 3
+PROGRESS_INTERVAL_SECONDS = 0.2
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add --jobs and --dry-run."""
+    group = parser.add_argument_group("how to run")
+    group.add_argument("-n", "--dry-run", action="store_true", help="print the plan and change nothing")
+    group.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="files copied at once (default: %(default)s)",
+    )
+    group.add_argument(
+        "--fsync",
+        action="store_true",
+        help="flush each new file to disk before renaming it into place (survives a power cut; slower)",
+    )
+
+
+def check_jobs(args: argparse.Namespace) -> None:
+    """Raise UsageError for a --jobs below 1."""
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Within the block, SIGINT and SIGTERM set the returned event instead of killing the process."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def run_log() -> Iterator[None]:
+    """Within the block, log dirkit's run records to a rotating file in the state folder."""
+    logger = logging.getLogger("dirkit")
+    folder = state_dir()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            os.path.join(folder, LOG_NAME), maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        handler.close()
+
+
+class ProgressLine:
+    """Prints a carriage-return progress line on a terminal, at most five times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.last = now
+        line = progress_line(
+            progress.files_done,
+            progress.files_total,
+            progress.bytes_done,
+            progress.bytes_total,
+            progress.seconds,
+        )
+        self.stream.write(f"\r{line}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        """Erase the progress line."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def progress_for(args: argparse.Namespace) -> ProgressLine | None:
+    """Return a progress printer when standard error is a terminal and output is not quiet or JSON."""
+    if args.quiet or args.json or not sys.stderr.isatty():
+        return None
+    return ProgressLine(sys.stderr)
+
+
+def print_plan(plan: Plan, args: argparse.Namespace) -> None:
+    """Print a plan as text or JSON Lines, as asked."""
+    if args.quiet:
+        return
+    if args.json:
+        write_lines(plan_to_json_lines(plan))
+        return
+    style = style_for(sys.stdout, args.color)
+    write_lines(render_plan_text(plan, style, show_metadata=args.verbose > 0))
+
+
+def write_plan_file(plan: Plan, path: str) -> None:
+    """Write a plan to a file as JSON Lines."""
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            write_lines(plan_to_json_lines(plan), stream)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot write plan: {error.strerror}") from error
+
+
+def report_run(result: RunResult, args: argparse.Namespace) -> int:
+    """Print the outcome of a run (summary, failures) and return its exit code."""
+    if args.json:
+        summary = {
+            "type": "run",
+            "run_id": result.run_id,
+            "operation": result.operation,
+            "target": result.target,
+            "backup_dir": result.backup_dir,
+            "steps_done": result.steps_done,
+            "files_copied": result.files_copied,
+            "bytes_copied": result.bytes_copied,
+            "failures": len(result.failures),
+            "conflicts": len(result.conflicts),
+            "skipped": len(result.plan.skipped),
+            "interrupted": result.interrupted,
+            "stopped_by": result.stopped_by,
+            "seconds": round(result.seconds, 3),
+        }
+        lines = [json.dumps(summary)]
+        lines += [
+            json.dumps(
+                {
+                    "type": "failure",
+                    "path": failure.path,
+                    "kind": failure.kind.value,
+                    "conflict": failure.conflict,
+                    "reason": failure.reason,
+                }
+            )
+            for failure in result.failures
+        ]
+        write_lines(lines)
+    else:
+        for skipped in result.plan.skipped:
+            print(f"dirkit: skipped: {display_path(skipped.path)}: {skipped.reason}", file=sys.stderr)
+        for failure in result.failures:
+            word = "conflict" if failure.conflict else "failed"
+            print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
+        if not args.quiet and not result.run_id:
+            print(f"{display_path(result.target)}: nothing to do")
+        elif not args.quiet:
+            rate = result.bytes_copied / result.seconds if result.seconds > 0 else 0.0
+            print(
+                f"{result.operation} run {result.run_id}: {result.steps_done} steps done, "
+                f"{result.files_copied} files copied ({human_bytes(result.bytes_copied)}, "
+                f"{human_bytes(rate)}/s) in {result.seconds:.1f}s"
+                + (f", {len(result.failures)} failed or left alone" if result.failures else "")
+            )
+        if result.interrupted:
+            print(
+                f"dirkit: interrupted; run {result.run_id} stopped after its current steps "
+                f"(rerun to finish, or 'dirkit undo' to revert)",
+                file=sys.stderr,
+            )
+        if result.stopped_by is not None:
+            print(f"dirkit: run stopped: {display_path(result.stopped_by)}", file=sys.stderr)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.stopped_by is not None:
+        return EXIT_ERROR
+    return EXIT_DIFFERENCES if result.failures or result.plan.skipped else EXIT_OK

@@ -1,0 +1,88 @@
+"""`dirkit undo DST`: revert the last run on DST (or --run ID) from its journal and backups."""
+
+from __future__ import annotations
+
+import argparse
+
+from dirkit.cli.common import add_output_options
+from dirkit.cli.runs import (
+    add_run_options,
+    check_jobs,
+    print_plan,
+    progress_for,
+    report_run,
+    run_log,
+    stop_on_signals,
+)
+from dirkit.errors import EXIT_OK
+from dirkit.ops.execute import ExecuteOptions
+from dirkit.ops.trees import open_tree
+from dirkit.ops.undo import plan_undo_run, undo_run
+from dirkit.state.journal import Journal
+
+DESCRIPTION = """\
+Revert a run on DST: the last one, or the one named by --run (see 'dirkit backups DST').
+Files and directories the run replaced or deleted come back from its backup folder, with
+their bytes, modification times and permission bits; files and links the run created are
+moved aside into the undo's own backup folder; directories it created are removed when
+empty; directory modes and mtimes it changed are set back.
+
+Undo never removes or overwrites a path that changed after the run: such paths are reported
+as conflicts and left alone. An interrupted run (crash, kill -9, Ctrl-C) can be undone too.
+Undo is itself a journaled run, so 'dirkit undo DST' right after an undo redoes the run.
+"""
+
+EPILOG = """\
+exit status:
+  0   the run was reverted
+  1   reverted, except for conflicts or failed items, which are listed
+  2   error: no such run, its backups were pruned, or DST is missing
+  130 interrupted (SIGINT or SIGTERM) after finishing and journaling the current steps
+
+examples:
+  dirkit undo --dry-run /mnt/backup/photos
+  dirkit undo /mnt/backup/photos
+  dirkit undo --run 20260101T120000.000000Z-1a2b /mnt/backup/photos
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the undo command."""
+    parser = commands.add_parser(
+        "undo",
+        help="revert the last run on a tree (or --run ID)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("target", metavar="DST", help="the tree a run changed")
+    parser.add_argument(
+        "--run", dest="run_id", metavar="ID", help="the run to revert (default: the last run on DST)"
+    )
+    add_run_options(parser)
+    add_output_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan the undo, then print it or execute it; return the exit code."""
+    check_jobs(args)
+    target = open_tree(args.target)
+    journal = Journal.open()
+    try:
+        with run_log():
+            if args.dry_run:
+                print_plan(plan_undo_run(journal, target, args.run_id), args)
+                return EXIT_OK
+            progress = progress_for(args)
+            with stop_on_signals() as stop:
+                execute = ExecuteOptions(jobs=args.jobs, stop=stop, on_progress=progress, fsync=args.fsync)
+                try:
+                    result = undo_run(journal, target, args.run_id, execute)
+                finally:
+                    if progress is not None:
+                        progress.clear()
+            return report_run(result, args)
+    finally:
+        journal.close()
+        target.close()

@@ -1,0 +1,114 @@
+"""The backup folders of runs on a target: list them with their sizes, and prune old ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dirkit.backends.protocol import Backend
+from dirkit.core.entry import EntryKind
+from dirkit.core.paths import RelPath, base_name
+from dirkit.errors import BackendError, NotFoundError
+from dirkit.ops.execute import BACKUP_ROOT
+from dirkit.state.journal import Journal, RunRecord
+
+DEFAULT_KEEP = 20
+"""Backups of this many most recent runs are kept."""
+WALK_LIMIT = 10_000_000
+"""Most entries a backup folder walk visits (a bound on every loop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupFolder:
+    """The backups of one run: where they are, how much they hold, and the run, if the journal knows it."""
+
+    run_id: str
+    path: RelPath
+    files: int
+    bytes: int
+    run: RunRecord | None
+    exists: bool = True
+    """False for a run that backed up nothing (listed with every_run)."""
+
+
+def measure_folder(target: Backend, top: RelPath) -> tuple[int, int]:
+    """Return the number of files and bytes below a folder of target."""
+    files = size = 0
+    stack = [top]
+    visited = 0
+    while stack and visited < WALK_LIMIT:
+        directory = stack.pop()
+        try:
+            listing = target.list_dir(directory)
+        except BackendError:
+            continue
+        for entry in listing:
+            visited += 1
+            if entry.kind is EntryKind.DIR:
+                stack.append(entry.path)
+            elif entry.kind is EntryKind.FILE:
+                files += 1
+                size += entry.size
+    return files, size
+
+
+def list_backup_folders(
+    target: Backend, journal: Journal, measure: bool = True, every_run: bool = False
+) -> list[BackupFolder]:
+    """Return the backup folders of target, oldest run first (sizes zero unless measure).
+
+    every_run also lists the journaled runs that have no backup folder (they backed up nothing).
+    """
+    runs = {run.run_id: run for run in journal.runs_for_target(target.description)}
+    folders: dict[str, RelPath] = {}
+    try:
+        for entry in target.list_dir(BACKUP_ROOT):
+            if entry.kind is EntryKind.DIR:
+                folders[base_name(entry.path)] = entry.path
+    except NotFoundError:
+        pass
+    for run in runs.values():
+        if run.run_id not in folders:
+            try:
+                if target.stat(run.backup_dir).kind is EntryKind.DIR:
+                    folders[run.run_id] = run.backup_dir
+            except NotFoundError:
+                continue
+    found: list[BackupFolder] = []
+    listed = set(folders) | (set(runs) if every_run else set())
+    for run_id in sorted(listed):
+        if run_id not in folders:
+            found.append(BackupFolder(run_id, runs[run_id].backup_dir, 0, 0, runs[run_id], exists=False))
+            continue
+        files, size = measure_folder(target, folders[run_id]) if measure else (0, 0)
+        found.append(BackupFolder(run_id, folders[run_id], files, size, runs.get(run_id)))
+    return found
+
+
+def remove_tree(target: Backend, top: RelPath) -> None:
+    """Remove a folder of target and everything below it, for good."""
+    order: list[tuple[RelPath, bool]] = []
+    stack = [top]
+    while stack and len(order) < WALK_LIMIT:
+        directory = stack.pop()
+        order.append((directory, True))
+        for entry in target.list_dir(directory):
+            if entry.kind is EntryKind.DIR:
+                stack.append(entry.path)
+            else:
+                order.append((entry.path, False))
+    for path, is_dir in reversed(order):
+        if is_dir:
+            target.remove_dir(path)
+        else:
+            target.remove_file(path)
+
+
+def prune_backups(
+    target: Backend, journal: Journal, keep: int = DEFAULT_KEEP, measure: bool = False
+) -> list[BackupFolder]:
+    """Delete the backup folders of all but the newest keep runs; return those deleted."""
+    folders = list_backup_folders(target, journal, measure=measure)
+    doomed = folders[: max(0, len(folders) - max(0, keep))]
+    for folder in doomed:
+        remove_tree(target, folder.path)
+    return doomed

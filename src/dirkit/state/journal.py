@@ -1,0 +1,257 @@
+"""The run journal: every run on a target and every step of it, recorded before and after it happens."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dirkit.core.paths import RelPath, join_path
+from dirkit.core.plan import (
+    Action,
+    ActionKind,
+    Fingerprint,
+    JsonValue,
+    actions_from_compact,
+    actions_to_compact,
+)
+from dirkit.core.undo import JournalStep, StepStatus
+from dirkit.errors import BackendError
+from dirkit.state.database import connect_state
+
+RUN_COLUMNS = (
+    "run_id, operation, target, source, backup_dir, status, pid, host, started_at, finished_at, undoes,"
+    " totals, summary"
+)
+
+
+class RunStatus(enum.Enum):
+    """Where a run stands."""
+
+    RUNNING = "running"
+    DONE = "done"
+    """Finished; some items may have failed (see the summary)."""
+    INTERRUPTED = "interrupted"
+    """Stopped by a signal, or found dead after a crash."""
+    FAILED = "failed"
+    """Stopped by an error before finishing."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run as the journal holds it."""
+
+    run_id: str
+    operation: str
+    target: str
+    source: str | None
+    backup_dir: RelPath
+    status: RunStatus
+    pid: int
+    host: str
+    started_at: str
+    finished_at: str | None
+    undoes: str | None
+    totals: dict[str, JsonValue]
+    summary: dict[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one step ended, to record after it happened."""
+
+    seq: int
+    status: StepStatus
+    result: Fingerprint | None = None
+    error: str | None = None
+
+
+def _text(value: str) -> str:
+    """Return a string as JSON text, so paths with undecodable bytes survive SQLite's UTF-8."""
+    return json.dumps(value)
+
+
+def _untext(value: str | None) -> str | None:
+    return None if value is None else str(json.loads(value))
+
+
+class Journal:
+    """Reads and writes runs and steps in the state database."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    @classmethod
+    def open(cls, folder: str | None = None) -> Journal:
+        """Return the journal of the state database in folder (the user's state folder by default)."""
+        return cls(connect_state(folder))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.connection.close()
+
+    def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        try:
+            with self.connection:
+                self.connection.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
+
+    def start_run(
+        self,
+        run_id: str,
+        operation: str,
+        target: str,
+        source: str | None,
+        backup_dir: RelPath,
+        pid: int,
+        host: str,
+        started_at: str,
+        totals: dict[str, JsonValue],
+        undoes: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> None:
+        """Record that a run starts, with every action it is about to take (none started yet)."""
+        self._write(
+            "INSERT INTO runs (run_id, operation, target, source, backup_dir, status, pid, host,"
+            " started_at, undoes, totals, actions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id,
+                    operation,
+                    _text(target),
+                    None if source is None else _text(source),
+                    _text(backup_dir),
+                    RunStatus.RUNNING.value,
+                    pid,
+                    host,
+                    started_at,
+                    undoes,
+                    json.dumps(totals),
+                    actions_to_compact(actions),
+                )
+            ],
+        )
+
+    def mark_started(self, run_id: str, through: int) -> None:
+        """Record that the steps before seq through may start (call before starting them)."""
+        self._write("UPDATE runs SET started_through = ? WHERE run_id = ?", [(through, run_id)])
+
+    def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
+        """Record how steps ended, after they happened: one row per status, a note per failure."""
+        by_status: dict[str, list[str]] = {}
+        notes: list[tuple[str, int, str, str | None]] = []
+        for outcome in outcomes:
+            if outcome.error is not None:
+                notes.append((run_id, outcome.seq, outcome.status.value, outcome.error))
+            else:
+                by_status.setdefault(outcome.status.value, []).append(str(outcome.seq))
+        try:
+            with self.connection:
+                self.connection.executemany(
+                    "INSERT INTO step_marks (run_id, status, seqs) VALUES (?, ?, ?)",
+                    [(run_id, status, ",".join(seqs)) for status, seqs in by_status.items()],
+                )
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO step_notes (run_id, seq, status, error) VALUES (?, ?, ?, ?)",
+                    notes,
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, finished_at: str, summary: dict[str, JsonValue]
+    ) -> None:
+        """Record that a run ended, and how."""
+        self._write(
+            "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
+            [(status.value, finished_at, json.dumps(summary), run_id)],
+        )
+
+    def set_run_status(self, run_id: str, status: RunStatus) -> None:
+        """Change the status of a run (a crashed run becomes interrupted)."""
+        self._write("UPDATE runs SET status = ? WHERE run_id = ?", [(status.value, run_id)])
+
+    def runs_for_target(self, target: str) -> list[RunRecord]:
+        """Return the runs on a target, oldest first."""
+        rows = self.connection.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE target = ? ORDER BY run_id", (_text(target),)
+        ).fetchall()
+        return [_run_from_row(row) for row in rows]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """Return one run, or None if the journal has no such run."""
+        row = self.connection.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return None if row is None else _run_from_row(row)
+
+    def steps(self, run_id: str) -> list[JournalStep]:
+        """Return the steps of a run that started, in order; those never reported back are pending."""
+        row = self.connection.execute(
+            "SELECT actions, started_through, backup_dir FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return []
+        actions = actions_from_compact(row[0])
+        started_through = int(row[1])
+        backup_dir = RelPath(str(_untext(row[2])))
+        statuses: dict[int, StepStatus] = {}
+        for status, seqs in self.connection.execute(
+            "SELECT status, seqs FROM step_marks WHERE run_id = ?", (run_id,)
+        ):
+            kind = StepStatus(status)
+            for seq in seqs.split(","):
+                if seq:
+                    statuses[int(seq)] = kind
+        for seq, status in self.connection.execute(
+            "SELECT seq, status FROM step_notes WHERE run_id = ?", (run_id,)
+        ):
+            statuses[int(seq)] = StepStatus(status)
+        steps: list[JournalStep] = []
+        for seq, action in enumerate(actions[:started_through]):
+            backup = join_path(backup_dir, action.path) if action.kind is ActionKind.BACKUP else None
+            steps.append(JournalStep(seq, action, statuses.get(seq, StepStatus.PENDING), backup))
+        return steps
+
+    def step_errors(self, run_id: str) -> list[tuple[int, str]]:
+        """Return (seq, error) of the steps of a run that failed or conflicted."""
+        rows = self.connection.execute(
+            "SELECT seq, error FROM step_notes WHERE run_id = ? AND error IS NOT NULL ORDER BY seq", (run_id,)
+        )
+        return [(seq, error) for seq, error in rows]
+
+
+def _run_from_row(row: Sequence[object]) -> RunRecord:
+    (
+        run_id,
+        operation,
+        target,
+        source,
+        backup_dir,
+        status,
+        pid,
+        host,
+        started_at,
+        finished_at,
+        undoes,
+        totals,
+        summary,
+    ) = row
+    return RunRecord(
+        run_id=str(run_id),
+        operation=str(operation),
+        target=str(_untext(str(target))),
+        source=_untext(str(source)) if source is not None else None,
+        backup_dir=RelPath(str(_untext(str(backup_dir)))),
+        status=RunStatus(status),
+        pid=int(str(pid)),
+        host=str(host),
+        started_at=str(started_at),
+        finished_at=str(finished_at) if finished_at is not None else None,
+        undoes=str(undoes) if undoes is not None else None,
+        totals=json.loads(str(totals)),
+        summary=json.loads(str(summary)),
+    )

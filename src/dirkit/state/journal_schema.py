@@ -1,0 +1,50 @@
+"""The journal's tables (migrations 0100-0199): runs, their plans, and how each step ended."""
+
+from __future__ import annotations
+
+from dirkit.state.migrations import Migration
+
+JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0100_runs_and_steps",
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            operation TEXT NOT NULL,
+            target TEXT NOT NULL,
+            source TEXT,
+            backup_dir TEXT NOT NULL,
+            status TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            undoes TEXT,
+            totals TEXT NOT NULL DEFAULT '{}',
+            summary TEXT NOT NULL DEFAULT '{}',
+            actions TEXT NOT NULL DEFAULT '[]',
+            started_through INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX runs_by_target ON runs (target, run_id);
+        CREATE TABLE step_marks (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            seqs TEXT NOT NULL
+        );
+        CREATE INDEX step_marks_by_run ON step_marks (run_id);
+        CREATE TABLE step_notes (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID;
+        """,
+    ),
+)
+"""Names 0100-0199: run journals (mirror, apply, undo and every feature that executes plans).
+
+A run's actions are stored once, when it starts. Before a batch of steps starts, started_through
+moves past it (so those steps count as possibly done); after steps end, their seqs are appended to
+step_marks by status in one row per batch, and failures get a step_notes row with the error.
+"""
