@@ -103,6 +103,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0.0,
         help="treat modification times this far apart as equal (e.g. 2 for FAT)",
     )
+    how.add_argument(
+        "--no-moves",
+        action="store_true",
+        help="do not turn renamed files and folders into renames on DST (copy and delete instead)",
+    )
     add_run_options(parser)
     plans = parser.add_argument_group("plans, backups and guards")
     plans.add_argument(
@@ -148,6 +153,7 @@ def mirror_options_from_args(args: argparse.Namespace, target_root: str | None) 
         guards=GuardOptions(parse_delete_limit(args.max_delete), args.force),
         jobs=args.jobs,
         keep_backups=args.keep_backups,
+        detect_moves=not args.no_moves,
     )
     if args.backup_dir:
         options = dataclasses.replace(options, backup_dir=backup_dir_from_user(args.backup_dir, target_root))

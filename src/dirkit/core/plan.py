@@ -382,16 +382,26 @@ def plan_mirror(
     must stay writable while it is filled).
     """
     chosen = policy or MirrorPolicy()
-    actions: list[Action] = []
+    changes = diff.changes
+    renames, made_early, moved_away = _rename_actions(changes)
+    actions: list[Action] = list(renames)
     skipped: list[SkippedPath] = []
     backed_up_dir: RelPath | None = None
-    touched_dirs: set[RelPath] = set()
+    touched_dirs: set[RelPath] = {parent_path(a.path) for a in renames}
+    touched_dirs.update(parent_path(a.source_path) for a in renames if a.source_path is not None)
     source_dirs: list[Entry] = []
     target_dirs: dict[RelPath, Entry] = {}
     deleted_files = 0
-    changes = diff.changes
     for index, change in enumerate(changes):
         path = change.path
+        if change.status is Status.MOVED:
+            if change.left is not None and change.left.is_dir:
+                source_dirs.append(change.left)
+            continue
+        if path in made_early:
+            if change.left is not None:
+                source_dirs.append(change.left)
+            continue
         if backed_up_dir is not None:
             if is_inside(path, backed_up_dir):
                 continue
@@ -425,7 +435,7 @@ def plan_mirror(
                 if right.is_dir:
                     backed_up_dir = path
                 continue
-            digest, files = _subtree_summary(changes, index, right)
+            digest, files = _subtree_summary(changes, index, right, moved_away)
             actions.append(Action(ActionKind.BACKUP, path, expected=fingerprint_of(right, digest)))
             deleted_files += files
             touched_dirs.add(parent_path(path))
@@ -438,7 +448,7 @@ def plan_mirror(
             skipped.append(SkippedPath(path, "special file (socket, fifo or device) not copied"))
             continue
         if right is not None:
-            digest, files = _subtree_summary(changes, index, right)
+            digest, files = _subtree_summary(changes, index, right, moved_away)
             actions.append(Action(ActionKind.BACKUP, path, expected=fingerprint_of(right, digest)))
             if right.is_dir:
                 deleted_files += files
@@ -484,15 +494,82 @@ def _creating_action(left: Entry) -> Action:
     )
 
 
-def _subtree_summary(changes: tuple[Change, ...], index: int, top: Entry) -> tuple[str | None, int]:
-    """Return the digest of the target's entries below a directory and how many files it holds."""
+def _rename_actions(
+    changes: tuple[Change, ...],
+) -> tuple[list[Action], set[RelPath], set[RelPath]]:
+    """Return the renames that carry out moves on the target, the new dirs they need made first,
+    and the target paths they move away.
+
+    A moved change at right.path (target) with content found at left.path (source) becomes a rename
+    of right.path to left.path, done before anything else so that no backup of a folder around the
+    old path carries it away; new folders on the way are made first. A move whose new parent is not
+    a directory on the source side that is new or the same on the target cannot be a rename (see
+    unrenameable_moves: the caller then plans without moves).
+    """
+    statuses: dict[RelPath, Status] = {}
+    dir_kinds: dict[RelPath, bool] = {}
+    for change in changes:
+        statuses[change.path] = change.status
+        left = change.left
+        dir_kinds[change.path] = left is not None and left.kind is EntryKind.DIR
+    renames: list[Action] = []
+    made: set[RelPath] = set()
+    moved_away: set[RelPath] = set()
+    for change in changes:
+        if change.status is not Status.MOVED or change.left is None or change.right is None:
+            continue
+        old, new = change.right.path, change.left.path
+        needed: list[RelPath] = []
+        parent = parent_path(new)
+        fits = True
+        while parent:
+            status = statuses.get(parent)
+            if status is Status.LEFT_ONLY and dir_kinds.get(parent):
+                needed.append(parent)
+            elif status is not Status.SAME or not dir_kinds.get(parent):
+                fits = False
+                break
+            parent = parent_path(parent)
+        if not fits or any(is_inside(old, away) for away in moved_away):
+            continue
+        for directory in reversed(needed):
+            if directory not in made:
+                made.add(directory)
+                renames.append(Action(ActionKind.MAKE_DIR, directory))
+        renames.append(
+            Action(ActionKind.RENAME, new, source_path=old, source_expected=fingerprint_of(change.right))
+        )
+        left, right = change.left, change.right
+        if left.kind is EntryKind.FILE and left.mode != right.mode:
+            renames.append(Action(ActionKind.SET_MODE, new, mode=left.mode))
+        if left.kind is EntryKind.FILE and left.mtime_ns is not None and left.mtime_ns != right.mtime_ns:
+            renames.append(Action(ActionKind.SET_MTIME, new, mtime_ns=left.mtime_ns))
+        moved_away.add(old)
+    return renames, made, moved_away
+
+
+def unrenameable_moves(diff: Diff) -> int:
+    """Return how many moved changes plan_mirror could not carry out as renames."""
+    renames, _, _ = _rename_actions(diff.changes)
+    moves = sum(1 for change in diff.changes if change.status is Status.MOVED)
+    return moves - sum(1 for action in renames if action.kind is ActionKind.RENAME)
+
+
+def _subtree_summary(
+    changes: tuple[Change, ...], index: int, top: Entry, moved_away: set[RelPath] | None = None
+) -> tuple[str | None, int]:
+    """Return the digest of the target's entries below a directory and how many files it holds.
+
+    Paths a rename carries away first (moved_away) are not counted: they are gone by then.
+    """
     if top.kind is not EntryKind.DIR:
         return None, 1 if top.kind is EntryKind.FILE else 0
     below: list[Entry] = []
+    away = moved_away or set()
     for change in changes[index + 1 :]:
         if not is_inside(change.path, top.path):
             break
-        if change.right is not None:
+        if change.right is not None and not (away and any(is_inside(change.path, a) for a in away)):
             below.append(change.right)
     files = sum(1 for entry in below if entry.kind is EntryKind.FILE)
     return tree_digest(below, top.path), files
@@ -544,8 +621,15 @@ def find_stale_actions(
         and action.expected is not None
         and action.expected.tree_digest is not None
     }
+    moved_away = {
+        action.source_path
+        for action in plan.actions
+        if action.kind is ActionKind.RENAME and action.source_path is not None
+    }
     if tops:
         for entry in target_snapshot_entries:
+            if moved_away and any(is_inside(entry.path, away) for away in moved_away):
+                continue
             parent = parent_path(entry.path)
             while True:
                 if parent in tops:
@@ -574,6 +658,10 @@ def find_stale_actions(
             reasons.append(f"{path}: something below this directory changed since the plan was made")
         if action.kind in (ActionKind.BACKUP, ActionKind.REMOVE):
             removed.add(path)
+        if action.kind is ActionKind.RENAME and action.source_path is not None:
+            moved = target_entries.get(action.source_path)
+            if action.source_expected is not None and not entry_matches(action.source_expected, moved):
+                reasons.append(f"{action.source_path}: changed in the target since the plan was made")
         if action.kind is ActionKind.COPY_FILE and action.source_expected is not None:
             source_path = action.source_path or path
             if not entry_matches(action.source_expected, source_entries.get(source_path)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend
@@ -20,6 +20,7 @@ from dirkit.core.plan import (
     find_stale_actions,
     plan_from_json_lines,
     plan_mirror,
+    unrenameable_moves,
 )
 from dirkit.core.snapshot import Snapshot
 from dirkit.errors import RefusedError, StalePlanError, UsageError, translate_os_error
@@ -76,6 +77,8 @@ class MirrorOptions:
     jobs: int = 8
     backup_dir: RelPath = BACKUP_ROOT
     keep_backups: int = DEFAULT_KEEP
+    detect_moves: bool = True
+    """Carry out renames found by content (same size and digest) as renames on the target."""
 
     def to_json(self) -> dict[str, JsonValue]:
         """Return what a saved plan must remember to be re-checked (filters and sameness)."""
@@ -87,6 +90,7 @@ class MirrorOptions:
             "modify_window_ns": self.modify_window_ns,
             "delete": self.delete,
             "backup_dir": self.backup_dir,
+            "detect_moves": self.detect_moves,
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class MirrorOptions:
             modify_window_ns=window if isinstance(window, int) else 0,
             delete=bool(data.get("delete", True)),
             backup_dir=rel_path(str(data.get("backup_dir", BACKUP_ROOT))),
+            detect_moves=bool(data.get("detect_moves", True)),
         )
 
 
@@ -171,9 +176,15 @@ def plan_mirror_trees(
     check_separate_trees(source, target)
     source_snapshot, target_snapshot = scan_pair(source, target, chosen)
     compare_options = CompareOptions(
-        content=chosen.content, modify_window_ns=chosen.modify_window_ns, jobs=chosen.jobs
+        content=chosen.content,
+        modify_window_ns=chosen.modify_window_ns,
+        jobs=chosen.jobs,
+        detect_moves=chosen.detect_moves,
     )
     diff = compare_snapshots(source, target, source_snapshot, target_snapshot, compare_options)
+    if chosen.detect_moves and unrenameable_moves(diff):
+        compare_options = replace(compare_options, detect_moves=False)
+        diff = compare_snapshots(source, target, source_snapshot, target_snapshot, compare_options)
     policy = MirrorPolicy(
         delete=chosen.delete,
         sameness=policy_for(source_snapshot, target_snapshot, compare_options),
