@@ -35,8 +35,9 @@ Only the module of the command being run is imported, so startup stays fast as c
 """
 
 DESCRIPTION = """\
-dirkit works on whole directory trees: compare them, and (in later versions) mirror, sync,
-search, verify, split and pack them. Every command that changes anything shows its plan first.
+dirkit works on whole directory trees: compare them, mirror one onto another without losing a
+byte (every run is planned, journaled, backed up and undoable), search them, check them against
+checksum manifests, split and join files, and pack trees into archives safely.
 """
 
 EPILOG = """\
