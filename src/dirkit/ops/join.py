@@ -153,14 +153,12 @@ def _copy_parts(
     on_part: PartJoined | None,
 ) -> tuple[int, str | None]:
     temp = temp_path_beside(output)
-    try:
-        fd = open_new_file(temp, 0o600)
-    except OSError as error:
-        raise translate_os_error(error, output) from error
     whole = new_hasher()
     buffer = CopyBuffer()
     total = 0
+    fd = -1
     try:
+        fd = open_new_file(temp, 0o600)
         try:
             for number, part in enumerate(parts, 1):
                 path = os.path.join(folder, part.name)
@@ -191,10 +189,11 @@ def _copy_parts(
             os.chmod(temp, 0o666 & ~_current_umask())
         os.replace(temp, output)
     except OSError as error:
-        remove_quietly(temp)
+        if fd >= 0:
+            remove_quietly(temp)
         raise translate_os_error(error, output) from error
     except BaseException:
-        remove_quietly(temp)
+        remove_quietly(temp)  # an interrupt can land just after the open created it
         raise
     finally:
         buffer.close()

@@ -172,12 +172,10 @@ def _write_part(
     from_file: bool,
 ) -> PartRecord | None:
     temp = temp_path_beside(final)
+    part_hasher = new_hasher()
+    fd = -1
     try:
         fd = open_new_file(temp, 0o644)
-    except OSError as error:
-        raise translate_os_error(error, final) from error
-    part_hasher = new_hasher()
-    try:
         try:
             copied = copy_stream(stream, fd, limit, [whole, part_hasher], buffer, read_ahead=from_file)
         finally:
@@ -187,16 +185,18 @@ def _write_part(
             return None
         os.replace(temp, final)
     except OSError as error:
-        remove_quietly(temp)
+        if fd >= 0:
+            remove_quietly(temp)
         raise translate_os_error(error, final) from error
     except BaseException:
-        remove_quietly(temp)
+        remove_quietly(temp)  # an interrupt can land just after the open created it
         raise
     return PartRecord(part, copied, part_hasher.hexdigest())
 
 
 def _write_text(final: str, text: str) -> None:
     temp = temp_path_beside(final)
+    fd = -1
     try:
         fd = open_new_file(temp, 0o644)
         try:
@@ -205,8 +205,12 @@ def _write_text(final: str, text: str) -> None:
             os.close(fd)
         os.replace(temp, final)
     except OSError as error:
-        remove_quietly(temp)
+        if fd >= 0:
+            remove_quietly(temp)
         raise translate_os_error(error, final) from error
+    except BaseException:
+        remove_quietly(temp)
+        raise
 
 
 def _remove_written(result: SplitResult) -> None:

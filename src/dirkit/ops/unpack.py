@@ -566,12 +566,12 @@ class _Extraction:
         """Rename a finished temporary file into place, backing up what was there."""
         if self.lstat_unless_fresh(path, native) is not None:
             self.replace_existing(path, native)
+        self.record_created(path, kind)  # first, so an interrupt right after the rename still cleans it
         try:
             os.rename(temp, native)
         except OSError as error:
             raise translate_os_error(error, native) from error
         self.temp = None
-        self.record_created(path, kind)
 
     def add_hardlink(self, path: RelPath, target: RelPath, member: ArchiveMember) -> None:
         """Link path to a file this extraction wrote (through a temporary name)."""
