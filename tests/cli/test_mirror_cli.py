@@ -202,3 +202,21 @@ def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> 
     journal.close()
     assert main(["mirror", "-q", str(source), str(target)]) == 0
     assert main(["undo", "-q", "--run", run.run_id, str(target)]) in (0, 1)
+
+
+def test_content_mode_finds_silent_changes(make_tree: MakeTree) -> None:
+    source = make_tree("src", {"same-size.txt": "abc", "d/keep.txt": "k"})
+    target = make_tree("dst", {"same-size.txt": "xyz", "d/keep.txt": "k"})
+    assert main(["mirror", "-q", str(source), str(target)]) == 0
+    assert (target / "same-size.txt").read_text() == "xyz"
+    assert main(["mirror", "-q", "--content", str(source), str(target)]) == 0
+    assert (target / "same-size.txt").read_text() == "abc"
+
+
+def test_exclude_leaves_paths_alone_on_both_sides(make_tree: MakeTree) -> None:
+    source = make_tree("src", {"a.txt": "a", "skip.tmp": "source temp"})
+    target = make_tree("dst", {"mine.tmp": "target temp"})
+    assert main(["mirror", "-q", "--exclude", "*.tmp", str(source), str(target)]) == 0
+    assert (target / "a.txt").read_text() == "a"
+    assert not (target / "skip.tmp").exists()
+    assert (target / "mine.tmp").read_text() == "target temp"
