@@ -180,7 +180,8 @@ def test_mirror_as_a_subprocess(make_tree: MakeTree) -> None:
     assert (target / "d" / "b.txt").read_text() == "b"
 
 
-def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> None:
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_finishes_the_current_step_and_exits_130(make_tree: MakeTree, signal_number: int) -> None:
     source = make_tree("src", {f"d{index % 20}/f{index}": f"file {index}" * 20 for index in range(3000)})
     target = make_tree("dst", {})
     child = subprocess.Popen(
@@ -193,7 +194,7 @@ def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> 
     deadline = time.monotonic() + 20
     while not journal.runs_for_target(str(target)) and time.monotonic() < deadline:
         time.sleep(0.01)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signal_number)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
     assert "interrupted" in err
