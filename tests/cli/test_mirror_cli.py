@@ -180,7 +180,8 @@ def test_mirror_as_a_subprocess(make_tree: MakeTree) -> None:
     assert (target / "d" / "b.txt").read_text() == "b"
 
 
-def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> None:
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_finishes_the_current_step_and_exits_130(make_tree: MakeTree, signal_number: int) -> None:
     source = make_tree("src", {f"d{index % 20}/f{index}": f"file {index}" * 20 for index in range(3000)})
     target = make_tree("dst", {})
     child = subprocess.Popen(
@@ -193,7 +194,7 @@ def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> 
     deadline = time.monotonic() + 20
     while not journal.runs_for_target(str(target)) and time.monotonic() < deadline:
         time.sleep(0.01)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signal_number)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
     assert "interrupted" in err
@@ -202,3 +203,21 @@ def test_sigint_finishes_the_current_step_and_exits_130(make_tree: MakeTree) -> 
     journal.close()
     assert main(["mirror", "-q", str(source), str(target)]) == 0
     assert main(["undo", "-q", "--run", run.run_id, str(target)]) in (0, 1)
+
+
+def test_content_mode_finds_silent_changes(make_tree: MakeTree) -> None:
+    source = make_tree("src", {"same-size.txt": "abc", "d/keep.txt": "k"})
+    target = make_tree("dst", {"same-size.txt": "xyz", "d/keep.txt": "k"})
+    assert main(["mirror", "-q", str(source), str(target)]) == 0
+    assert (target / "same-size.txt").read_text() == "xyz"
+    assert main(["mirror", "-q", "--content", str(source), str(target)]) == 0
+    assert (target / "same-size.txt").read_text() == "abc"
+
+
+def test_exclude_leaves_paths_alone_on_both_sides(make_tree: MakeTree) -> None:
+    source = make_tree("src", {"a.txt": "a", "skip.tmp": "source temp"})
+    target = make_tree("dst", {"mine.tmp": "target temp"})
+    assert main(["mirror", "-q", "--exclude", "*.tmp", str(source), str(target)]) == 0
+    assert (target / "a.txt").read_text() == "a"
+    assert not (target / "skip.tmp").exists()
+    assert (target / "mine.tmp").read_text() == "target temp"

@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     journal = Journal.open()
     try:
         with run_log():
-            if not isinstance(target, AbsentTree):
+            if not planning_only and not isinstance(target, AbsentTree):
                 recover_target(journal, target)
             planning = plan_mirror_trees(source, target, options)
             if planning_only:

@@ -487,7 +487,7 @@ def execute_plan(
     journaled_until = 0
     next_seq = 0
     in_flight: dict[Future[list[_StepDone]], set[RelPath]] = {}
-    workers = max(1, chosen.jobs)
+    workers = max(1, min(chosen.jobs, target.capabilities.parallel_connections))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dirkit-copy")
 
     busy: dict[RelPath, int] = {}
