@@ -60,6 +60,8 @@ def can_partition(left: Backend, right: Backend, options: CompareOptions) -> boo
         and not scan.follow_symlinks
         and not scan.tree_filter.use_gitignore
         and not options.normalize_unicode
+        # with the digest cache, content goes through one cache pass over the whole tree
+        and not (options.content and options.digest_cache)
     )
 
 
