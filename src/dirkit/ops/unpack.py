@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -94,6 +94,29 @@ class UnpackResult:
     replaced: tuple[RelPath, ...]
     backup_folder: str | None
     """DEST/.dirkit/backups/RUN-ID when files were replaced (with unpack-record.json inside)."""
+    run_id: str | None = None
+    """The journaled run ('dirkit undo DEST' reverts it), when the unpack was journaled."""
+
+
+class ExtractionRecorder(Protocol):
+    """Told of every backup before it happens and every created path after, to journal the run."""
+
+    @property
+    def run_id(self) -> str:
+        """Return the run id, which also names the backup folder."""
+        ...
+
+    def start(self) -> None:
+        """Record that the extraction starts (DEST exists, nothing in it changed yet)."""
+
+    def before_backup(self, path: RelPath, native: str) -> None:
+        """Record that what is at path is about to move to the backup folder."""
+
+    def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
+        """Record that path was just created."""
+
+    def finish(self, completed: bool) -> None:
+        """Record whether the extraction completed or stopped early (after its roll-back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +366,9 @@ def new_run_id(command: str) -> str:
     return f"{command}-{moment}-{secrets.token_hex(3)}"
 
 
-def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackResult:
+def unpack_archive(
+    archive: str, dest: str, options: UnpackOptions, recorder: ExtractionRecorder | None = None
+) -> UnpackResult:
     """Extract archive into dest safely; on any refusal or limit remove everything it wrote."""
     try:
         archive_bytes = os.path.getsize(archive)
@@ -364,9 +389,13 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
         max_members=options.max_members,
     )
     fresh = not dest_existed or _is_empty_dir(dest)
-    extraction = _Extraction(os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh)
+    extraction = _Extraction(
+        os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh, recorder
+    )
     members = iter_members(archive)
     try:
+        if recorder is not None:
+            recorder.start()
         for member, open_data in members:
             extraction.add(member, open_data)
         extraction.finish()
@@ -376,7 +405,12 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
         if not dest_existed:
             with contextlib.suppress(OSError):
                 os.rmdir(dest)
+        if recorder is not None:
+            with contextlib.suppress(DirkitError):
+                recorder.finish(completed=False)
         raise
+    if recorder is not None:
+        recorder.finish(completed=True)
     return extraction.result()
 
 
@@ -416,8 +450,10 @@ class _Extraction:
         limits: ExtractionLimits,
         overwrite: bool,
         fresh: bool,
+        recorder: ExtractionRecorder | None = None,
     ) -> None:
         self.dest = dest
+        self.recorder = recorder
         self.fresh = fresh
         """DEST was empty at the start: only this run's paths can exist, so nothing needs an lstat."""
         self.umask = _current_umask()
@@ -427,7 +463,7 @@ class _Extraction:
         self.archive_bytes = archive_bytes
         self.limits = limits
         self.overwrite = overwrite
-        self.run_id = new_run_id("unpack")
+        self.run_id = recorder.run_id if recorder is not None else new_run_id("unpack")
         self.backup_root = os.path.join(dest, RESERVED_DIR_NAME, BACKUPS_FOLDER, self.run_id)
         self.created: list[tuple[RelPath, MemberKind]] = []
         self.created_set: set[RelPath] = set()
@@ -489,7 +525,7 @@ class _Extraction:
                 os.mkdir(native, 0o700)
             except OSError as error:
                 raise translate_os_error(error, native) from error
-            self.record_created(current, MemberKind.DIR)
+            self.record_created(current, MemberKind.DIR, native)
             self.dir_times.setdefault(current, (0o755, None))
             self.known_dirs.add(current)
 
@@ -511,9 +547,12 @@ class _Extraction:
         cut = native.rfind("/") + 1
         return f"{native[:cut]}.{native[cut : cut + 100]}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}"
 
-    def record_created(self, path: RelPath, kind: MemberKind) -> None:
+    def record_created(self, path: RelPath, kind: MemberKind, native: str) -> None:
         self.created.append((path, kind))
         self.created_set.add(path)
+        if self.recorder is not None:
+            link_target = self.links.get(path) if kind is MemberKind.SYMLINK else None
+            self.recorder.created(path, kind, native, link_target)
 
     def replace_existing(self, path: RelPath, native: str) -> None:
         """Move what is at path into this run's backup folder, or refuse without --overwrite."""
@@ -522,6 +561,8 @@ class _Extraction:
         if not self.overwrite:
             raise AlreadyExistsError(17, "already exists (use --overwrite to replace it)", native)
         backup = os.path.join(self.backup_root, path)
+        if self.recorder is not None:
+            self.recorder.before_backup(path, native)
         try:
             os.makedirs(os.path.dirname(backup), exist_ok=True)
             os.rename(native, backup)
@@ -571,7 +612,7 @@ class _Extraction:
         except OSError as error:
             raise translate_os_error(error, native) from error
         self.temp = None
-        self.record_created(path, kind)
+        self.record_created(path, kind, native)
 
     def add_hardlink(self, path: RelPath, target: RelPath, member: ArchiveMember) -> None:
         """Link path to a file this extraction wrote (through a temporary name)."""
@@ -672,6 +713,7 @@ class _Extraction:
             bytes_written=self.written,
             replaced=tuple(self.backups),
             backup_folder=self.backup_root if self.backups else None,
+            run_id=self.run_id if self.recorder is not None else None,
         )
 
 

@@ -139,6 +139,18 @@ class Journal:
         """Record that the steps before seq through may start (call before starting them)."""
         self._write("UPDATE runs SET started_through = ? WHERE run_id = ?", [(through, run_id)])
 
+    def append_actions(self, run_id: str, actions: Sequence[Action]) -> None:
+        """Add actions to the end of a run's list and let them start (a run that learns steps as it goes)."""
+        if not actions:
+            return
+        text = actions_to_compact(actions)
+        self._write(
+            "UPDATE runs SET actions = CASE WHEN actions = '[]' THEN ?"
+            " ELSE substr(actions, 1, length(actions) - 1) || ',' || substr(?, 2) END,"
+            " started_through = started_through + ? WHERE run_id = ?",
+            [(text, text, len(actions), run_id)],
+        )
+
     def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
         """Record how steps ended, after they happened: one row per status, a note per failure."""
         by_status: dict[str, list[str]] = {}

@@ -1,0 +1,117 @@
+"""Journal an unpack --overwrite as a run on DEST, so that 'dirkit undo DEST' reverts it.
+
+The extraction itself stays in ops/unpack.py; it reports each backup before it happens and each
+created path after it, and this recorder turns them into journal steps the undo planner knows:
+BACKUP for a replaced path (moved to DEST/.dirkit/backups/RUN-ID/, the executor's own naming),
+COPY_FILE for a created file, MAKE_SYMLINK for a link, MAKE_DIR for a directory. Steps are left
+pending until the extraction finishes, so an unpack that stops early (or crashes) stays an
+interrupted run whose steps undo reverts only where they are found to have happened.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+from dirkit.backends.local import LocalBackend, entry_from_stat
+from dirkit.core.archive_safety import MemberKind
+from dirkit.core.paths import RelPath, join_path
+from dirkit.core.plan import Action, ActionKind, fingerprint_of
+from dirkit.core.undo import StepStatus
+from dirkit.errors import translate_os_error
+from dirkit.ops.execute import BACKUP_ROOT, new_run_id, utc_now
+from dirkit.ops.recovery import recover_target
+from dirkit.ops.unpack import UnpackOptions, UnpackResult, unpack_archive
+from dirkit.state.journal import Journal, RunStatus, StepOutcome
+
+OPERATION = "unpack"
+JOURNAL_BATCH = 2048
+"""Created paths recorded per transaction (a backup is always recorded before it happens)."""
+
+
+class UnpackRecorder:
+    """Records the backups and creations of one extraction as the steps of a journaled run."""
+
+    def __init__(self, journal: Journal, dest: str, archive: str) -> None:
+        self.journal = journal
+        self.dest = os.path.abspath(dest)
+        self.archive = os.path.abspath(archive)
+        self.run_id = new_run_id()
+        self.backup_dir = join_path(BACKUP_ROOT, self.run_id)
+        self.waiting: list[Action] = []
+        self.recorded = 0
+        self.started = False
+
+    def start(self) -> None:
+        """Record that the run starts (call once DEST exists, before anything in it changes)."""
+        self.journal.start_run(
+            self.run_id,
+            OPERATION,
+            self.dest,
+            self.archive,
+            self.backup_dir,
+            os.getpid(),
+            socket.gethostname(),
+            utc_now(),
+            {},
+        )
+        self.started = True
+
+    def flush(self) -> None:
+        """Write the steps recorded so far to the journal."""
+        if self.waiting:
+            self.journal.append_actions(self.run_id, self.waiting)
+            self.recorded += len(self.waiting)
+            self.waiting = []
+
+    def before_backup(self, path: RelPath, native: str) -> None:
+        """Record, before it happens, that what is at path moves to the run's backup folder."""
+        try:
+            info = os.lstat(native)
+        except OSError as error:
+            raise translate_os_error(error, native) from error
+        target = os.readlink(native) if stat.S_ISLNK(info.st_mode) else None
+        expected = fingerprint_of(entry_from_stat(path, info, target))
+        self.waiting.append(Action(ActionKind.BACKUP, path, expected=expected))
+        self.flush()
+
+    def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
+        """Record that path was just created by the extraction."""
+        if kind is MemberKind.DIR:
+            action = Action(ActionKind.MAKE_DIR, path)
+        elif kind is MemberKind.SYMLINK:
+            action = Action(ActionKind.MAKE_SYMLINK, path, link_target=link_target)
+        else:
+            try:
+                info = os.lstat(native)
+            except OSError as error:
+                raise translate_os_error(error, native) from error
+            mode = info.st_mode & 0o7777
+            action = Action(ActionKind.COPY_FILE, path, path, info.st_size, info.st_mtime_ns, mode)
+        self.waiting.append(action)
+        if len(self.waiting) >= JOURNAL_BATCH:
+            self.flush()
+
+    def finish(self, completed: bool) -> None:
+        """Record how the run ended: every step done, or the run interrupted with its steps pending."""
+        if not self.started:
+            return
+        self.flush()
+        if completed:
+            self.journal.finish_steps(
+                self.run_id, [StepOutcome(seq, StepStatus.DONE) for seq in range(self.recorded)]
+            )
+            status = RunStatus.DONE
+        else:
+            status = RunStatus.INTERRUPTED
+        summary = {"steps_done": self.recorded if completed else 0, "failures": 0, "conflicts": 0}
+        self.journal.finish_run(self.run_id, status, utc_now(), dict(summary))
+
+
+def unpack_with_journal(archive: str, dest: str, options: UnpackOptions, journal: Journal) -> UnpackResult:
+    """Unpack archive into dest as a journaled run (dead runs on dest recovered first)."""
+    if os.path.isdir(dest):
+        recover_target(journal, LocalBackend(dest))
+    recorder = UnpackRecorder(journal, dest, archive)
+    return unpack_archive(archive, dest, options, recorder)
