@@ -193,6 +193,8 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
                         if progress is not None:
                             progress.clear()
                 codes += [report_run(result, args) for result in results]
+                if stop.is_set():
+                    codes.append(EXIT_INTERRUPTED)
         finally:
             journal.close()
     finally:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.core.dupes import DupeAction, DupeGroup, KeepRule
 from dirkit.core.dupes_plan import plan_dupe_runs
-from dirkit.core.paths import ROOT, display_path
-from dirkit.core.plan import Plan
-from dirkit.errors import UsageError
+from dirkit.core.entry import Entry
+from dirkit.core.paths import ROOT, RelPath, display_path
+from dirkit.core.plan import Action, ActionKind, Plan, SkippedPath, entry_matches, make_plan
+from dirkit.errors import NotFoundError, UsageError
 from dirkit.ops.execute import ExecuteOptions, RunResult, utc_now
 from dirkit.ops.mirror import MirrorOptions, run_plan
 from dirkit.ops.recovery import recover_target
@@ -48,6 +50,48 @@ def plan_dupe_actions_per_root(
     return plan_dupe_runs(groups, action, rule, roots, created=utc_now())
 
 
+def drop_changed_keepers(plan: Plan, backend: Backend) -> Plan:
+    """Return plan without the duplicates whose kept file changed since the search (they are skipped).
+
+    The executor checks the kept file again when it links, but only after the duplicate went to the
+    backups; checking first keeps the duplicate in place when the link could not be made.
+    """
+    dropped: set[RelPath] = set()
+    for action in plan.actions:
+        if action.kind is not ActionKind.HARD_LINK or action.source_expected is None:
+            continue
+        if not entry_matches(action.source_expected, _stat_kept(action, backend)):
+            dropped.add(action.path)
+    if not dropped:
+        return plan
+    kept_actions = [action for action in plan.actions if action.path not in dropped]
+    skipped = list(plan.skipped) + [
+        SkippedPath(path, "the kept file changed or went away since the search; left alone")
+        for path in sorted(dropped)
+    ]
+    return make_plan(
+        plan.operation,
+        plan.target,
+        kept_actions,
+        skipped=skipped,
+        options=plan.options,
+        created=plan.created,
+    )
+
+
+def _stat_kept(action: Action, backend: Backend) -> Entry | None:
+    """Return what the kept file of a HARD_LINK action is now (None if it is gone)."""
+    try:
+        if action.link_target is not None:
+            folder, name = os.path.split(action.link_target)
+            return LocalBackend(folder).stat(RelPath(name))
+        if action.source_path is None:
+            return None
+        return backend.stat(action.source_path)
+    except NotFoundError:
+        return None
+
+
 def run_dupe_plans(
     plans: Sequence[tuple[int, Plan]],
     backends: Sequence[Backend],
@@ -62,7 +106,8 @@ def run_dupe_plans(
     for index, plan in plans:
         if execute is not None and execute.stop is not None and execute.stop.is_set():
             break
-        result = run_plan(plan, None, backends[index], journal, options, execute)
+        backend = backends[index]
+        result = run_plan(drop_changed_keepers(plan, backend), None, backend, journal, options, execute)
         results.append(result)
         if on_result is not None:
             on_result(result)
