@@ -109,8 +109,8 @@ class ExtractionRecorder(Protocol):
     def start(self) -> None:
         """Record that the extraction starts (DEST exists, nothing in it changed yet)."""
 
-    def before_backup(self, path: RelPath, native: str) -> None:
-        """Record that what is at path is about to move to the backup folder."""
+    def before_backup(self, path: RelPath, native: str, kind: MemberKind, source: str | None) -> None:
+        """Record that path moves to the backups and kind (from the temporary path source) replaces it."""
 
     def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
         """Record that path was just created."""
@@ -520,7 +520,7 @@ class _Extraction:
             if info is not None and stat.S_ISLNK(info.st_mode):
                 raise UnsafeArchiveError(f"{native}: is a symlink in DEST; refusing to write through it")
             if info is not None:
-                self.replace_existing(current, native)
+                self.replace_existing(current, native, MemberKind.DIR, None)
             try:
                 os.mkdir(native, 0o700)
             except OSError as error:
@@ -554,7 +554,7 @@ class _Extraction:
             link_target = self.links.get(path) if kind is MemberKind.SYMLINK else None
             self.recorder.created(path, kind, native, link_target)
 
-    def replace_existing(self, path: RelPath, native: str) -> None:
+    def replace_existing(self, path: RelPath, native: str, kind: MemberKind, source: str | None) -> None:
         """Move what is at path into this run's backup folder, or refuse without --overwrite."""
         if path in self.created_set:
             raise UnsafeArchiveError(f"{display_path(path)}: member appears twice in the archive")
@@ -562,7 +562,7 @@ class _Extraction:
             raise AlreadyExistsError(17, "already exists (use --overwrite to replace it)", native)
         backup = os.path.join(self.backup_root, path)
         if self.recorder is not None:
-            self.recorder.before_backup(path, native)
+            self.recorder.before_backup(path, native, kind, source)
         try:
             os.makedirs(os.path.dirname(backup), exist_ok=True)
             os.rename(native, backup)
@@ -606,7 +606,7 @@ class _Extraction:
     def place(self, temp: str, path: RelPath, native: str, kind: MemberKind) -> None:
         """Rename a finished temporary file into place, backing up what was there."""
         if self.lstat_unless_fresh(path, native) is not None:
-            self.replace_existing(path, native)
+            self.replace_existing(path, native, kind, temp)
         try:
             os.rename(temp, native)
         except OSError as error:

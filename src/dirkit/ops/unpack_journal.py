@@ -16,6 +16,7 @@ import stat
 
 from dirkit.backends.local import LocalBackend, entry_from_stat
 from dirkit.core.archive_safety import MemberKind
+from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.paths import RelPath, join_path
 from dirkit.core.plan import Action, ActionKind, fingerprint_of
 from dirkit.core.undo import StepStatus
@@ -42,6 +43,8 @@ class UnpackRecorder:
         self.waiting: list[Action] = []
         self.recorded = 0
         self.started = False
+        self.replaced_now: RelPath | None = None
+        """The path whose backup and replacement were recorded ahead, not to be recorded again."""
 
     def start(self) -> None:
         """Record that the run starts (call once DEST exists, before anything in it changes)."""
@@ -65,33 +68,32 @@ class UnpackRecorder:
             self.recorded += len(self.waiting)
             self.waiting = []
 
-    def before_backup(self, path: RelPath, native: str) -> None:
-        """Record, before it happens, that what is at path moves to the run's backup folder."""
-        try:
-            info = os.lstat(native)
-        except OSError as error:
-            raise translate_os_error(error, native) from error
-        target = os.readlink(native) if stat.S_ISLNK(info.st_mode) else None
-        expected = fingerprint_of(entry_from_stat(path, info, target))
-        self.waiting.append(Action(ActionKind.BACKUP, path, expected=expected))
+    def before_backup(self, path: RelPath, native: str, kind: MemberKind, source: str | None) -> None:
+        """Record, before it happens, that path moves to the backups and what replaces it (from source)."""
+        backup = Action(ActionKind.BACKUP, path, expected=fingerprint_of(_entry_at(path, native)))
+        self.waiting += [backup, self._creation(path, kind, source)]
+        self.replaced_now = path
         self.flush()
 
     def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
         """Record that path was just created by the extraction."""
-        if kind is MemberKind.DIR:
-            action = Action(ActionKind.MAKE_DIR, path)
-        elif kind is MemberKind.SYMLINK:
-            action = Action(ActionKind.MAKE_SYMLINK, path, link_target=link_target)
-        else:
-            try:
-                info = os.lstat(native)
-            except OSError as error:
-                raise translate_os_error(error, native) from error
-            mode = info.st_mode & 0o7777
-            action = Action(ActionKind.COPY_FILE, path, path, info.st_size, info.st_mtime_ns, mode)
-        self.waiting.append(action)
+        if path == self.replaced_now:
+            self.replaced_now = None
+            return
+        self.waiting.append(self._creation(path, kind, native, link_target))
         if len(self.waiting) >= JOURNAL_BATCH:
             self.flush()
+
+    def _creation(
+        self, path: RelPath, kind: MemberKind, native: str | None, link_target: str | None = None
+    ) -> Action:
+        """Return the step that says path was created as kind (a file's size and mtime read at native)."""
+        if kind is MemberKind.DIR or native is None:
+            return Action(ActionKind.MAKE_DIR, path)
+        entry = _entry_at(path, native)
+        if entry.kind is EntryKind.SYMLINK:
+            return Action(ActionKind.MAKE_SYMLINK, path, link_target=link_target or entry.target)
+        return Action(ActionKind.COPY_FILE, path, path, entry.size, entry.mtime_ns, entry.mode)
 
     def finish(self, completed: bool) -> None:
         """Record how the run ended: every step done, or the run interrupted with its steps pending."""
@@ -107,6 +109,16 @@ class UnpackRecorder:
             status = RunStatus.INTERRUPTED
         summary = {"steps_done": self.recorded if completed else 0, "failures": 0, "conflicts": 0}
         self.journal.finish_run(self.run_id, status, utc_now(), dict(summary))
+
+
+def _entry_at(path: RelPath, native: str) -> Entry:
+    """Return what is at a native path now (not following a symlink)."""
+    try:
+        info = os.lstat(native)
+        target = os.readlink(native) if stat.S_ISLNK(info.st_mode) else None
+    except OSError as error:
+        raise translate_os_error(error, native) from error
+    return entry_from_stat(path, info, target)
 
 
 def unpack_with_journal(archive: str, dest: str, options: UnpackOptions, journal: Journal) -> UnpackResult:
