@@ -90,6 +90,10 @@ def test_dupes_overlapping_roots_exit_2(roots: tuple[Path, Path], capsys: Captur
     code, out, err = run(capsys, "dupes", "--link", str(first), str(first / "sub"))
     assert (code, out) == (2, "")
     assert "overlaps" in err
+    code, out, err = run(capsys, "dupes", "--remove", "--follow-symlinks", str(first))
+    assert (code, out) == (2, "")
+    assert "--follow-symlinks" in err
+    assert (first / "sub/copy.txt").read_bytes() == ORIGINAL
 
 
 def test_dupes_interrupted_exits_130(

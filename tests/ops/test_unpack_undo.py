@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
+from dirkit.core.paths import RelPath
+from dirkit.core.plan import Action, ActionKind
+from dirkit.core.undo import StepStatus
 from dirkit.errors import UnsafeArchiveError
 from dirkit.ops.undo import undo_run
 from dirkit.ops.unpack import UnpackOptions
@@ -178,3 +181,23 @@ def test_undo_after_a_crash_in_the_middle_of_an_unpack(dest: Path, archive: Path
         journal.close()
     assert undone.ok, undone.failures
     assert picture(dest) == before
+
+
+def test_appended_actions_follow_each_other_and_start_pending() -> None:
+    journal = Journal.open()
+    try:
+        journal.start_run("r1", "unpack", "/t", None, RelPath(".dirkit/backups/r1"), 1, "h", "now", {})
+        journal.append_actions("r1", [Action(ActionKind.MAKE_DIR, RelPath("a"))])
+        journal.append_actions("r1", [])
+        journal.append_actions(
+            "r1", [Action(ActionKind.BACKUP, RelPath("a/b")), Action(ActionKind.MAKE_SYMLINK, RelPath("c"))]
+        )
+        steps = journal.steps("r1")
+    finally:
+        journal.close()
+    assert [(step.seq, step.action.path, step.status) for step in steps] == [
+        (0, "a", StepStatus.PENDING),
+        (1, "a/b", StepStatus.PENDING),
+        (2, "c", StepStatus.PENDING),
+    ]
+    assert steps[1].backup_path == ".dirkit/backups/r1/a/b"

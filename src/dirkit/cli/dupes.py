@@ -88,9 +88,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     act = parser.add_argument_group("what to do with duplicates")
     actions = act.add_mutually_exclusive_group()
     actions.add_argument(
-        "--link", action="store_true", help="replace each duplicate by a hard link to the kept file"
+        "--link",
+        action="store_true",
+        help="replace each duplicate by a hard link to the kept file (undoable: 'dirkit undo ROOT')",
     )
-    actions.add_argument("--remove", action="store_true", help="delete every duplicate but the kept file")
+    actions.add_argument(
+        "--remove",
+        action="store_true",
+        help="move every duplicate but the kept file into ROOT/.dirkit/backups/ (undoable)",
+    )
     act.add_argument(
         "--keep",
         choices=[rule.value for rule in KeepRule],
@@ -169,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptions) -> int:
     """Find the duplicates, then link or remove them with one journaled run per root."""
+    if options.scan.follow_symlinks:
+        raise UsageError(
+            f"--follow-symlinks cannot be used with --{action.value}: a file reached through a symlink "
+            "may lie outside its root (add --dry-run to see the plan)"
+        )
     backends: list[Backend] = []
     try:
         for root in args.roots:

@@ -143,13 +143,19 @@ class Journal:
         """Add actions to the end of a run's list and let them start (a run that learns steps as it goes)."""
         if not actions:
             return
-        text = actions_to_compact(actions)
-        self._write(
-            "UPDATE runs SET actions = CASE WHEN actions = '[]' THEN ?"
-            " ELSE substr(actions, 1, length(actions) - 1) || ',' || substr(?, 2) END,"
-            " started_through = started_through + ? WHERE run_id = ?",
-            [(text, text, len(actions), run_id)],
-        )
+        try:
+            with self.connection:
+                self.connection.execute(
+                    "INSERT INTO run_action_chunks (run_id, chunk, actions) VALUES (?,"
+                    " (SELECT COUNT(*) FROM run_action_chunks WHERE run_id = ?), ?)",
+                    (run_id, run_id, actions_to_compact(actions)),
+                )
+                self.connection.execute(
+                    "UPDATE runs SET started_through = started_through + ? WHERE run_id = ?",
+                    (len(actions), run_id),
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
 
     def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
         """Record how steps ended, after they happened: one row per status, a note per failure."""
@@ -208,6 +214,10 @@ class Journal:
         if row is None:
             return []
         actions = actions_from_compact(row[0])
+        for (chunk,) in self.connection.execute(
+            "SELECT actions FROM run_action_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ):
+            actions.extend(actions_from_compact(chunk))
         started_through = int(row[1])
         backup_dir = RelPath(str(_untext(row[2])))
         statuses: dict[int, StepStatus] = {}
