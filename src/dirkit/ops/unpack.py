@@ -115,6 +115,9 @@ class ExtractionRecorder(Protocol):
     def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
         """Record that path was just created."""
 
+    def existing_dir(self, path: RelPath, info: os.stat_result) -> None:
+        """Record a directory that was in DEST before (its mode and times may change)."""
+
     def finish(self, completed: bool) -> None:
         """Record whether the extraction completed or stopped early (after its roll-back)."""
 
@@ -516,6 +519,8 @@ class _Extraction:
             info = self.lstat_unless_fresh(current, native)
             if info is not None and stat.S_ISDIR(info.st_mode):
                 self.known_dirs.add(current)
+                if self.recorder is not None:
+                    self.recorder.existing_dir(current, info)
                 continue
             if info is not None and stat.S_ISLNK(info.st_mode):
                 raise UnsafeArchiveError(f"{native}: is a symlink in DEST; refusing to write through it")

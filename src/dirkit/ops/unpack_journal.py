@@ -17,8 +17,8 @@ import stat
 from dirkit.backends.local import LocalBackend, entry_from_stat
 from dirkit.core.archive_safety import MemberKind
 from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import RelPath, join_path
-from dirkit.core.plan import Action, ActionKind, fingerprint_of
+from dirkit.core.paths import ROOT, RelPath, join_path
+from dirkit.core.plan import Action, ActionKind, Fingerprint, fingerprint_of
 from dirkit.core.undo import StepStatus
 from dirkit.errors import translate_os_error
 from dirkit.ops.execute import BACKUP_ROOT, new_run_id, utc_now
@@ -45,6 +45,8 @@ class UnpackRecorder:
         self.started = False
         self.replaced_now: RelPath | None = None
         """The path whose backup and replacement were recorded ahead, not to be recorded again."""
+        self.dirs_before: dict[RelPath, Fingerprint] = {}
+        """Directories that were in DEST before, as they were (their mode and times may change)."""
 
     def start(self) -> None:
         """Record that the run starts (call once DEST exists, before anything in it changes)."""
@@ -60,6 +62,7 @@ class UnpackRecorder:
             {},
         )
         self.started = True
+        self.dirs_before[ROOT] = fingerprint_of(_entry_at(ROOT, self.dest))
 
     def flush(self) -> None:
         """Write the steps recorded so far to the journal."""
@@ -95,10 +98,33 @@ class UnpackRecorder:
             return Action(ActionKind.MAKE_SYMLINK, path, link_target=link_target or entry.target)
         return Action(ActionKind.COPY_FILE, path, path, entry.size, entry.mtime_ns, entry.mode)
 
+    def existing_dir(self, path: RelPath, info: os.stat_result) -> None:
+        """Record a directory that was in DEST before, as it was."""
+        self.dirs_before.setdefault(path, fingerprint_of(entry_from_stat(path, info)))
+
+    def _metadata_steps(self) -> list[Action]:
+        """Return the steps that say which modes and times of earlier directories the unpack changed."""
+        steps: list[Action] = []
+        for path, before in self.dirs_before.items():
+            native = f"{self.dest}/{path}" if path else self.dest
+            try:
+                now = os.lstat(native)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(now.st_mode):
+                continue
+            mode = now.st_mode & 0o7777
+            if mode != before.mode:
+                steps.append(Action(ActionKind.SET_MODE, path, mode=mode, expected=before))
+            if now.st_mtime_ns != before.mtime_ns:
+                steps.append(Action(ActionKind.SET_MTIME, path, mtime_ns=now.st_mtime_ns, expected=before))
+        return steps
+
     def finish(self, completed: bool) -> None:
         """Record how the run ended: every step done, or the run interrupted with its steps pending."""
         if not self.started:
             return
+        self.waiting += self._metadata_steps()
         self.flush()
         if completed:
             self.journal.finish_steps(
