@@ -17,8 +17,11 @@ import pytest
 from dirkit.backends.protocol import Backend
 from dirkit.cli import dupes as dupes_command
 from dirkit.cli.main import main
+from dirkit.core.archive_safety import MemberKind
 from dirkit.core.dupes import DupeAction, DupeGroup, KeepRule
+from dirkit.core.paths import RelPath
 from dirkit.core.plan import Plan
+from dirkit.ops import unpack_journal
 from dirkit.ops.dupes_actions import plan_dupe_actions_per_root
 
 Capture = pytest.CaptureFixture[str]
@@ -149,4 +152,34 @@ def test_unpack_overwrite_then_undo(tmp_path: Path, make_tree: Callable[..., Pat
     assert code == 1
     assert "conflict" in err and "c.txt" in err
     assert (dest / "b/c.txt").read_text() == "edited later"
+    assert (dest / "a.txt").read_text() == "mine"
+
+
+def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
+    tmp_path: Path, make_tree: Callable[..., Path], capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = make_tree("dest", {"a.txt": "mine"})
+    source = make_tree("src", {"a.txt": "theirs", "b.txt": "new"})
+    archive = tmp_path / "x.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(source / "a.txt", arcname="a.txt")
+        tar.add(source / "b.txt", arcname="b.txt")
+    created = unpack_journal.UnpackRecorder.created
+
+    def interrupted_at_b(
+        self: unpack_journal.UnpackRecorder, path: str, kind: MemberKind, native: str, link: str | None
+    ) -> None:
+        created(self, RelPath(path), kind, native, link)
+        if path == "b.txt":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(unpack_journal.UnpackRecorder, "created", interrupted_at_b)
+    code, _, err = run(capsys, "unpack", "--overwrite", str(archive), str(dest))
+    assert code == 130
+    assert "interrupted" in err
+    assert (dest / "a.txt").read_text() == "mine"
+    assert not (dest / "b.txt").exists()
+    code, out, _ = run(capsys, "backups", str(dest))
+    assert code == 0 and "unpack" in out and "interrupted" in out
+    assert run(capsys, "undo", str(dest))[0] == 0
     assert (dest / "a.txt").read_text() == "mine"
