@@ -145,7 +145,7 @@ class Journal:
             return
         self._write(
             "INSERT INTO run_action_chunks (run_id, chunk, actions) VALUES (?,"
-            " (SELECT COUNT(*) FROM run_action_chunks WHERE run_id = ?), ?)",
+            " (SELECT COALESCE(MAX(chunk) + 1, 0) FROM run_action_chunks WHERE run_id = ?), ?)",
             [(run_id, run_id, actions_to_compact(actions))],
         )
 
