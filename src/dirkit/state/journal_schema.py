@@ -58,6 +58,6 @@ JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
 A run's actions are stored once, when it starts. Before a batch of steps starts, started_through
 moves past it (so those steps count as possibly done); after steps end, their seqs are appended to
 step_marks by status in one row per batch, and failures get a step_notes row with the error.
-A run that learns its steps as it goes (unpack) appends them in run_action_chunks just before they
-start; they count as started and follow the started actions of runs.
+A run that learns its steps as it goes (unpack) appends them in run_action_chunks (a backup before
+it happens, new paths in batches after); they count as started and follow the started actions of runs.
 """
