@@ -230,13 +230,12 @@ def test_dupes_dry_run_prints_the_plan(tree: Path, capsys: Capture) -> None:
 
 
 @pytest.mark.parametrize("action", ["--link", "--remove"])
-def test_dupes_actions_without_undo_machinery_exit_2_and_touch_nothing(
-    tree: Path, capsys: Capture, action: str
-) -> None:
+def test_dupes_actions_are_carried_out_and_undone(tree: Path, capsys: Capture, action: str) -> None:
     code, out, err = run(capsys, "dupes", action, str(tree))
-    assert code == 2
-    assert out == ""
-    assert "undo" in err and "--dry-run" in err
+    assert (code, err) == (0, "")
+    assert f"dupes-{action[2:]} run" in out
+    assert os.path.exists(tree / "copy.txt") == (action == "--link")
+    assert run(capsys, "undo", str(tree))[0] == 0
     assert (tree / "copy.txt").read_text() == "one\ntwo needle\nthree\n"
     assert os.stat(tree / "copy.txt").st_nlink == 1
 
@@ -271,7 +270,7 @@ def test_subprocess_runs(tree: Path) -> None:
     assert found.returncode == 0
     assert f"{tree}/a.txt:1" in found.stdout.splitlines()
     dupes = subprocess.run(
-        [sys.executable, "-m", "dirkit", "dupes", "--remove", str(tree)],
+        [sys.executable, "-m", "dirkit", "dupes", "--remove", str(tree), str(tree / "sub")],
         capture_output=True,
         text=True,
         env=env,
@@ -279,6 +278,7 @@ def test_subprocess_runs(tree: Path) -> None:
     )
     assert dupes.returncode == 2
     assert dupes.stderr.count("\n") == 1
+    assert "overlaps" in dupes.stderr
 
 
 # unreadable directories, through the fault-injecting backend (works even when running as root)

@@ -330,6 +330,14 @@ class LocalBackend:
         except OSError as error:
             raise translate_os_error(error, target) from error
 
+    def hard_link_native(self, existing: str, new: RelPath) -> None:
+        """Make new a second name of a file given by its OS path (it may lie outside the tree)."""
+        target = self.native_path(new)
+        try:
+            os.link(existing, target, follow_symlinks=False)
+        except OSError as error:
+            raise translate_os_error(error, target) from error
+
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""
         full = self.native_path(path)

@@ -8,15 +8,25 @@ import os
 import sys
 from typing import BinaryIO
 
+from dirkit.backends.protocol import Backend
 from dirkit.cli.common import add_filter_options, add_output_options, default_jobs, scan_options_from_args
+from dirkit.cli.runs import progress_for, report_run, run_log, stop_on_signals
 from dirkit.core.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.paths import display_path
 from dirkit.core.sizes import parse_byte_count
-from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from dirkit.ops.dupes import DupesOptions, find_duplicates
+from dirkit.ops.dupes_actions import (
+    check_separate_roots,
+    plan_dupe_actions_per_root,
+    recover_roots,
+    run_dupe_plans,
+)
+from dirkit.ops.execute import ExecuteOptions
 from dirkit.ops.trees import open_tree
 from dirkit.report.entries import path_fields
 from dirkit.report.search import dupes_group_json, output_bytes
+from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Find files with identical content in one or more trees, like jdupes -r or fdupes -r.
@@ -27,23 +37,29 @@ path is shown); empty files and symlinks are left out unless --empty or --follow
 Each group is printed as its paths, one per line, groups separated by a blank line, in
 the order of the roots given and then of sorted paths.
 
---link (replace duplicates by hard links) and --remove (delete all but one) choose the
-file to keep with --keep. In this version they only print their plan with --dry-run:
-carrying them out needs dirkit's backup and undo machinery, which is not wired in yet.
+--link (replace each duplicate by a hard link to the kept file) and --remove (delete all
+but one) choose the file to keep with --keep. Nothing is lost: each duplicate is first
+moved (renamed) into ROOT/.dirkit/backups/RUN-ID/ of its own root, then --link makes the
+hard link in its place. There is one journaled run per root, so 'dirkit undo ROOT' puts
+the duplicates back byte for byte. Before touching a file the run checks that it still
+has the size and modification time seen by the search; a file changed since is left
+alone (a conflict). A hard link cannot cross filesystems: such duplicates are skipped
+with the reason. The roots must not overlap. --dry-run prints what would be done.
 """
 
 EPILOG = """\
 exit status:
-  0   no duplicates found
-  1   duplicates found
-  2   error (bad option, missing root, some files could not be read, or --link/--remove
-      without --dry-run)
-  130 interrupted
+  0   no duplicates found (with --link/--remove: every duplicate was dealt with)
+  1   duplicates found (with --link/--remove: some were skipped, failed or left alone)
+  2   error (bad option, missing or overlapping roots, some files could not be read,
+      or a run stopped by an error such as a full disk)
+  130 interrupted (with --link/--remove: the steps under way were finished and journaled)
 
 examples:
   dirkit dupes ~/photos /mnt/backup/photos
   dirkit dupes --min-size 1M --json ~/Downloads | jq .size
   dirkit dupes --remove --keep oldest --dry-run ~/music
+  dirkit dupes --link --keep oldest ~/music && dirkit undo ~/music
 """
 
 
@@ -72,16 +88,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     act = parser.add_argument_group("what to do with duplicates")
     actions = act.add_mutually_exclusive_group()
     actions.add_argument(
-        "--link", action="store_true", help="replace each duplicate by a hard link to the kept file"
+        "--link",
+        action="store_true",
+        help="replace each duplicate by a hard link to the kept file (undoable: 'dirkit undo ROOT')",
     )
-    actions.add_argument("--remove", action="store_true", help="delete every duplicate but the kept file")
+    actions.add_argument(
+        "--remove",
+        action="store_true",
+        help="move every duplicate but the kept file into ROOT/.dirkit/backups/ (undoable)",
+    )
     act.add_argument(
         "--keep",
         choices=[rule.value for rule in KeepRule],
         default=KeepRule.FIRST_ROOT.value,
         help="which file of a group to keep (default: %(default)s, the first in the order of the roots)",
     )
-    act.add_argument("--dry-run", action="store_true", help="print the plan of --link/--remove and stop")
+    act.add_argument(
+        "-n", "--dry-run", action="store_true", help="print what --link/--remove would do and change nothing"
+    )
     add_filter_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -90,11 +114,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Find the duplicates and print them (or the plan to deal with them); return the exit code."""
     action = DupeAction.LINK if args.link else DupeAction.REMOVE if args.remove else None
-    if action is not None and not args.dry_run:
-        raise UsageError(
-            f"--{action.value} needs dirkit's backup and undo machinery, not in this version yet; "
-            "add --dry-run to see the plan"
-        )
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     options = DupesOptions(
@@ -103,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         include_empty=args.empty,
         jobs=args.jobs,
     )
+    if action is not None and not args.dry_run:
+        return _carry_out(args, action, options)
     trees = [(root, open_tree(root)) for root in args.roots]
     try:
         result = find_duplicates([backend for _, backend in trees], options)
@@ -150,3 +171,46 @@ def run(args: argparse.Namespace) -> int:
     if result.failures:
         return EXIT_ERROR
     return EXIT_DIFFERENCES if result.groups else EXIT_OK
+
+
+def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptions) -> int:
+    """Find the duplicates, then link or remove them with one journaled run per root."""
+    if options.scan.follow_symlinks:
+        raise UsageError(
+            f"--follow-symlinks cannot be used with --{action.value}: a file reached through a symlink "
+            "may lie outside its root (add --dry-run to see the plan)"
+        )
+    backends: list[Backend] = []
+    try:
+        for root in args.roots:
+            backends.append(open_tree(root))
+        check_separate_roots(backends)
+        journal = Journal.open()
+        try:
+            with run_log():
+                recover_roots(journal, backends)
+                found = find_duplicates(backends, options)
+                for failure in found.failures:
+                    where = os.path.join(args.roots[failure.root_index], failure.path)
+                    print(f"dirkit: {display_path(where)}: {failure.reason}", file=sys.stderr)
+                plans = plan_dupe_actions_per_root(found.groups, action, KeepRule(args.keep), backends)
+                codes = [EXIT_ERROR if found.failures else EXIT_OK]
+                progress = progress_for(args)
+                with stop_on_signals() as stop:
+                    execute = ExecuteOptions(stop=stop, on_progress=progress)
+                    try:
+                        results = run_dupe_plans(plans, backends, journal, args.jobs, execute)
+                    finally:
+                        if progress is not None:
+                            progress.clear()
+                codes += [report_run(result, args) for result in results]
+                if stop.is_set():
+                    codes.append(EXIT_INTERRUPTED)
+        finally:
+            journal.close()
+    finally:
+        for backend in backends:
+            backend.close()
+    if EXIT_INTERRUPTED in codes:
+        return EXIT_INTERRUPTED
+    return max(codes)

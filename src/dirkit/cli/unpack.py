@@ -7,11 +7,14 @@ import datetime
 import json
 
 from dirkit.cli.common import write_lines
+from dirkit.cli.runs import run_log
 from dirkit.core.archive_safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.parts import parse_size
 from dirkit.core.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
 from dirkit.ops.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.unpack_journal import unpack_with_journal
+from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read from its
@@ -28,9 +31,12 @@ more than --max-ratio times its own size (a zip bomb). Every file is written und
 temporary name and renamed into place only when complete.
 
 Existing files are never replaced unless --overwrite; then each one is first moved to
-DEST/.dirkit/backups/RUN-ID/ (same relative path), and unpack-record.json there lists
-what was backed up and created, so the unpack can be undone. File modes are restored
-without setuid/setgid; owners are not.
+DEST/.dirkit/backups/RUN-ID/ (same relative path), and the unpack is journaled as a run
+on DEST: 'dirkit undo DEST' puts every replaced file back byte for byte and removes what
+the unpack created, leaving alone (as a conflict) any file changed since. An unpack that
+stops early is rolled back and stays in the journal as an interrupted run.
+unpack-record.json in the backup folder also lists what was backed up and created.
+File modes are restored without setuid/setgid; owners are not.
 """
 
 EPILOG = """\
@@ -45,6 +51,7 @@ examples:
   dirkit unpack --list download.zip
   dirkit unpack release.tar.gz ~/src/release
   dirkit unpack --overwrite --max-size 20G backup.tar.zst /srv/data
+  dirkit undo /srv/data      (after --overwrite: put back what it replaced)
 """
 
 
@@ -63,7 +70,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing files, moving each to DEST/.dirkit/backups/RUN-ID/ first",
+        help="replace existing files, moving each to DEST/.dirkit/backups/RUN-ID/ first (undoable)",
     )
     limits = parser.add_argument_group("limits")
     limits.add_argument(
@@ -108,7 +115,15 @@ def run(args: argparse.Namespace) -> int:
         max_ratio=args.max_ratio,
         max_members=args.max_files,
     )
-    result = unpack_archive(args.archive, args.dest, options)
+    if args.overwrite:
+        journal = Journal.open()
+        try:
+            with run_log():
+                result = unpack_with_journal(args.archive, args.dest, options, journal)
+        finally:
+            journal.close()
+    else:
+        result = unpack_archive(args.archive, args.dest, options)
     if args.quiet:
         return EXIT_OK
     if args.json:
@@ -120,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             "bytes": result.bytes_written,
             "replaced": list(result.replaced),
             "backup_folder": result.backup_folder,
+            "run_id": result.run_id,
         }
         write_lines([json.dumps(summary, ensure_ascii=False)])
         return EXIT_OK
@@ -131,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(
             f"replaced {len(result.replaced)} existing paths; originals kept in {result.backup_folder}"
         )
+    if result.run_id is not None:
+        lines.append(f"unpack run {result.run_id}; 'dirkit undo {result.dest}' reverts it")
     write_lines(lines)
     return EXIT_OK
 

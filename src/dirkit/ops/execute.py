@@ -286,6 +286,8 @@ class _Executor:
             if action.mtime_ns is not None and target.capabilities.can_set_mtime:
                 target.set_mtime(path, action.mtime_ns)
             return Fingerprint(EntryKind.SYMLINK, target=action.link_target), 0
+        if kind is ActionKind.HARD_LINK and action.link_target is not None:
+            return self._link_from_outside(action, action.link_target)
         if kind is ActionKind.HARD_LINK:
             existing = action.source_path
             assert existing is not None
@@ -330,6 +332,24 @@ class _Executor:
                 target.set_mode(path, action.mode)
             return None, 0
         raise AssertionError(f"unknown action kind {kind}")
+
+    def _link_from_outside(self, action: Action, existing: str) -> tuple[Fingerprint | None, int]:
+        """Make path a hard link to a file outside the target tree, named by its local OS path."""
+        target = self.target
+        if not isinstance(target, LocalBackend):
+            raise BackendError(0, "a link to a file outside the tree needs a local tree", action.path)
+        folder, name = os.path.split(existing)
+        try:
+            entry: Entry | None = LocalBackend(folder).stat(RelPath(name))
+        except NotFoundError:
+            entry = None
+        expected = action.source_expected
+        if entry is None or (expected is not None and not entry_matches(expected, entry, self.resolution)):
+            what = "no longer exists" if entry is None else "changed since the plan was made"
+            raise _ConflictError(f"{existing}: {what}; {action.path} left alone")
+        self._require_absent(action, action.path)
+        target.hard_link_native(existing, action.path)
+        return fingerprint_of(entry), 0
 
     def _copy(self, action: Action) -> tuple[Fingerprint | None, int]:
         source = self.source

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -94,6 +94,32 @@ class UnpackResult:
     replaced: tuple[RelPath, ...]
     backup_folder: str | None
     """DEST/.dirkit/backups/RUN-ID when files were replaced (with unpack-record.json inside)."""
+    run_id: str | None = None
+    """The journaled run ('dirkit undo DEST' reverts it), when the unpack was journaled."""
+
+
+class ExtractionRecorder(Protocol):
+    """Told of every backup before it happens and every created path after, to journal the run."""
+
+    @property
+    def run_id(self) -> str:
+        """Return the run id, which also names the backup folder."""
+        ...
+
+    def start(self) -> None:
+        """Record that the extraction starts (DEST exists, nothing in it changed yet)."""
+
+    def before_backup(self, path: RelPath, native: str, kind: MemberKind, source: str | None) -> None:
+        """Record that path moves to the backups and kind (from the temporary path source) replaces it."""
+
+    def created(self, path: RelPath, kind: MemberKind, native: str, link_target: str | None) -> None:
+        """Record that path was just created."""
+
+    def existing_dir(self, path: RelPath, info: os.stat_result) -> None:
+        """Record a directory that was in DEST before (its mode and times may change)."""
+
+    def finish(self, completed: bool) -> None:
+        """Record whether the extraction completed or stopped early (after its roll-back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +369,9 @@ def new_run_id(command: str) -> str:
     return f"{command}-{moment}-{secrets.token_hex(3)}"
 
 
-def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackResult:
+def unpack_archive(
+    archive: str, dest: str, options: UnpackOptions, recorder: ExtractionRecorder | None = None
+) -> UnpackResult:
     """Extract archive into dest safely; on any refusal or limit remove everything it wrote."""
     try:
         archive_bytes = os.path.getsize(archive)
@@ -364,9 +392,13 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
         max_members=options.max_members,
     )
     fresh = not dest_existed or _is_empty_dir(dest)
-    extraction = _Extraction(os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh)
+    extraction = _Extraction(
+        os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh, recorder
+    )
     members = iter_members(archive)
     try:
+        if recorder is not None:
+            recorder.start()
         for member, open_data in members:
             extraction.add(member, open_data)
         extraction.finish()
@@ -376,7 +408,12 @@ def unpack_archive(archive: str, dest: str, options: UnpackOptions) -> UnpackRes
         if not dest_existed:
             with contextlib.suppress(OSError):
                 os.rmdir(dest)
+        if recorder is not None:
+            with contextlib.suppress(DirkitError):
+                recorder.finish(completed=False)
         raise
+    if recorder is not None:
+        recorder.finish(completed=True)
     return extraction.result()
 
 
@@ -416,8 +453,10 @@ class _Extraction:
         limits: ExtractionLimits,
         overwrite: bool,
         fresh: bool,
+        recorder: ExtractionRecorder | None = None,
     ) -> None:
         self.dest = dest
+        self.recorder = recorder
         self.fresh = fresh
         """DEST was empty at the start: only this run's paths can exist, so nothing needs an lstat."""
         self.umask = _current_umask()
@@ -427,7 +466,7 @@ class _Extraction:
         self.archive_bytes = archive_bytes
         self.limits = limits
         self.overwrite = overwrite
-        self.run_id = new_run_id("unpack")
+        self.run_id = recorder.run_id if recorder is not None else new_run_id("unpack")
         self.backup_root = os.path.join(dest, RESERVED_DIR_NAME, BACKUPS_FOLDER, self.run_id)
         self.created: list[tuple[RelPath, MemberKind]] = []
         self.created_set: set[RelPath] = set()
@@ -480,16 +519,18 @@ class _Extraction:
             info = self.lstat_unless_fresh(current, native)
             if info is not None and stat.S_ISDIR(info.st_mode):
                 self.known_dirs.add(current)
+                if self.recorder is not None:
+                    self.recorder.existing_dir(current, info)
                 continue
             if info is not None and stat.S_ISLNK(info.st_mode):
                 raise UnsafeArchiveError(f"{native}: is a symlink in DEST; refusing to write through it")
             if info is not None:
-                self.replace_existing(current, native)
+                self.replace_existing(current, native, MemberKind.DIR, None)
             try:
                 os.mkdir(native, 0o700)
             except OSError as error:
                 raise translate_os_error(error, native) from error
-            self.record_created(current, MemberKind.DIR)
+            self.record_created(current, MemberKind.DIR, native)
             self.dir_times.setdefault(current, (0o755, None))
             self.known_dirs.add(current)
 
@@ -511,17 +552,31 @@ class _Extraction:
         cut = native.rfind("/") + 1
         return f"{native[:cut]}.{native[cut : cut + 100]}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}"
 
-    def record_created(self, path: RelPath, kind: MemberKind) -> None:
+    def record_created(self, path: RelPath, kind: MemberKind, native: str) -> None:
+        """Remember path as made by this extraction and journal it (it exists now)."""
+        self.note_created(path, kind)
+        self.journal_created(path, kind, native)
+
+    def note_created(self, path: RelPath, kind: MemberKind) -> None:
+        """Remember path as made by this extraction, so a rollback removes it."""
         self.created.append((path, kind))
         self.created_set.add(path)
 
-    def replace_existing(self, path: RelPath, native: str) -> None:
+    def journal_created(self, path: RelPath, kind: MemberKind, native: str) -> None:
+        """Tell the journal recorder (if any) that path now exists as kind."""
+        if self.recorder is not None:
+            link_target = self.links.get(path) if kind is MemberKind.SYMLINK else None
+            self.recorder.created(path, kind, native, link_target)
+
+    def replace_existing(self, path: RelPath, native: str, kind: MemberKind, source: str | None) -> None:
         """Move what is at path into this run's backup folder, or refuse without --overwrite."""
         if path in self.created_set:
             raise UnsafeArchiveError(f"{display_path(path)}: member appears twice in the archive")
         if not self.overwrite:
             raise AlreadyExistsError(17, "already exists (use --overwrite to replace it)", native)
         backup = os.path.join(self.backup_root, path)
+        if self.recorder is not None:
+            self.recorder.before_backup(path, native, kind, source)
         try:
             os.makedirs(os.path.dirname(backup), exist_ok=True)
             os.rename(native, backup)
@@ -565,13 +620,14 @@ class _Extraction:
     def place(self, temp: str, path: RelPath, native: str, kind: MemberKind) -> None:
         """Rename a finished temporary file into place, backing up what was there."""
         if self.lstat_unless_fresh(path, native) is not None:
-            self.replace_existing(path, native)
-        self.record_created(path, kind)  # first, so an interrupt right after the rename still cleans it
+            self.replace_existing(path, native, kind, temp)
+        self.note_created(path, kind)  # first, so an interrupt right after the rename still cleans it
         try:
             os.rename(temp, native)
         except OSError as error:
             raise translate_os_error(error, native) from error
         self.temp = None
+        self.journal_created(path, kind, native)
 
     def add_hardlink(self, path: RelPath, target: RelPath, member: ArchiveMember) -> None:
         """Link path to a file this extraction wrote (through a temporary name)."""
@@ -672,6 +728,7 @@ class _Extraction:
             bytes_written=self.written,
             replaced=tuple(self.backups),
             backup_folder=self.backup_root if self.backups else None,
+            run_id=self.run_id if self.recorder is not None else None,
         )
 
 

@@ -44,7 +44,7 @@ def describe_action(action: Action) -> str:
     if kind is ActionKind.MAKE_SYMLINK:
         return f"{path} -> {display_path(action.link_target or '')}"
     if kind in (ActionKind.HARD_LINK, ActionKind.RENAME):
-        return f"{path}  (from {display_path(action.source_path or '')})"
+        return f"{path}  (from {display_path(action.source_path or action.link_target or '')})"
     if kind in (ActionKind.BACKUP, ActionKind.REMOVE):
         expected = action.expected
         if expected is not None and expected.kind is EntryKind.DIR:

@@ -139,6 +139,16 @@ class Journal:
         """Record that the steps before seq through may start (call before starting them)."""
         self._write("UPDATE runs SET started_through = ? WHERE run_id = ?", [(through, run_id)])
 
+    def append_actions(self, run_id: str, actions: Sequence[Action]) -> None:
+        """Add actions to the end of a run's list, as started (a run that learns its steps as it goes)."""
+        if not actions:
+            return
+        self._write(
+            "INSERT INTO run_action_chunks (run_id, chunk, actions) VALUES (?,"
+            " (SELECT COALESCE(MAX(chunk) + 1, 0) FROM run_action_chunks WHERE run_id = ?), ?)",
+            [(run_id, run_id, actions_to_compact(actions))],
+        )
+
     def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
         """Record how steps ended, after they happened: one row per status, a note per failure."""
         by_status: dict[str, list[str]] = {}
@@ -195,8 +205,12 @@ class Journal:
         ).fetchone()
         if row is None:
             return []
-        actions = actions_from_compact(row[0])
-        started_through = int(row[1])
+        actions = actions_from_compact(row[0])[: int(row[1])]
+        for (chunk,) in self.connection.execute(
+            "SELECT actions FROM run_action_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ):
+            actions.extend(actions_from_compact(chunk))
+        started_through = len(actions)
         backup_dir = RelPath(str(_untext(row[2])))
         statuses: dict[int, StepStatus] = {}
         for status, seqs in self.connection.execute(

@@ -41,10 +41,23 @@ JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        "0101_run_action_chunks",
+        """
+        CREATE TABLE run_action_chunks (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            actions TEXT NOT NULL,
+            PRIMARY KEY (run_id, chunk)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 """Names 0100-0199: run journals (mirror, apply, undo and every feature that executes plans).
 
 A run's actions are stored once, when it starts. Before a batch of steps starts, started_through
 moves past it (so those steps count as possibly done); after steps end, their seqs are appended to
 step_marks by status in one row per batch, and failures get a step_notes row with the error.
+A run that learns its steps as it goes (unpack) appends them in run_action_chunks (a backup before
+it happens, new paths in batches after); they count as started and follow the started actions of runs.
 """
