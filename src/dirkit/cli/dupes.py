@@ -85,6 +85,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=default_jobs(),
         help="workers reading files (default: %(default)s, capped at the cores for local trees)",
     )
+    what.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither use nor fill the digest cache for full digests (read every candidate)",
+    )
     act = parser.add_argument_group("what to do with duplicates")
     actions = act.add_mutually_exclusive_group()
     actions.add_argument(
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         min_size=parse_byte_count(args.min_size),
         include_empty=args.empty,
         jobs=args.jobs,
+        use_cache=not args.no_cache,
     )
     if action is not None and not args.dry_run:
         return _carry_out(args, action, options)

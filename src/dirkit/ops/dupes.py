@@ -14,9 +14,11 @@ import blake3
 from dirkit.backends.chunks import iter_chunks, iter_local_starts
 from dirkit.backends.protocol import Backend
 from dirkit.core.dupes import DupeFile, DupeGroup
-from dirkit.core.entry import EntryKind
+from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
+from dirkit.ops.digest_compare import digest_side
+from dirkit.ops.digests import DigestOptions
 from dirkit.ops.scan import ScanOptions, iter_tree
 from dirkit.ops.workers import start_process_pool
 
@@ -35,6 +37,8 @@ class DupesOptions:
     min_size: int = 0
     include_empty: bool = False
     jobs: int = 8
+    use_cache: bool = True
+    """Take full digests from (and add them to) the shared digest cache, as manifest does."""
 
 
 class ReadFailure(NamedTuple):
@@ -153,12 +157,15 @@ class _DigestQueue:
 def find_duplicates(backends: Sequence[Backend], options: DupesOptions) -> DupesResult:
     """Return the groups of identical regular files across the trees (hard links count once).
 
-    Files are digested while the walk goes on, as soon as a second file of their size turns up.
+    Files are digested while the walk goes on, as soon as a second file of their size turns up:
+    first their first 64 KiB. Files that still look alike and are larger get a full digest from
+    the shared digest engine, so an unchanged file is served from the digest cache.
     """
     failures: list[ReadFailure] = []
     by_size: dict[int, list[DupeFile]] = {}
     seen_inodes: set[tuple[int, int]] = set()
     smallest = max(options.min_size, 0 if options.include_empty else 1)
+    entries: dict[tuple[int, RelPath], Entry] = {}
     queue = _DigestQueue(backends, options.jobs)
     try:
         for root_index, backend in enumerate(backends):
@@ -175,6 +182,7 @@ def find_duplicates(backends: Sequence[Backend], options: DupesOptions) -> Dupes
                         continue
                     seen_inodes.add(inode)
                 item = DupeFile(root_index, entry.path, entry.mtime_ns, entry.dev, entry.ino)
+                entries[(root_index, entry.path)] = entry
                 same = by_size.get(size)
                 if same is None:
                     by_size[size] = [item]
@@ -184,20 +192,44 @@ def find_duplicates(backends: Sequence[Backend], options: DupesOptions) -> Dupes
                     queue.add((size, same[0]), PARTIAL_SIZE)
                 queue.add((size, item), PARTIAL_SIZE)
         first_round = _regroup(_outcomes(queue.drain(), failures))
-        finals = [(digest, bucket) for digest, bucket in first_round if bucket[0][0] <= PARTIAL_SIZE]
-        for _, bucket in first_round:
-            if bucket[0][0] > PARTIAL_SIZE:
-                for candidate in bucket:
-                    queue.add(candidate, None)
-        finals += _regroup(_outcomes(queue.drain(), failures))
     finally:
         queue.close()
+    finals = [(digest, bucket) for digest, bucket in first_round if bucket[0][0] <= PARTIAL_SIZE]
+    larger = [candidate for _, bucket in first_round if bucket[0][0] > PARTIAL_SIZE for candidate in bucket]
+    finals += _regroup(_full_digests(backends, larger, entries, options, failures))
     groups = [
         DupeGroup(bucket[0][0], digest, tuple(sorted((item for _, item in bucket), key=_position)))
         for digest, bucket in finals
     ]
     groups.sort(key=lambda group: _position(group.files[0]))
     return DupesResult(groups, failures)
+
+
+def _full_digests(
+    backends: Sequence[Backend],
+    candidates: list[Candidate],
+    entries: dict[tuple[int, RelPath], Entry],
+    options: DupesOptions,
+    failures: list[ReadFailure],
+) -> list[tuple[Candidate, str | None]]:
+    """Return the full BLAKE3 digest of each candidate, through the digest engine and its cache."""
+    by_root: dict[int, list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_root[candidate[1].root_index].append(candidate)
+    digest_options = DigestOptions(use_cache=options.use_cache, jobs=options.jobs)
+    digested: list[tuple[Candidate, str | None]] = []
+    for root_index, chosen in by_root.items():
+        results = digest_side(
+            backends[root_index], [entries[(root_index, c[1].path)] for c in chosen], digest_options
+        )
+        for candidate in chosen:
+            path = candidate[1].path
+            digest = results.digests.get(path)
+            if digest is None:
+                reason = results.failures.get(path, "unreadable")
+                failures.append(ReadFailure(root_index, path, reason))
+            digested.append((candidate, digest))
+    return digested
 
 
 def _outcomes(
