@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -204,6 +204,10 @@ class DigestResults:
     cached_files: int = 0
 
 
+FEW_LOOKUPS = 5000
+"""Below this many files, the cache is asked path by path instead of loading the tree's rows."""
+
+
 class _Outcome(NamedTuple):
     path: RelPath
     digest: str | None
@@ -251,7 +255,8 @@ class DigestEngine:
         if self.cache is None:
             yield from entries
             return
-        lookup = self.cache.lookup_entry
+        few = isinstance(entries, Sized) and len(entries) < FEW_LOOKUPS
+        lookup = self.cache.lookup_one if few else self.cache.lookup_entry
         digests = results.digests
         for entry in entries:
             cached = lookup(entry)

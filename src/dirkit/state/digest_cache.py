@@ -99,6 +99,22 @@ class DigestCache:
             return None
         return row[5]
 
+    def lookup_one(self, entry: Entry) -> str | None:
+        """Return the cached digest of one entry by a single indexed query (cheap for a few paths)."""
+        if self._loaded:
+            return self.lookup_entry(entry)
+        try:
+            row = self._connection.execute(
+                "SELECT dev, ino, size, mtime_ns, ctime_ns, digest FROM digest_cache"
+                " WHERE tree = ? AND algorithm = ? AND path = ?",
+                (self._tree, self._algorithm, encode_name(entry.path)),
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot read the digest cache: {error}", "state database") from error
+        if row is None or tuple(row[:5]) != identity_of(entry):
+            return None
+        return str(row[5])
+
     def remember(self, path: RelPath, identity: FileIdentity, digest: str) -> None:
         """Record a freshly computed digest (written on flush)."""
         row: CachedRow = (*identity, digest)
