@@ -92,7 +92,7 @@ def test_compare_trees_uses_partition_for_local_trees(trees: tuple[LocalBackend,
     left, right = trees
     assert partition.can_partition(left, right, CompareOptions())
     assert not partition.can_partition(left, right, CompareOptions(normalize_unicode=True))
-    assert not partition.can_partition(left, right, CompareOptions(content=True))
+    assert partition.can_partition(left, right, CompareOptions(content=True))
     diff = compare_trees(left, right, CompareOptions(keep_same=False))
     assert RelPath("top1/mid2/f37.txt") in {c.path for c in diff.changes}
 

@@ -19,18 +19,33 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
-from dirkit.core.diff import Change, Diff, Status, mark_name_twins
+from dirkit.core.diff import (
+    Change,
+    Diff,
+    Pairing,
+    Status,
+    build_diff,
+    content_candidates,
+    mark_name_twins,
+    pair_snapshots,
+)
 from dirkit.core.entry import Entry
 from dirkit.core.match import match_entries
-from dirkit.core.paths import ROOT, base_name
+from dirkit.core.paths import ROOT, base_name, sort_key
+from dirkit.core.sameness import Verdict
 from dirkit.core.snapshot import Snapshot
 from dirkit.errors import BackendError
-from dirkit.ops.digest_compare import compare_digest_options, find_moves
+from dirkit.ops.digest_compare import (
+    compare_contents_by_digest,
+    compare_digest_options,
+    find_moves,
+)
 from dirkit.ops.gcpause import paused_gc
-from dirkit.ops.pairing import CompareOptions, compare_snapshots
+from dirkit.ops.pairing import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.scan import collect_entries
 
 PARALLEL_AFTER_SECONDS = 0.15
@@ -60,8 +75,6 @@ def can_partition(left: Backend, right: Backend, options: CompareOptions) -> boo
         and not scan.follow_symlinks
         and not scan.tree_filter.use_gitignore
         and not options.normalize_unicode
-        # with the digest cache, content goes through one cache pass over the whole tree
-        and not (options.content and options.digest_cache)
     )
 
 
@@ -121,28 +134,59 @@ def _side_entries(backend: Backend, entry: Entry | None, deep: bool, options: Co
         return [entry._replace(error=f"cannot list directory: {error.strerror or error}")]
 
 
-def compare_work(
-    left: Backend, right: Backend, work: UnitWork, options: CompareOptions
-) -> tuple[list[Change], int]:
-    """Compare a run of units; return the changes (without 'same' unless kept) and the same count."""
+class ChunkResult(NamedTuple):
+    """What one chunk found: its changes (no 'same' unless kept), the 'same' count, and the pairs
+    whose bytes the parent settles in one digest-cache pass."""
+
+    changes: list[Change]
+    same: int
+    deferred: list[tuple[Entry, Entry]]
+
+
+def defers_content(options: CompareOptions) -> bool:
+    """Tell whether content questions go to the parent (one cache load per tree, not per chunk)."""
+    return options.content and options.digest_cache
+
+
+def compare_work(left: Backend, right: Backend, work: UnitWork, options: CompareOptions) -> ChunkResult:
+    """Compare a run of units; content pairs are left to the parent when it uses the digest cache."""
     left_entries: list[Entry] = []
     right_entries: list[Entry] = []
     for (a, b), deep in work.units:
         left_entries.extend(_side_entries(left, a, deep, options))
         right_entries.extend(_side_entries(right, b, deep, options))
-    capabilities_left, capabilities_right = left.capabilities, right.capabilities
-    chunk_options = replace(options, detect_moves=False)  # moves cross chunks: found after
-    diff = compare_snapshots(
-        left,
-        right,
-        Snapshot(tuple(left_entries), capabilities_left.mtime_resolution_ns),
-        Snapshot(tuple(right_entries), capabilities_right.mtime_resolution_ns),
-        chunk_options,
-    )
+    left_snapshot = Snapshot(tuple(left_entries), left.capabilities.mtime_resolution_ns)
+    right_snapshot = Snapshot(tuple(right_entries), right.capabilities.mtime_resolution_ns)
+    deferred: list[tuple[Entry, Entry]] = []
+    if defers_content(options):
+        policy = policy_for(left_snapshot, right_snapshot, options)
+        pairings = pair_snapshots(left_snapshot, right_snapshot, policy, options.normalize_unicode)
+        deferred = content_candidates(pairings)
+        diff = build_diff(p for p in pairings if p.verdict is not Verdict.NEEDS_CONTENT)
+    else:
+        chunk_options = replace(options, detect_moves=False)  # moves cross chunks: found after
+        diff = compare_snapshots(left, right, left_snapshot, right_snapshot, chunk_options)
     if options.keep_same:
-        return list(diff.changes), 0
+        return ChunkResult(list(diff.changes), 0, deferred)
     kept = [change for change in diff.changes if change.status is not Status.SAME]
-    return kept, len(diff.changes) - len(kept)
+    return ChunkResult(kept, len(diff.changes) - len(kept), deferred)
+
+
+def settle_deferred(
+    left: Backend, right: Backend, deferred: list[tuple[Entry, Entry]], options: CompareOptions
+) -> ChunkResult:
+    """Decide the deferred content pairs through the digest engine, with one cache load per tree."""
+    digest_options = compare_digest_options(options.digest_cache, options.jobs)
+    results = compare_contents_by_digest(left, right, deferred, digest_options)
+    diff = build_diff((Pairing(a, b, Verdict.NEEDS_CONTENT) for a, b in deferred), results)
+    if options.keep_same:
+        return ChunkResult(list(diff.changes), 0, [])
+    kept = [change for change in diff.changes if change.status is not Status.SAME]
+    return ChunkResult(kept, len(diff.changes) - len(kept), [])
+
+
+def _change_key(change: Change) -> str:
+    return sort_key(change.path)
 
 
 def _chunks(units: Sequence[tuple[Unit, bool]], count: int) -> list[UnitWork]:
@@ -177,9 +221,6 @@ class ChunkClaims:
         """Return how many indices are unclaimed."""
         with self._lock:
             return self.high - self.low + 1
-
-
-ChunkResult = tuple[list[Change], int]
 
 
 def _serve_worker(
@@ -283,10 +324,17 @@ def compare_partitioned(
                 _stop_worker(worker)
         changes: list[Change] = []
         same = 0
+        deferred: list[tuple[Entry, Entry]] = []
         for index, result in enumerate(results):
             found = result if result is not None else compare_work(left, right, chunks[index], options)
-            changes.extend(found[0])
-            same += found[1]
+            changes.extend(found.changes)
+            same += found.same
+            deferred.extend(found.deferred)
+        if deferred:
+            settled = settle_deferred(left, right, deferred, options)
+            changes.extend(settled.changes)
+            same += settled.same
+            changes.sort(key=_change_key)
         diff = Diff(tuple(mark_name_twins(changes)), omitted_same=same)
         if options.detect_moves:
             digest_options = compare_digest_options(options.digest_cache, options.jobs)
