@@ -16,6 +16,7 @@ import pytest
 
 from dirkit.backends.protocol import Backend
 from dirkit.cli import dupes as dupes_command
+from dirkit.cli import runs as runs_module
 from dirkit.cli.main import main
 from dirkit.core.archive_safety import MemberKind
 from dirkit.core.dupes import DupeAction, DupeGroup, KeepRule
@@ -110,7 +111,7 @@ def test_dupes_interrupted_exits_130(
         stop.set()
         yield stop
 
-    monkeypatch.setattr(dupes_command, "stop_on_signals", stopped_at_once)
+    monkeypatch.setattr(runs_module, "stop_on_signals", stopped_at_once)
     code, _, _ = run(capsys, "dupes", "--remove", str(first), str(second))
     assert code == 130
     assert (first / "sub/copy.txt").read_bytes() == ORIGINAL

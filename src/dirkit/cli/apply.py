@@ -8,16 +8,14 @@ from dirkit.cli.common import add_output_options
 from dirkit.cli.runs import (
     add_run_options,
     check_jobs,
+    executing,
     print_plan,
-    progress_for,
     report_run,
     run_log,
-    stop_on_signals,
 )
 from dirkit.core.guards import GuardOptions, parse_delete_limit
 from dirkit.errors import EXIT_OK, StalePlanError, UsageError
 from dirkit.ops.backups import DEFAULT_KEEP
-from dirkit.ops.execute import ExecuteOptions
 from dirkit.ops.mirror import apply_saved_plan, read_plan_file, stale_reasons
 from dirkit.ops.trees import open_tree
 from dirkit.state.journal import Journal
@@ -94,16 +92,10 @@ def run(args: argparse.Namespace) -> int:
                     raise StalePlanError(f"{plan.target}: the plan is stale: " + "; ".join(reasons[:5]))
                 return EXIT_OK
             guards = GuardOptions(parse_delete_limit(args.max_delete), args.force)
-            progress = progress_for(args)
-            with stop_on_signals() as stop:
-                execute = ExecuteOptions(stop=stop, on_progress=progress, fsync=args.fsync)
-                try:
-                    result = apply_saved_plan(
-                        plan, source, target, journal, guards, args.jobs, args.keep_backups, execute
-                    )
-                finally:
-                    if progress is not None:
-                        progress.clear()
+            with executing(args, fsync=args.fsync) as execute:
+                result = apply_saved_plan(
+                    plan, source, target, journal, guards, args.jobs, args.keep_backups, execute
+                )
             return report_run(result, args)
     finally:
         journal.close()

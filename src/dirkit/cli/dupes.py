@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend
 from dirkit.cli.common import add_filter_options, add_output_options, default_jobs, scan_options_from_args
-from dirkit.cli.runs import progress_for, report_run, run_log, stop_on_signals
+from dirkit.cli.runs import executing, report_run, run_log
 from dirkit.core.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.paths import display_path
 from dirkit.core.sizes import parse_byte_count
@@ -22,7 +22,6 @@ from dirkit.ops.dupes_actions import (
     recover_roots,
     run_dupe_plans,
 )
-from dirkit.ops.execute import ExecuteOptions
 from dirkit.ops.trees import open_tree
 from dirkit.report.entries import path_fields
 from dirkit.report.search import dupes_group_json, output_bytes
@@ -201,16 +200,10 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
                     print(f"dirkit: {display_path(where)}: {failure.reason}", file=sys.stderr)
                 plans = plan_dupe_actions_per_root(found.groups, action, KeepRule(args.keep), backends)
                 codes = [EXIT_ERROR if found.failures else EXIT_OK]
-                progress = progress_for(args)
-                with stop_on_signals() as stop:
-                    execute = ExecuteOptions(stop=stop, on_progress=progress)
-                    try:
-                        results = run_dupe_plans(plans, backends, journal, args.jobs, execute)
-                    finally:
-                        if progress is not None:
-                            progress.clear()
+                with executing(args) as execute:
+                    results = run_dupe_plans(plans, backends, journal, args.jobs, execute)
                 codes += [report_run(result, args) for result in results]
-                if stop.is_set():
+                if execute.stop is not None and execute.stop.is_set():
                     codes.append(EXIT_INTERRUPTED)
         finally:
             journal.close()

@@ -14,11 +14,10 @@ from dirkit.cli.common import (
 from dirkit.cli.runs import (
     add_run_options,
     check_jobs,
+    executing,
     print_plan,
-    progress_for,
     report_run,
     run_log,
-    stop_on_signals,
     write_plan_file,
 )
 from dirkit.core.guards import GuardOptions, parse_delete_limit
@@ -26,7 +25,6 @@ from dirkit.core.paths import ROOT
 from dirkit.errors import EXIT_OK, UsageError
 from dirkit.ops.backups import DEFAULT_KEEP
 from dirkit.ops.compare import seconds_to_ns
-from dirkit.ops.execute import ExecuteOptions
 from dirkit.ops.mirror import (
     AbsentTree,
     MirrorOptions,
@@ -182,14 +180,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"dirkit: note: a real run would refuse: {violation}", file=sys.stderr)
                 return EXIT_OK
             refuse_if_guarded(planning)
-            progress = progress_for(args)
-            with stop_on_signals() as stop:
-                execute = ExecuteOptions(stop=stop, on_progress=progress, fsync=args.fsync)
-                try:
-                    result = run_plan(planning.plan, source, target, journal, options, execute)
-                finally:
-                    if progress is not None:
-                        progress.clear()
+            with executing(args, fsync=args.fsync) as execute:
+                result = run_plan(planning.plan, source, target, journal, options, execute)
             return report_run(result, args)
     finally:
         journal.close()

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from types import FrameType
 from typing import TextIO
 
@@ -20,7 +21,7 @@ from dirkit.cli.common import default_jobs, style_for, write_lines
 from dirkit.core.paths import display_path
 from dirkit.core.plan import Plan, plan_to_json_lines
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from dirkit.ops.execute import Progress, RunResult
+from dirkit.ops.execute import ExecuteOptions, Progress, RunResult
 from dirkit.report.plan import human_bytes, progress_line, render_plan_text
 from dirkit.state.location import state_dir
 
@@ -133,6 +134,23 @@ def progress_for(args: argparse.Namespace) -> ProgressLine | None:
     if args.quiet or args.json or not sys.stderr.isatty():
         return None
     return ProgressLine(sys.stderr)
+
+
+@contextlib.contextmanager
+def executing(
+    args: argparse.Namespace, jobs: int | None = None, fsync: bool = False
+) -> Iterator[ExecuteOptions]:
+    """Yield execute options wired to SIGINT/SIGTERM and the terminal progress line; clear it after."""
+    progress = progress_for(args)
+    with stop_on_signals() as stop:
+        chosen = ExecuteOptions(stop=stop, on_progress=progress, fsync=fsync)
+        if jobs is not None:
+            chosen = replace(chosen, jobs=jobs)
+        try:
+            yield chosen
+        finally:
+            if progress is not None:
+                progress.clear()
 
 
 def print_plan(plan: Plan, args: argparse.Namespace) -> None:

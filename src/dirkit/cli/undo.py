@@ -8,14 +8,12 @@ from dirkit.cli.common import add_output_options
 from dirkit.cli.runs import (
     add_run_options,
     check_jobs,
+    executing,
     print_plan,
-    progress_for,
     report_run,
     run_log,
-    stop_on_signals,
 )
 from dirkit.errors import EXIT_OK
-from dirkit.ops.execute import ExecuteOptions
 from dirkit.ops.trees import open_tree
 from dirkit.ops.undo import plan_undo_run, undo_run
 from dirkit.state.journal import Journal
@@ -74,14 +72,8 @@ def run(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print_plan(plan_undo_run(journal, target, args.run_id), args)
                 return EXIT_OK
-            progress = progress_for(args)
-            with stop_on_signals() as stop:
-                execute = ExecuteOptions(jobs=args.jobs, stop=stop, on_progress=progress, fsync=args.fsync)
-                try:
-                    result = undo_run(journal, target, args.run_id, execute)
-                finally:
-                    if progress is not None:
-                        progress.clear()
+            with executing(args, jobs=args.jobs, fsync=args.fsync) as execute:
+                result = undo_run(journal, target, args.run_id, execute)
             return report_run(result, args)
     finally:
         journal.close()
