@@ -506,6 +506,8 @@ def _rename_actions(
     a directory on the source side that is new or the same on the target cannot be a rename (see
     unrenameable_moves: the caller then plans without moves).
     """
+    if not any(change.status is Status.MOVED for change in changes):
+        return [], set(), set()
     statuses: dict[RelPath, Status] = {}
     dir_kinds: dict[RelPath, bool] = {}
     for change in changes:

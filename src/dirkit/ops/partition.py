@@ -78,7 +78,7 @@ def can_partition(left: Backend, right: Backend, options: CompareOptions) -> boo
     )
 
 
-def _kept(backend: Backend, listing: list[Entry], options: CompareOptions) -> list[Entry]:
+def _kept(listing: list[Entry], options: CompareOptions) -> list[Entry]:
     tree_filter = options.scan.tree_filter
     kept = [
         entry
@@ -95,8 +95,8 @@ def _list_pair(left: Backend, right: Backend, unit: Unit, options: CompareOption
     if a is None or b is None or not (a.is_dir and b.is_dir) or a.error or b.error:
         return None
     try:
-        left_children = _kept(left, left.list_dir(a.path), options)
-        right_children = _kept(right, right.list_dir(b.path), options)
+        left_children = _kept(left.list_dir(a.path), options)
+        right_children = _kept(right.list_dir(b.path), options)
     except BackendError:
         return None
     return list(match_entries(left_children, right_children))

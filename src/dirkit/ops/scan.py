@@ -66,7 +66,7 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
     top_listing = list_dir(top)
     rules_of: dict[RelPath, tuple[IgnoreRules, ...]] = {}
     if gitignore:
-        rules_of[top] = _read_ignore_rules(backend, top, top_listing, ())
+        rules_of[top] = _read_ignore_rules(backend, top, top_listing)
     ancestors_of: dict[RelPath, tuple[tuple[int, int], ...]] = {}
     if follow:
         root = backend.stat(top, follow_symlinks=True)
@@ -104,7 +104,7 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
         yield entry
         if gitignore:
             inherited = rules_of.get(parent_path(path), ())
-            rules_of[path] = inherited + _read_ignore_rules(backend, path, listing, inherited)
+            rules_of[path] = inherited + _read_ignore_rules(backend, path, listing)
         if follow:
             ancestors_of[path] = (*ancestors_of[parent_path(path)], (entry.dev, entry.ino))
         listing.sort(reverse=True)
@@ -125,12 +125,7 @@ def _follow_link(backend: Backend, link: Entry, ancestors: tuple[tuple[int, int]
     return target._replace(path=link.path)
 
 
-def _read_ignore_rules(
-    backend: Backend,
-    directory: RelPath,
-    listing: list[Entry],
-    inherited: tuple[IgnoreRules, ...],
-) -> tuple[IgnoreRules, ...]:
+def _read_ignore_rules(backend: Backend, directory: RelPath, listing: list[Entry]) -> tuple[IgnoreRules, ...]:
     """Return the rules of the .gitignore in directory (none if it has none)."""
     for entry in listing:
         if entry.kind is EntryKind.FILE and base_name(entry.path) == GITIGNORE_NAME:
