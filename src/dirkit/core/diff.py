@@ -164,12 +164,12 @@ def _pairing_key(pairing: Pairing) -> str:
 
 def _drop_below_unreadable_dirs(pairings: list[Pairing]) -> list[Pairing]:
     """Remove pairs below a directory that one side could not list (they cannot be compared)."""
-    unreadable = [
+    unreadable = {
         (a or b).path  # type: ignore[union-attr]
         for a, b, _ in pairings
         if (a is not None and a.error is not None and a.kind is EntryKind.DIR)
         or (b is not None and b.error is not None and b.kind is EntryKind.DIR)
-    ]
+    }
     if not unreadable:
         return pairings
     kept: list[Pairing] = []
