@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from dirkit.core.entry import safe_mode
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.parts import (
     MANIFEST_SUFFIX,
@@ -29,6 +30,8 @@ class JoinOptions:
     output: str | None = None
     """The file to write, or a folder to write the original's name in (default: the current folder)."""
     force: bool = False
+    keep_modes: bool = False
+    """Apply the manifest's mode as it is, setuid, setgid and other-write included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ def join_parts(location: str, options: JoinOptions, on_part: PartJoined | None =
     output = _output_path(options, manifest.name)
     _check_part_files(folder, manifest)
     _refuse_existing(output, options.force)
+    if manifest.mode is not None and not options.keep_modes:
+        manifest = replace(manifest, mode=safe_mode(manifest.mode))
     size, digest = _copy_parts(folder, list(manifest.parts), output, manifest, on_part)
     return JoinResult(output, size, len(manifest.parts), digest)
 

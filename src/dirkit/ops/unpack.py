@@ -33,6 +33,7 @@ from dirkit.core.archive_safety import (
     first_escaping_link,
     link_above,
 )
+from dirkit.core.entry import safe_mode
 from dirkit.core.filters import RESERVED_DIR_NAME, TEMP_MARKER
 from dirkit.core.paths import ROOT, RelPath, display_path, parent_path
 from dirkit.core.tar_format import (
@@ -498,7 +499,7 @@ class _Extraction:
         if kind is MemberKind.DIR:
             if path != ROOT:
                 self.ensure_dir(path)
-                self.dir_times[path] = (member.mode & 0o1777, member.mtime_ns)
+                self.dir_times[path] = (safe_mode(member.mode) & 0o1777, member.mtime_ns)
         elif kind is MemberKind.SYMLINK:
             if path in self.links or path in self.created_set:
                 raise UnsafeArchiveError(f"{display_path(member.name)}: member appears twice in the archive")
@@ -590,7 +591,7 @@ class _Extraction:
         if parent and parent not in self.known_dirs:
             self.ensure_dir(parent)
         native = self.native(path)
-        mode = member.mode & 0o777
+        mode = safe_mode(member.mode) & 0o777
         self.temp = temp = self.temp_beside(path)
         try:
             fd = open_new_file(temp, mode)

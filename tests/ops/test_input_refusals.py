@@ -1,0 +1,53 @@
+"""Input that must not reach past what it may: modes from manifests and plans, links out of ROOT."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+from dirkit.ops.join import JoinOptions, join_parts
+from dirkit.ops.split import SplitOptions, split_file
+from dirkit.ops.unpack import UnpackOptions, unpack_archive
+
+
+def edited_parts(tmp_path: Path, mode: int) -> Path:
+    """Split a small file and edit its parts manifest to carry mode; return the manifest."""
+    source = tmp_path / "tool"
+    source.write_bytes(b"#!/bin/sh\necho hi\n" * 50)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    split_file(str(source), SplitOptions(part_count=2, output_dir=str(parts)))
+    manifest = parts / "tool.parts.json"
+    document = json.loads(manifest.read_text())
+    document["mode"] = mode
+    manifest.write_text(json.dumps(document))
+    return manifest
+
+
+def test_join_strips_setuid_setgid_and_other_write_from_the_manifest(tmp_path: Path) -> None:
+    manifest = edited_parts(tmp_path, 0o6777)
+    join_parts(str(manifest), JoinOptions(output=str(tmp_path / "joined")))
+    assert os.stat(tmp_path / "joined").st_mode & 0o7777 == 0o775
+
+
+def test_join_keep_modes_applies_the_manifest_mode_as_it_is(tmp_path: Path) -> None:
+    manifest = edited_parts(tmp_path, 0o6755)
+    join_parts(str(manifest), JoinOptions(output=str(tmp_path / "joined"), keep_modes=True))
+    assert os.stat(tmp_path / "joined").st_mode & 0o7777 == 0o6755
+
+
+def test_unpack_strips_other_write_from_member_modes(tmp_path: Path) -> None:
+    archive = tmp_path / "open.tar"
+    with tarfile.open(archive, "w") as tar:
+        folder = tarfile.TarInfo("shared")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(folder)
+        member = tarfile.TarInfo("shared/note.txt")
+        member.mode, member.size = 0o666, 2
+        tar.addfile(member, io.BytesIO(b"hi"))
+    unpack_archive(str(archive), str(tmp_path / "dest"), UnpackOptions())
+    assert os.stat(tmp_path / "dest" / "shared").st_mode & 0o7777 == 0o1775
+    assert os.stat(tmp_path / "dest" / "shared" / "note.txt").st_mode & 0o7777 == 0o664
