@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import tarfile
 from pathlib import Path
 
+from dirkit.backends.local import LocalBackend
+from dirkit.core.manifest import parse_manifest
+from dirkit.core.verify import VerifyStatus
 from dirkit.ops.join import JoinOptions, join_parts
 from dirkit.ops.split import SplitOptions, split_file
 from dirkit.ops.unpack import UnpackOptions, unpack_archive
+from dirkit.ops.verify import VerifyOptions, verify_tree
 
 
 def edited_parts(tmp_path: Path, mode: int) -> Path:
@@ -51,3 +56,46 @@ def test_unpack_strips_other_write_from_member_modes(tmp_path: Path) -> None:
     unpack_archive(str(archive), str(tmp_path / "dest"), UnpackOptions())
     assert os.stat(tmp_path / "dest" / "shared").st_mode & 0o7777 == 0o1775
     assert os.stat(tmp_path / "dest" / "shared" / "note.txt").st_mode & 0o7777 == 0o664
+
+
+def verdicts(root: Path, lines: list[tuple[str, bytes]]) -> dict[str, tuple[VerifyStatus, str | None]]:
+    """Verify root against sha256 lines for (name, expected bytes); return each path's status and detail."""
+    text = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in lines)
+    result = verify_tree(
+        LocalBackend(str(root)), parse_manifest(text.encode()), VerifyOptions(report_new=False)
+    )
+    return {item.path: (item.status, item.detail) for item in result.items}
+
+
+def test_verify_never_reads_outside_root_through_symlinks(tmp_path: Path) -> None:
+    secret = b"outside the tree\n"
+    (tmp_path / "outside.txt").write_bytes(secret)
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "inside.txt").write_bytes(b"in")
+    (root / "up").symlink_to("..")
+    (root / "abs").symlink_to(tmp_path / "outside.txt")
+    (root / "sub" / "climb").symlink_to("../../outside.txt")
+    (root / "loop").symlink_to("loop")
+    (root / "near").symlink_to("sub/inside.txt")
+    (root / "self").symlink_to(root / "sub")
+    found = verdicts(
+        root,
+        [
+            ("up/outside.txt", secret),
+            ("abs", secret),
+            ("sub/climb", secret),
+            ("loop", b""),
+            ("near", b"in"),
+            ("self/inside.txt", b"in"),
+        ],
+    )
+    assert found["up/outside.txt"] == (VerifyStatus.ERROR, "leads outside ROOT through symlink up -> ..")
+    assert found["abs"][0] is VerifyStatus.ERROR and "through symlink abs -> /" in str(found["abs"][1])
+    assert found["sub/climb"] == (
+        VerifyStatus.ERROR,
+        "leads outside ROOT through symlink sub/climb -> ../../outside.txt",
+    )
+    assert found["loop"][0] is VerifyStatus.ERROR and "symlink loop at symlink loop" in str(found["loop"][1])
+    assert found["near"][0] is VerifyStatus.OK
+    assert found["self/inside.txt"][0] is VerifyStatus.OK
