@@ -6,15 +6,19 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from dirkit.backends.local import LocalBackend
 from dirkit.core.manifest import parse_manifest
 from dirkit.core.verify import VerifyStatus
+from dirkit.errors import UnsafeArchiveError
 from dirkit.ops.join import JoinOptions, join_parts
 from dirkit.ops.split import SplitOptions, split_file
-from dirkit.ops.unpack import UnpackOptions, unpack_archive
+from dirkit.ops.unpack import UnpackOptions, list_archive, unpack_archive
 from dirkit.ops.verify import VerifyOptions, verify_tree
 
 
@@ -99,3 +103,41 @@ def test_verify_never_reads_outside_root_through_symlinks(tmp_path: Path) -> Non
     assert found["loop"][0] is VerifyStatus.ERROR and "symlink loop at symlink loop" in str(found["loop"][1])
     assert found["near"][0] is VerifyStatus.OK
     assert found["self/inside.txt"][0] is VerifyStatus.OK
+
+
+def tar_with(path: Path, *members: tuple[str, bytes | str]) -> Path:
+    """Write a tar of (name, file bytes or symlink target) members."""
+    with tarfile.open(path, "w") as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ((("sub/.dirkit/state", b"x"),), "sub/.dirkit/state: member name holds a .dirkit component"),
+        ((("a/b/.dirkit", b"x"),), "a/b/.dirkit: member name holds a .dirkit component"),
+        ((("self", "self"),), "self: symlink loop"),
+        ((("a", "b"), ("b", "a")), "a: symlink loop"),
+        ((("..\\..\\x", b"x"),), "..\\..\\x: holds a backslash"),
+        ((("\\x", b"x"),), "\\x: holds a backslash"),
+        ((("l", "..\\..\\etc"),), "l: symlink target ..\\..\\etc: holds a backslash"),
+    ],
+)
+def test_unpack_refuses_hiding_looping_and_backslashed_members(
+    tmp_path: Path, members: tuple[tuple[str, bytes | str], ...], reason: str
+) -> None:
+    archive = tar_with(tmp_path / "bad.tar", *members, ("ok.txt", b"fine"))
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match=re.escape(reason)):
+        unpack_archive(str(archive), str(dest), UnpackOptions())
+    assert not dest.exists() or not any(dest.iterdir())
+    refusals = [item.refusal for item in list_archive(str(archive))]
+    assert any(refusal and reason.split(": ", 1)[1] in refusal for refusal in refusals)

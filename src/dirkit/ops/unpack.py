@@ -30,8 +30,9 @@ from dirkit.core.archive_safety import (
     check_hardlink,
     check_member,
     check_totals,
-    first_escaping_link,
+    first_unsafe_link,
     link_above,
+    link_refusal,
 )
 from dirkit.core.entry import safe_mode
 from dirkit.core.filters import RESERVED_DIR_NAME, TEMP_MARKER
@@ -353,8 +354,9 @@ def list_archive(archive: str) -> Iterator[ListedMember]:
                 raise UnsafeArchiveError(f"{display_path(member.name)}: written through symlink {above}")
             if member.kind is MemberKind.SYMLINK:
                 links[path] = member.link_target or ""
-                if first_escaping_link(links) == path:
-                    raise UnsafeArchiveError(f"{display_path(member.name)}: symlink leads outside DEST")
+                reason = link_refusal(path, links)
+                if reason is not None:
+                    raise UnsafeArchiveError(f"{display_path(member.name)}: {reason}")
             elif member.kind is MemberKind.HARDLINK:
                 check_hardlink(member, files)
             elif member.kind is MemberKind.FILE:
@@ -646,11 +648,9 @@ class _Extraction:
 
     def finish(self) -> None:
         """Create the symlinks (checked against each other), then set directory modes and times."""
-        escaping = first_escaping_link(self.links)
-        if escaping is not None:
-            raise UnsafeArchiveError(
-                f"{display_path(escaping)}: symlink leads outside DEST through other links"
-            )
+        unsafe = first_unsafe_link(self.links)
+        if unsafe is not None:
+            raise UnsafeArchiveError(f"{display_path(unsafe[0])}: {unsafe[1]}")
         for path, target in sorted(self.links.items()):
             parent = parent_path(path)
             if parent:
