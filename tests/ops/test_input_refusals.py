@@ -9,6 +9,7 @@ import os
 import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,32 @@ def test_unpack_refuses_hiding_looping_and_backslashed_members(
     assert not dest.exists() or not any(dest.iterdir())
     refusals = [item.refusal for item in list_archive(str(archive))]
     assert any(refusal and reason.split(": ", 1)[1] in refusal for refusal in refusals)
+
+
+class DirectoryAsStream(io.RawIOBase):
+    """A stream over a directory's descriptor: every read fails for real with EISDIR."""
+
+    def __init__(self, folder: Path) -> None:
+        self.fd = os.open(folder, os.O_RDONLY)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.read(self.fd, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def test_split_removes_the_folders_it_made_when_writing_fails(tmp_path: Path) -> None:
+    with (
+        io.BufferedReader(DirectoryAsStream(tmp_path)) as unreadable,
+        pytest.raises(OSError, match="directory"),
+    ):
+        split_file("-", SplitOptions(part_size=10, output_dir=str(tmp_path / "a" / "b")), stdin=unreadable)
+    assert not (tmp_path / "a").exists()
