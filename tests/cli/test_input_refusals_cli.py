@@ -101,3 +101,13 @@ def test_pack_force_leaves_the_old_archive_in_the_tree_out(tmp_path: Path) -> No
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert "keep.txt" in names and not any("inside" in name for name in names)
+
+
+def test_join_into_a_folder_that_takes_no_new_files_says_so(tmp_path: Path, capsys: Capture) -> None:
+    source = tmp_path / "f"
+    source.write_bytes(os.urandom(3000))
+    assert main(["split", "-q", "-n", "2", str(source), "-o", str(tmp_path / "p")]) == 0
+    assert main(["join", str(tmp_path / "p"), "-o", "/proc/version", "--force"]) == 2
+    assert "dirkit: /proc/version: its folder /proc does not accept new files" in capsys.readouterr().err
+    assert main(["join", str(tmp_path / "p"), "-o", str(tmp_path / "no" / "out")]) == 2
+    assert f"its folder {tmp_path / 'no'} does not exist" in capsys.readouterr().err
