@@ -8,7 +8,7 @@ from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.paths import display_path
 from dirkit.core.plan import ActionKind, Plan
-from dirkit.core.undo import StepStatus, plan_undo, plan_undo_continuation
+from dirkit.core.undo import JournalStep, StepStatus, plan_undo, plan_undo_continuation
 from dirkit.errors import BackendError, RefusedError, UsageError
 from dirkit.ops.execute import ExecuteOptions, RunResult, execute_plan, utc_now
 from dirkit.ops.recovery import claim_tree, runs_on_tree
@@ -82,16 +82,38 @@ def plan_undo_claimed(journal: Journal, target: Backend, run_id: str | None = No
                     f"{where}: run {run.run_id} was already undone by run {other.run_id}; "
                     f"undo {other.run_id} to redo it"
                 )
-    steps = journal.steps(run.run_id)
-    backed_up = any(
-        step.action.kind is ActionKind.BACKUP and step.status is StepStatus.DONE for step in steps
-    )
-    if backed_up and not _folder_exists(target, run):
-        raise RefusedError(
-            f"{where}: the backups of run {run.run_id} ({run.backup_dir}) are gone (pruned or deleted); "
-            f"it cannot be undone"
+    steps: list[JournalStep] = []
+    for part in [*continued_undos(journal, target, run), run]:
+        part_steps = journal.steps(part.run_id)
+        backed_up = any(
+            step.action.kind is ActionKind.BACKUP and step.status is StepStatus.DONE for step in part_steps
         )
+        if backed_up and not _folder_exists(target, part):
+            raise RefusedError(
+                f"{where}: the backups of run {part.run_id} ({part.backup_dir}) are gone (pruned or "
+                f"deleted); run {run.run_id} cannot be undone"
+            )
+        offset = steps[-1].seq + 1 if steps else 0
+        steps.extend(step._replace(seq=step.seq + offset) for step in part_steps)
     return plan_undo(run.run_id, target.description, steps, created=utc_now())
+
+
+def continued_undos(journal: Journal, target: Backend, run: RunRecord) -> list[RunRecord]:
+    """Return the stopped undo runs that run finished (oldest first): undoing run reverts them too.
+
+    Every undo of a run after one that stopped goes on with it, so the stopped undos of the same run
+    right before run are parts of one undo with it.
+    """
+    if run.operation != "undo" or run.undoes is None:
+        return []
+    undos = [other for other in runs_on_tree(journal, target) if other.undoes == run.undoes]
+    earlier = [other for other in undos if other.run_id < run.run_id]
+    chain: list[RunRecord] = []
+    for other in reversed(earlier):
+        if not undo_stopped(other):
+            break
+        chain.append(other)
+    return list(reversed(chain))
 
 
 def plan_undo_run(journal: Journal, target: Backend, run_id: str | None = None) -> Plan:
