@@ -22,8 +22,8 @@ from dirkit.core.entry import EntryKind
 from dirkit.core.guards import GuardOptions
 from dirkit.core.paths import RelPath
 from dirkit.core.plan import Action, ActionKind, Fingerprint
-from dirkit.ops.execute import ExecuteOptions
-from dirkit.ops.mirror import MirrorOptions, mirror_trees
+from dirkit.ops.execute import ExecuteOptions, execute_plan
+from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.recovery import claim_tree
 from dirkit.ops.undo import undo_run
 from dirkit.state.database import all_migrations, apply_migrations
@@ -196,14 +196,16 @@ def test_a_run_through_a_bind_mount_is_seen_and_locked_through_the_real_path(
     if mounted.returncode != 0:
         pytest.skip(f"cannot bind mount here: {mounted.stderr.strip()}")
     try:
+        assert main(["mirror", "-q", str(source), str(bound)]) == 0
+        assert main(["backups", "--json", str(target)]) == 0
+        assert '"operation": "mirror"' in capsys.readouterr().out
+        assert main(["undo", "-q", str(target)]) == 0
+        assert read_files(target) == {"f": b"old!"}
         holder = Journal.open()
         with claim_tree(holder, LocalBackend(str(bound)), "mirror"):
             assert main(["mirror", str(source), str(target)]) == 2
             assert "another dirkit run is working on this tree" in capsys.readouterr().err
         holder.close()
-        assert main(["mirror", "-q", str(source), str(bound)]) == 0
-        assert main(["undo", "-q", str(target)]) == 0
-        assert read_files(target) == {"f": b"old!"}
     finally:
         subprocess.run(["umount", str(bound)], check=True)
 
@@ -235,6 +237,9 @@ def test_retrying_an_undo_that_stopped_finishes_it(make_tree: MakeTree, journal:
     retried = undo_run(journal, LocalBackend(str(target)), execute=ExecuteOptions(jobs=1))
     assert retried.ok, retried.failures
     assert read_files(target) == {name: data.encode() for name, data in old.items()}
+    redone = undo_run(journal, LocalBackend(str(target)), execute=ExecuteOptions(jobs=1))
+    assert redone.ok, redone.failures
+    assert read_files(target) == read_files(source), "undo of the finished undo redoes the whole run"
 
 
 def test_the_message_of_a_stopped_undo_names_the_command_that_finishes_it(
@@ -304,24 +309,20 @@ def test_a_file_named_as_backup_dir_is_refused_before_anything_starts(
 def test_a_broken_run_record_does_not_break_later_mirrors_or_prune(
     make_tree: MakeTree, journal: Journal, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = make_tree("src", {"f": "new"})
-    target = make_tree("dst", {"f": "old!", "notes": "a file"})
-    journal.start_run(
-        "20200101T000000.000000Z-dead",
-        "mirror",
-        str(target),
-        str(source),
-        RelPath("notes/r"),
-        1,
-        os.uname().nodename,
-        "2020-01-01T00:00:00",
-        {},
+    source = make_tree("src", {"f": "new!", "g": "new!"})
+    target = make_tree("dst", {"f": "old", "g": "old"})
+    dst = LocalBackend(str(target))
+    planning = plan_mirror_trees(LocalBackend(str(source)), dst, MirrorOptions())
+    broken = execute_plan(
+        planning.plan, dst, journal, LocalBackend(str(source)), ExecuteOptions(backup_root=RelPath("f"))
     )
-    journal.finish_run("20200101T000000.000000Z-dead", RunStatus.FAILED, "2020-01-01T00:00:01", {})
+    assert broken.failures, "the run made as by an unchecked --backup-dir naming a file must fail"
+    (source / "g").write_text("newer")
     assert main(["mirror", "-q", str(source), str(target)]) == 0, capsys.readouterr().err
-    assert main(["backups", "-q", "--prune", "--keep", "1", str(target)]) == 0
-    assert main(["backups", "-q", str(target)]) == 0
-    assert (target / "f").read_text() == "new"
+    (source / "g").write_text("newest")
+    assert main(["mirror", "-q", str(source), str(target)]) == 0, capsys.readouterr().err
+    assert main(["backups", "-q", "--prune", "--keep", "1", str(target)]) == 0, capsys.readouterr().err
+    assert read_files(target) == {"f": b"new!", "g": b"newest"}
 
 
 def test_keep_backups_0_is_refused_and_keeps_the_backups(
