@@ -11,6 +11,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,9 @@ def test_the_message_of_a_stopped_undo_names_the_command_that_finishes_it(
 
     hint = continue_hint(result, Namespace())
     assert f"dirkit undo {target}" in hint and "finish the undo" in hint
+    typed = ("mirror", "--content", str(source), str(target))
+    mirror_hint = continue_hint(replace(result, operation="mirror"), Namespace(command_line=typed))
+    assert f"'dirkit mirror --content {source} {target}' again to finish" in mirror_hint
 
 
 def test_undo_of_a_killed_run_skips_steps_below_a_file_quietly(tmp_path: Path, journal: Journal) -> None:

@@ -217,9 +217,10 @@ def continue_hint(result: RunResult, args: argparse.Namespace) -> str:
         return f"run '{undo}' again to finish the undo"
     if getattr(args, "plan", None) is not None:
         return f"make a new plan with 'dirkit mirror --save-plan' to finish, or run '{undo}' to revert"
-    if result.operation == "mirror" and getattr(args, "source", None) is not None:
-        source = shlex.quote(display_path(str(args.source)))
-        return f"run 'dirkit mirror {source} {target}' again to finish, or '{undo}' to revert"
+    typed = getattr(args, "command_line", None)
+    if typed:
+        again = "dirkit " + shlex.join(typed)
+        return f"run '{again}' again to finish, or '{undo}' to revert"
     return f"run the command again to finish, or '{undo}' to revert"
 
 
