@@ -34,6 +34,7 @@ from dirkit.errors import (
     BackendError,
     ConnectionLostError,
     NoSpaceError,
+    NotADirError,
     NotFoundError,
 )
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
@@ -88,6 +89,8 @@ class ExecuteOptions:
     fsync: bool = False
     """Flush each copied file to disk before renaming it into place (survives a power cut; slower)."""
     undoes: str | None = None
+    run_id: str | None = None
+    """The id the run gets (the one its tree claim holds); a fresh one by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +229,7 @@ class _Executor:
     def _stat(self, path: RelPath) -> Entry | None:
         try:
             return self.target.stat(path)
-        except NotFoundError:
+        except (NotFoundError, NotADirError):
             return None
 
     def _ensure_dir(self, path: RelPath) -> None:
@@ -427,7 +430,7 @@ def execute_plan(
     and nothing is changed. Replaced and deleted paths are renamed into the run's backup folder.
     """
     chosen = options or ExecuteOptions()
-    run_id = new_run_id()
+    run_id = chosen.run_id or new_run_id()
     executor = _Executor(plan, target, source, journal, chosen, run_id)
     started = time.monotonic()
     journal.start_run(
