@@ -24,7 +24,7 @@ from dirkit.ops.mirror import MirrorOptions, mirror_trees
 from dirkit.ops.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 
-TRIALS_PER_MODE = 16
+TRIALS_PER_MODE = 30
 FILES = 150
 SEED = 20_261_121
 KILL_AFTER = (1, 60)
