@@ -14,6 +14,10 @@ from dirkit.core.paths import RelPath
 from dirkit.errors import translate_os_error
 
 
+ANY_METHOD = "*"
+"""A fault's method that matches every call: with nth, the nth backend call of any kind fails."""
+
+
 @dataclass(frozen=True, slots=True)
 class Fault:
     """Raise OSError(error_number) from calls of method: the nth one (1-based), or every call on path."""
@@ -31,17 +35,23 @@ class FaultyBackend:
         self.inner = inner
         self.faults = list(faults)
         self.calls: dict[str, int] = {}
+        self.fired: list[tuple[str, RelPath]] = []
+        """The (method, path) of every call a fault failed, in order."""
         self._lock = threading.Lock()
 
     def _check(self, method: str, path: RelPath) -> None:
         with self._lock:
             count = self.calls[method] = self.calls.get(method, 0) + 1
+            overall = self.calls[ANY_METHOD] = self.calls.get(ANY_METHOD, 0) + 1
         for fault in self.faults:
-            if fault.method != method:
+            if fault.method not in (method, ANY_METHOD):
                 continue
-            if (fault.nth is not None and fault.nth == count) or (
+            number = overall if fault.method == ANY_METHOD else count
+            if (fault.nth is not None and fault.nth == number) or (
                 fault.nth is None and fault.path is not None and fault.path == path
             ):
+                with self._lock:
+                    self.fired.append((method, path))
                 error = OSError(fault.error_number, os.strerror(fault.error_number))
                 raise translate_os_error(error, path)
 

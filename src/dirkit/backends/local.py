@@ -72,8 +72,13 @@ _DIR_TAIL = tuple(Entry(RelPath(""), EntryKind.DIR))[1:]
 
 
 def temp_name_for(path: RelPath) -> RelPath:
-    """Return a fresh temporary name beside path, recognisable as dirkit's own."""
-    name = f".{base_name(path)[:100]}{TEMP_MARKER}{secrets.token_hex(4)}"
+    """Return a fresh temporary name beside path, recognisable as dirkit's own.
+
+    A temporary name's own temporary name keeps it whole as its start, so both share one prefix.
+    """
+    base = base_name(path)
+    start = base if TEMP_MARKER in base and base.startswith(".") else f".{base[:100]}"
+    name = f"{start}{TEMP_MARKER}{secrets.token_hex(4)}"
     return join_path(parent_path(path), name)
 
 

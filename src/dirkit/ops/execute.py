@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import logging
 import os
 import secrets
@@ -15,9 +16,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local import LocalBackend, temp_name_for
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.paths import ROOT, RelPath, join_path, parent_path, path_parts
 from dirkit.core.plan import (
     Action,
@@ -51,6 +53,10 @@ BATCH_BYTES = 1024 * 1024
 """A batch of copies is handed over once it holds this many bytes (large files go one by one)."""
 FATAL_ERRORS = (NoSpaceError, ConnectionLostError)
 """Errors after which every later step would fail too: the run stops."""
+CREATING_KINDS = (ActionKind.COPY_FILE, ActionKind.MAKE_SYMLINK, ActionKind.HARD_LINK, ActionKind.MAKE_DIR)
+"""Actions that make a new path; after a backup of the same path they replace what it held."""
+LINK_UNSUPPORTED_ERRNOS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS})
+"""Why a filesystem may refuse a hard link; a replace then moves the old file aside with a rename."""
 
 
 def utc_now() -> str:
@@ -150,9 +156,11 @@ class _StepDone(NamedTuple):
 
 @dataclass(slots=True)
 class _Unit:
-    """Steps run together: one action, or a backup fused with the copy that replaces it."""
+    """Steps run together: one action, or a backup fused with the creating action that replaces it."""
 
     steps: list[tuple[int, Action]] = field(default_factory=list)
+    replace: bool = False
+    """True for a backup and its replacement: the new content is made first, then swapped in."""
 
     @property
     def paths(self) -> set[RelPath]:
@@ -166,7 +174,10 @@ class _Unit:
 
     @property
     def parallel(self) -> bool:
-        """Tell whether the unit may run in the copy pool."""
+        """Tell whether the unit may run in the copy pool (never when it replaces a directory)."""
+        expected = self.steps[0][1].expected
+        if self.replace and expected is not None and expected.kind is EntryKind.DIR:
+            return False
         return self.steps[-1][1].kind is ActionKind.COPY_FILE
 
 
@@ -178,11 +189,11 @@ def _units(actions: tuple[Action, ...]) -> Iterator[_Unit]:
         if (
             action.kind is ActionKind.BACKUP
             and index + 1 < count
-            and actions[index + 1].kind is ActionKind.COPY_FILE
+            and actions[index + 1].kind in CREATING_KINDS
             and actions[index + 1].path == action.path
-            and (action.expected is None or action.expected.kind is not EntryKind.DIR)
+            and action.path
         ):
-            yield _Unit([(index, action), (index + 1, actions[index + 1])])
+            yield _Unit([(index, action), (index + 1, actions[index + 1])], replace=True)
             index += 2
             continue
         yield _Unit([(index, action)])
@@ -370,6 +381,119 @@ class _Executor:
                 entry = self.target.write_file(action.path, stream, action.mtime_ns, action.mode)
         return fingerprint_of(entry), entry.size
 
+    def _run_replace(self, unit: _Unit) -> list[_StepDone]:
+        """Replace a path: make the new content under a temporary name, then back up the old and swap.
+
+        If making the new content fails, the old content never moves and the temporary name is removed.
+        """
+        (backup_seq, backup), (create_seq, create) = unit.steps
+        path = backup.path
+        try:
+            old = self._require(backup, path, backup.expected)
+        except _SkipError:
+            skipped = _StepDone(backup_seq, backup, StepStatus.SKIPPED, None, None, 0)
+            return [skipped, *self.run_unit(_Unit([(create_seq, create)]))]
+        except (_ConflictError, BackendError) as error:
+            return self._unit_failed(unit, error)
+        temp = temp_name_for(path)
+        source_path = create.source_path
+        if create.kind is ActionKind.COPY_FILE:
+            source_path = source_path or path
+        try:
+            result, copied = self.perform(create._replace(path=temp, source_path=source_path))
+            self._require(backup, path, backup.expected)
+            self._swap_in(temp, path, old.kind is EntryKind.DIR or create.kind is ActionKind.MAKE_DIR)
+        except (_ConflictError, _SkipError, BackendError) as error:
+            self._remove_temp(temp, create.kind is ActionKind.MAKE_DIR)
+            return self._unit_failed(unit, error, kept=True)
+        finally:
+            if create.kind is ActionKind.MAKE_DIR:
+                with self.dirs_lock:
+                    self.made_dirs.discard(temp)
+        if create.kind is ActionKind.MAKE_DIR:
+            with self.dirs_lock:
+                self.made_dirs.add(path)
+        return [
+            _StepDone(backup_seq, backup, StepStatus.DONE, None, None, 0),
+            _StepDone(create_seq, create, StepStatus.DONE, result, None, copied),
+        ]
+
+    def _swap_in(self, temp: RelPath, path: RelPath, any_dir: bool) -> None:
+        """Put temp in place of path, keeping the old content at path's backup name.
+
+        With hard links the old file gets its backup name first and one atomic rename swaps: path is
+        never missing. Otherwise (directories, no hard links) two renames leave a short gap, which
+        recovery closes after a crash, and a failed second rename puts the old content back.
+        """
+        target = self.target
+        backup = join_path(self.backup_dir, path)
+        self._ensure_dir(parent_path(backup))
+        if target.capabilities.hard_links and not any_dir:
+            try:
+                target.hard_link(path, backup)
+            except BackendError as error:
+                if error.errno not in LINK_UNSUPPORTED_ERRNOS:
+                    raise
+            else:
+                try:
+                    target.rename(temp, path, replace=True)
+                except BackendError:
+                    with contextlib.suppress(BackendError):
+                        target.remove_file(backup)
+                    raise
+                return
+        target.rename(path, backup)
+        try:
+            target.rename(temp, path)
+        except BackendError as error:
+            try:
+                target.rename(backup, path)
+            except BackendError:
+                raise type(error)(
+                    error.errno or 0,
+                    f"{error.strerror or error}; the old content is in {backup}",
+                    path,
+                ) from error
+            raise
+
+    def _remove_temp(self, temp: RelPath, is_dir: bool) -> None:
+        """Remove a temporary name made for a replace that did not complete, if it exists (best effort)."""
+        try:
+            if is_dir:
+                self.target.remove_dir(temp)
+            else:
+                self.target.remove_file(temp)
+        except NotFoundError:
+            pass
+        except BackendError as error:
+            log.warning("run %s: cannot remove temporary %s: %s", self.run_id, temp, error)
+
+    def _unit_failed(self, unit: _Unit, error: Exception, kept: bool = False) -> list[_StepDone]:
+        """Return the outcomes of a replace that did not happen: nothing changed at its path."""
+        (backup_seq, backup), (create_seq, create) = unit.steps
+        path = backup.path
+        fatal = False
+        if isinstance(error, _ConflictError):
+            status, culprit = StepStatus.CONFLICT, str(error)
+        elif isinstance(error, _SkipError):
+            status, culprit = StepStatus.CONFLICT, f"{path}: changed while it was replaced; left alone"
+        else:
+            assert isinstance(error, BackendError)
+            named = error.filename if error.filename and TEMP_MARKER not in str(error.filename) else path
+            status, culprit = StepStatus.FAILED, f"{named}: {error.strerror or error}"
+            fatal = isinstance(error, FATAL_ERRORS)
+        if kept:
+            reason = culprit if status is StepStatus.CONFLICT else f"{culprit}; {path} keeps its old content"
+            return [
+                _StepDone(backup_seq, backup, StepStatus.SKIPPED, None, None, 0),
+                _StepDone(create_seq, create, status, None, reason, 0, fatal),
+            ]
+        later = f"{path}: not done because an earlier step on it failed"
+        return [
+            _StepDone(backup_seq, backup, status, None, culprit, 0, fatal),
+            _StepDone(create_seq, create, StepStatus.SKIPPED, None, later, 0),
+        ]
+
     def run_units(self, units: list[_Unit]) -> list[_StepDone]:
         """Run several units one after another (a batch of small copies)."""
         finished: list[_StepDone] = []
@@ -379,6 +503,8 @@ class _Executor:
 
     def run_unit(self, unit: _Unit) -> list[_StepDone]:
         """Run the steps of a unit in order; a failed step stops the rest of the unit."""
+        if unit.replace:
+            return self._run_replace(unit)
         finished: list[_StepDone] = []
         for position, (seq, action) in enumerate(unit.steps):
             try:

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
 from dataclasses import dataclass
 
 from dirkit.backends.protocol import Backend
+from dirkit.core.entry import EntryKind
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.paths import RelPath, base_name, parent_path
 from dirkit.core.plan import ActionKind
 from dirkit.core.undo import StepStatus
-from dirkit.errors import BackendError, RefusedError
+from dirkit.errors import BackendError, NotFoundError, RefusedError
 from dirkit.state.journal import Journal, RunStatus
 
 log = logging.getLogger("dirkit")
 
-WRITING_KINDS = (ActionKind.COPY_FILE,)
-"""Steps that write a temporary file beside their path."""
+WRITING_KINDS = (ActionKind.COPY_FILE, ActionKind.MAKE_SYMLINK, ActionKind.HARD_LINK, ActionKind.MAKE_DIR)
+"""Steps that may make their new content under a temporary name beside their path first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class RecoveredRun:
     run_id: str
     operation: str
     temp_files_removed: int
+    restored: tuple[RelPath, ...] = ()
+    """Paths a replace had moved into the backups but not yet refilled: their old content is back."""
 
 
 def process_alive(pid: int, host: str) -> bool:
@@ -59,11 +63,51 @@ def recover_target(journal: Journal, target: Backend) -> list[RecoveredRun]:
                 f"{target.description}: another dirkit run ({run.run_id}, {run.operation}, pid {run.pid} "
                 f"on {run.host}) is working on this tree; wait for it to finish"
             )
+        restored = restore_replaced(journal, target, run.run_id)
         removed = remove_temp_files(journal, target, run.run_id)
         journal.set_run_status(run.run_id, RunStatus.INTERRUPTED)
         log.warning("run %s was interrupted; removed %d temporary files", run.run_id, removed)
-        recovered.append(RecoveredRun(run.run_id, run.operation, removed))
+        for path in restored:
+            log.warning(
+                "run %s was interrupted while replacing %s; its old content is back", run.run_id, path
+            )
+        recovered.append(RecoveredRun(run.run_id, run.operation, removed, tuple(restored)))
     return recovered
+
+
+def restore_replaced(journal: Journal, target: Backend, run_id: str) -> list[RelPath]:
+    """Close the gap of replaces cut between their two renames: move the old content back; return paths.
+
+    A replace journals a backup step and the creating step after it; when both are still pending, the
+    path is missing and its backup exists, the run died after moving the old content aside.
+    """
+    steps = journal.steps(run_id)
+    restored: list[RelPath] = []
+    for step, after in itertools.pairwise(steps):
+        if not (
+            step.action.kind is ActionKind.BACKUP
+            and step.status is StepStatus.PENDING
+            and after.status is StepStatus.PENDING
+            and after.action.kind in WRITING_KINDS
+            and after.action.path == step.action.path
+            and step.backup_path is not None
+        ):
+            continue
+        path = step.action.path
+        try:
+            target.stat(path)
+            continue
+        except NotFoundError:
+            pass
+        except BackendError:
+            continue
+        try:
+            target.rename(step.backup_path, path)
+        except BackendError as error:
+            log.warning("cannot move %s back to %s: %s", step.backup_path, path, error)
+            continue
+        restored.append(path)
+    return restored
 
 
 def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
@@ -83,7 +127,10 @@ def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
             name = base_name(entry.path)
             if TEMP_MARKER in name and any(name.startswith(prefix) for prefix in names):
                 try:
-                    target.remove_file(entry.path)
+                    if entry.kind is EntryKind.DIR:
+                        target.remove_dir(entry.path)
+                    else:
+                        target.remove_file(entry.path)
                 except BackendError as error:
                     log.warning("cannot remove temporary file %s: %s", entry.path, error)
                     continue
