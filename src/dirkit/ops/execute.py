@@ -20,7 +20,7 @@ from dirkit.backends.local import LocalBackend, temp_name_for
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.filters import TEMP_MARKER
-from dirkit.core.paths import ROOT, RelPath, join_path, parent_path, path_parts
+from dirkit.core.paths import ROOT, RelPath, display_path, join_path, parent_path, path_parts
 from dirkit.core.plan import (
     Action,
     ActionKind,
@@ -36,7 +36,9 @@ from dirkit.errors import (
     BackendError,
     ConnectionLostError,
     NoSpaceError,
+    NotADirError,
     NotFoundError,
+    RefusedError,
 )
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 
@@ -247,8 +249,13 @@ class _Executor:
                 built = join_path(built, part)
                 if built in self.made_dirs:
                     continue
-                with contextlib.suppress(AlreadyExistsError):
+                try:
                     self.target.make_dir(built)
+                except AlreadyExistsError:
+                    if self.target.stat(built).kind is not EntryKind.DIR:
+                        raise NotADirError(
+                            errno.ENOTDIR, "not a directory (a link or a file)", built
+                        ) from None
                 self.made_dirs.add(built)
 
     def _require(self, action: Action, path: RelPath, expected: Fingerprint | None) -> Entry:
@@ -528,6 +535,41 @@ class _Executor:
         return finished
 
 
+def require_own_folders(target: Backend, folder: RelPath, create: bool = False) -> list[RelPath]:
+    """Check that each part of one of dirkit's folders is a real directory, never a link; return them.
+
+    With create, missing parts are made (each checked again after it is made, without following
+    links). Raise RefusedError naming the first part that is a symlink or not a directory.
+    """
+    checked: list[RelPath] = []
+    built = ROOT
+    for part in path_parts(folder):
+        built = join_path(built, part)
+        try:
+            entry: Entry | None = target.stat(built)
+        except NotFoundError:
+            entry = None
+        if entry is None and create:
+            with contextlib.suppress(AlreadyExistsError):
+                target.make_dir(built)
+            entry = target.stat(built)
+        if entry is None:
+            break
+        if entry.kind is not EntryKind.DIR:
+            where = display_path(f"{target.description.rstrip('/')}/{built}")
+            what = (
+                f"is a symbolic link (to {display_path(entry.target or '')})"
+                if entry.kind is EntryKind.SYMLINK
+                else "is not a directory"
+            )
+            raise RefusedError(
+                f"{where}: {what}; dirkit keeps its backups only in real directories of the tree, "
+                f"so nothing was changed (remove it and run again)"
+            )
+        checked.append(built)
+    return checked
+
+
 def _blocked(path: RelPath, failed: set[RelPath]) -> bool:
     """Tell whether path or an ancestor had a failed step."""
     if not failed:
@@ -550,11 +592,14 @@ def execute_plan(
     """Run every action of plan on target (copying from source), journaling each step before and after.
 
     Each step first checks that its path still holds what the plan expected; if not it is a conflict
-    and nothing is changed. Replaced and deleted paths are renamed into the run's backup folder.
+    and nothing is changed. Replaced and deleted paths are renamed into the run's backup folder,
+    which must be made of real directories (RefusedError before any step, naming a planted link).
     """
     chosen = options or ExecuteOptions()
     run_id = new_run_id()
     executor = _Executor(plan, target, source, journal, chosen, run_id)
+    backs_up = any(action.kind is ActionKind.BACKUP for action in plan.actions)
+    executor.made_dirs.update(require_own_folders(target, parent_path(executor.backup_dir), create=backs_up))
     started = time.monotonic()
     journal.start_run(
         run_id,

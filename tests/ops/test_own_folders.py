@@ -1,0 +1,93 @@
+"""dirkit's own folders (.dirkit, its backups, a custom backup folder) are never followed through links."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from dirkit.backends.local import LocalBackend
+from dirkit.cli.main import main
+from dirkit.core.guards import GuardOptions
+from dirkit.core.paths import RelPath
+from dirkit.errors import RefusedError
+from dirkit.ops.backups import list_backup_folders
+from dirkit.ops.mirror import MirrorOptions, mirror_trees
+from dirkit.state.journal import Journal
+
+MakeTree = Callable[..., Path]
+FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=1)
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    """Yield the journal of the test's state folder."""
+    opened = Journal.open()
+    yield opened
+    opened.close()
+
+
+def _trees(make_tree: MakeTree) -> tuple[Path, Path, Path]:
+    source = make_tree("src", {"a.txt": "the new a"})
+    target = make_tree("dst", {"a.txt": "old a", "gone.txt": "deleted by the mirror"})
+    elsewhere = make_tree("attacker", {})
+    return source, target, elsewhere
+
+
+def _unchanged(target: Path, elsewhere: Path) -> None:
+    assert (target / "a.txt").read_text() == "old a"
+    assert (target / "gone.txt").read_text() == "deleted by the mirror"
+    assert [str(path.relative_to(elsewhere)) for path in elsewhere.rglob("*")] in ([], ["backups"])
+
+
+@pytest.mark.parametrize(
+    ("link", "backup_dir"),
+    [
+        (".dirkit", ".dirkit/backups"),
+        (".dirkit/backups", ".dirkit/backups"),
+        (".dirkit/mine", ".dirkit/mine/deeper"),
+    ],
+)
+def test_a_link_in_the_backup_path_is_refused_before_anything_moves(
+    make_tree: MakeTree, journal: Journal, link: str, backup_dir: str
+) -> None:
+    source, target, elsewhere = _trees(make_tree)
+    (target / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(elsewhere, target / link)
+    options = MirrorOptions(guards=GuardOptions(force=True), jobs=1, backup_dir=RelPath(backup_dir))
+    with pytest.raises(RefusedError, match=re.escape(f"{link}: is a symbolic link (to {elsewhere})")):
+        mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, options)
+    _unchanged(target, elsewhere)
+    assert not journal.runs_for_target(str(target))
+
+
+def test_a_file_where_the_backups_go_is_refused(make_tree: MakeTree, journal: Journal) -> None:
+    source, target, elsewhere = _trees(make_tree)
+    (target / ".dirkit").write_text("not a folder")
+    with pytest.raises(RefusedError, match=r"dst/\.dirkit: is not a directory"):
+        mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, FORCE)
+    _unchanged(target, elsewhere)
+
+
+def test_mirror_and_backups_exit_2_naming_the_link(
+    make_tree: MakeTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target, elsewhere = _trees(make_tree)
+    os.symlink(elsewhere, target / ".dirkit")
+    assert main(["mirror", "--force", str(source), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"{target}/.dirkit: is a symbolic link" in err and "Traceback" not in err
+    _unchanged(target, elsewhere)
+    assert main(["backups", str(target)]) == 2
+    assert f"{target}/.dirkit: is a symbolic link" in capsys.readouterr().err
+
+
+def test_listing_backups_never_goes_through_a_link(make_tree: MakeTree, journal: Journal) -> None:
+    target = make_tree("dst", {"a.txt": "a"})
+    elsewhere = make_tree("attacker", {"backups/20200101T000000.000000Z-abcd/secret": "s"})
+    os.symlink(elsewhere, target / ".dirkit")
+    with pytest.raises(RefusedError, match="is a symbolic link"):
+        list_backup_folders(LocalBackend(str(target)), journal)
