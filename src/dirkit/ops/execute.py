@@ -126,6 +126,8 @@ class RunResult:
     stopped_by: str | None = None
     """The error that stopped the run early (no space left, connection lost), if any."""
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """What the run could not do on this target by its nature (not failures), for the summary."""
 
     @property
     def ok(self) -> bool:
@@ -235,6 +237,8 @@ class _Executor:
             isinstance(target, LocalBackend) and source is not None and isinstance(source, LocalBackend)
         )
         self.resolution = target.capabilities.mtime_resolution_ns
+        self.set_modes = target.capabilities.can_set_mode
+        """False where the filesystem cannot chmod (FAT): content is written without its mode."""
 
     def _stat(self, path: RelPath) -> Entry | None:
         try:
@@ -294,7 +298,7 @@ class _Executor:
             return self._copy(action)
         if kind is ActionKind.MAKE_DIR:
             self._require_absent(action, path)
-            target.make_dir(path, action.mode)
+            target.make_dir(path, action.mode if self.set_modes else None)
             with self.dirs_lock:
                 self.made_dirs.add(path)
             return Fingerprint(EntryKind.DIR), 0
@@ -346,6 +350,8 @@ class _Executor:
             return None, 0
         if kind is ActionKind.SET_MODE:
             self._require(action, path, action.expected)
+            if not self.set_modes:
+                raise _SkipError(f"{path}: the target cannot set permission bits")
             if action.mode is not None:
                 target.set_mode(path, action.mode)
             return None, 0
@@ -382,10 +388,12 @@ class _Executor:
                 action.mtime_ns,
                 action.mode,
                 fsync=self.options.fsync,
+                keep_mode=self.set_modes,
             )
         else:
             with source.open_read(source_path) as stream:
-                entry = self.target.write_file(action.path, stream, action.mtime_ns, action.mode)
+                mode = action.mode if self.set_modes else None
+                entry = self.target.write_file(action.path, stream, action.mtime_ns, mode)
         return fingerprint_of(entry), entry.size
 
     def _run_replace(self, unit: _Unit) -> list[_StepDone]:
@@ -808,4 +816,18 @@ def execute_plan(
         interrupted=interrupted,
         stopped_by=stopped_by,
         seconds=time.monotonic() - started,
+        notes=_capability_notes(plan, target),
     )
+
+
+def _capability_notes(plan: Plan, target: Backend) -> tuple[str, ...]:
+    """Return what the plan asked for that the target cannot do (its capabilities say so)."""
+    notes: list[str] = []
+    capabilities = target.capabilities
+    creates = (ActionKind.COPY_FILE, ActionKind.MAKE_DIR, ActionKind.SET_MODE)
+    if not capabilities.can_set_mode and any(action.kind in creates for action in plan.actions):
+        notes.append(
+            f"{target.description}: this filesystem cannot set permission bits; "
+            f"files and folders were written without their modes"
+        )
+    return tuple(notes)
