@@ -194,7 +194,7 @@ SCENARIOS = [
     Scenario("set mode", {"a": "same"}, {"a": "same"}, modes={"a": 0o600}),
     Scenario("rename", {"new/name.bin": "payload 12345"}, {"old/name.bin": "payload 12345"}),
     Scenario(
-        "undo", {"a": "new", "d/f": "new f", "n/x": "nx"}, {"a": "old", "d/f": "old f", "z": "z"}, undo=True
+        "undo", {"a": "new!!", "d/f": "new f!!", "n/x": "nx"}, {"a": "old", "d/f": "old f", "z": "z"}, undo=True
     ),
     Scenario("hard link", {}, {"a": "linked"}, hard_link=True),
 ]
@@ -259,3 +259,6 @@ def test_a_fault_at_any_backend_call_leaves_old_or_new_content(
         assert faulty.fired, f"call {nth} of {calls} never happened"
         assert result.failures, f"the fault at call {nth} ({faulty.fired}) is not in the result"
         assert_old_or_new(content_state(target), old, new)
+        undone = undo_run(journal, LocalBackend(str(target)))
+        assert undone.ok, (nth, faulty.fired, undone.failures)
+        assert content_state(target) == old, f"undo after the fault at call {nth} did not restore"

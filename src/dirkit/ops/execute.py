@@ -55,8 +55,14 @@ BATCH_BYTES = 1024 * 1024
 """A batch of copies is handed over once it holds this many bytes (large files go one by one)."""
 FATAL_ERRORS = (NoSpaceError, ConnectionLostError)
 """Errors after which every later step would fail too: the run stops."""
-CREATING_KINDS = (ActionKind.COPY_FILE, ActionKind.MAKE_SYMLINK, ActionKind.HARD_LINK, ActionKind.MAKE_DIR)
-"""Actions that make a new path; after a backup of the same path they replace what it held."""
+CREATING_KINDS = (
+    ActionKind.COPY_FILE,
+    ActionKind.MAKE_SYMLINK,
+    ActionKind.HARD_LINK,
+    ActionKind.MAKE_DIR,
+    ActionKind.RENAME,
+)
+"""Actions that fill a path; after a backup of the same path they replace what it held."""
 LINK_UNSUPPORTED_ERRNOS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS})
 """Why a filesystem may refuse a hard link; a replace then moves the old file aside with a rename."""
 
@@ -400,6 +406,7 @@ class _Executor:
         """Replace a path: make the new content under a temporary name, then back up the old and swap.
 
         If making the new content fails, the old content never moves and the temporary name is removed.
+        A rename needs no temporary name: its source already holds the complete new content.
         """
         (backup_seq, backup), (create_seq, create) = unit.steps
         path = backup.path
@@ -410,21 +417,42 @@ class _Executor:
             return [skipped, *self.run_unit(_Unit([(create_seq, create)]))]
         except (_ConflictError, BackendError) as error:
             return self._unit_failed(unit, error)
-        temp = temp_name_for(path)
-        source_path = create.source_path
-        if create.kind is ActionKind.COPY_FILE:
-            source_path = source_path or path
+        renames = create.kind is ActionKind.RENAME
+        staged = temp_name_for(path)
+        made_dir = create.kind is ActionKind.MAKE_DIR
         try:
-            result, copied = self.perform(create._replace(path=temp, source_path=source_path))
+            if renames:
+                assert create.source_path is not None
+                staged = create.source_path
+                entry = self._require(create, staged, create.source_expected)
+                result: Fingerprint | None = fingerprint_of(entry)
+                copied = 0
+                made_dir = entry.kind is EntryKind.DIR
+            else:
+                source_path = create.source_path
+                if create.kind is ActionKind.COPY_FILE:
+                    source_path = source_path or path
+                result, copied = self.perform(create._replace(path=staged, source_path=source_path))
+        except _SkipError:
+            if not renames:
+                self._remove_temp(staged, made_dir)
+            alone = self.run_unit(_Unit([(backup_seq, backup)]))
+            return [*alone, _StepDone(create_seq, create, StepStatus.SKIPPED, None, None, 0)]
+        except (_ConflictError, BackendError) as error:
+            if not renames:
+                self._remove_temp(staged, made_dir)
+            return self._unit_failed(unit, error, kept=True)
+        try:
             self._require(backup, path, backup.expected)
-            self._swap_in(temp, path, old.kind is EntryKind.DIR or create.kind is ActionKind.MAKE_DIR)
+            self._swap_in(staged, path, old.kind is EntryKind.DIR or made_dir)
         except (_ConflictError, _SkipError, BackendError) as error:
-            self._remove_temp(temp, create.kind is ActionKind.MAKE_DIR)
+            if not renames:
+                self._remove_temp(staged, made_dir)
             return self._unit_failed(unit, error, kept=True)
         finally:
             if create.kind is ActionKind.MAKE_DIR:
                 with self.dirs_lock:
-                    self.made_dirs.discard(temp)
+                    self.made_dirs.discard(staged)
         if create.kind is ActionKind.MAKE_DIR:
             with self.dirs_lock:
                 self.made_dirs.add(path)

@@ -21,6 +21,8 @@ log = logging.getLogger("dirkit")
 
 WRITING_KINDS = (ActionKind.COPY_FILE, ActionKind.MAKE_SYMLINK, ActionKind.HARD_LINK, ActionKind.MAKE_DIR)
 """Steps that may make their new content under a temporary name beside their path first."""
+REPLACING_KINDS = (*WRITING_KINDS, ActionKind.RENAME)
+"""Steps that fill a path right after a backup step moved its old content aside."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ def restore_replaced(journal: Journal, target: Backend, run_id: str) -> list[Rel
             step.action.kind is ActionKind.BACKUP
             and step.status is StepStatus.PENDING
             and after.status is StepStatus.PENDING
-            and after.action.kind in WRITING_KINDS
+            and after.action.kind in REPLACING_KINDS
             and after.action.path == step.action.path
             and step.backup_path is not None
         ):
