@@ -16,6 +16,8 @@ from dirkit.core.paths import RelPath
 from dirkit.errors import RefusedError
 from dirkit.ops.backups import list_backup_folders
 from dirkit.ops.mirror import MirrorOptions, mirror_trees
+from dirkit.ops.pack import PackOptions, pack_tree
+from dirkit.ops.unpack import UnpackOptions, unpack_archive
 from dirkit.state.journal import Journal
 
 MakeTree = Callable[..., Path]
@@ -91,3 +93,16 @@ def test_listing_backups_never_goes_through_a_link(make_tree: MakeTree, journal:
     os.symlink(elsewhere, target / ".dirkit")
     with pytest.raises(RefusedError, match="is a symbolic link"):
         list_backup_folders(LocalBackend(str(target)), journal)
+
+
+def test_unpack_with_overwrite_refuses_a_linked_backup_folder(make_tree: MakeTree) -> None:
+    source = make_tree("src", {"precious.txt": "v2"})
+    dest = make_tree("dest", {"precious.txt": "keep me"})
+    elsewhere = make_tree("attacker", {})
+    archive = source.parent / "a.tar"
+    pack_tree(str(source), str(archive), PackOptions())
+    os.symlink(elsewhere, dest / ".dirkit")
+    with pytest.raises(RefusedError, match=re.escape(f"{dest}/.dirkit: is a symbolic link")):
+        unpack_archive(str(archive), str(dest), UnpackOptions(overwrite=True))
+    assert (dest / "precious.txt").read_text() == "keep me"
+    assert not list(elsewhere.iterdir())
