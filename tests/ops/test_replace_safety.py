@@ -14,7 +14,8 @@ import pytest
 
 from dirkit.backends.faulty import ANY_METHOD, Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
-from dirkit.backends.protocol import Backend
+from dirkit.backends.memory import MemoryBackend
+from dirkit.backends.protocol import Backend, Capabilities
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.guards import GuardOptions
 from dirkit.core.paths import RelPath
@@ -137,6 +138,21 @@ def test_a_replace_on_local_disk_hard_links_the_backup_and_swaps_atomically(
     assert (target / "a.txt").read_text() == "old content"
 
 
+def test_without_hard_links_a_failed_second_rename_puts_the_old_file_back(journal: Journal) -> None:
+    target = MemoryBackend("dst", Capabilities(parallel_connections=1, hard_links=False))
+    target.add_file("a.txt", b"old content")
+    source = MemoryBackend("src")
+    source.add_file("a.txt", b"the new content")
+    faulty = FaultyBackend(target, [Fault("rename", errno.EIO, nth=2)])
+    result = mirror_trees(source, faulty, journal, ONE_JOB)
+    assert [failure.path for failure in result.failures] == ["a.txt"]
+    assert "keeps its old content" in result.failures[0].reason
+    assert faulty.calls["rename"] == 3
+    with target.open_read(RelPath("a.txt")) as stream:
+        assert stream.read() == b"old content"
+    assert sorted(entry.path for entry in target.list_dir(RelPath(""))) == [".dirkit", "a.txt"]
+
+
 def test_recovery_closes_the_gap_of_a_replace_cut_between_its_renames(
     make_tree: MakeTree, journal: Journal
 ) -> None:
@@ -194,7 +210,10 @@ SCENARIOS = [
     Scenario("set mode", {"a": "same"}, {"a": "same"}, modes={"a": 0o600}),
     Scenario("rename", {"new/name.bin": "payload 12345"}, {"old/name.bin": "payload 12345"}),
     Scenario(
-        "undo", {"a": "new!!", "d/f": "new f!!", "n/x": "nx"}, {"a": "old", "d/f": "old f", "z": "z"}, undo=True
+        "undo",
+        {"a": "new!!", "d/f": "new f!!", "n/x": "nx"},
+        {"a": "old", "d/f": "old f", "z": "z"},
+        undo=True,
     ),
     Scenario("hard link", {}, {"a": "linked"}, hard_link=True),
 ]
