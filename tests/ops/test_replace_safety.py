@@ -233,13 +233,13 @@ def _build(scenario: Scenario, root: Path, journal: Journal) -> tuple[Path, Path
     local = LocalBackend(str(target))
     if scenario.hard_link:
         entry = local.stat(RelPath("a"))
-        link = Action(
+        linking = Action(
             ActionKind.HARD_LINK,
             RelPath("b"),
             source_path=RelPath("a"),
             source_expected=fingerprint_of(entry),
         )
-        plan = make_plan("dupes", local.description, [link])
+        plan = make_plan("dupes", local.description, [linking])
         old = content_state(target)
         return source, target, plan, old, {**old, "b": old["a"]}
     if scenario.undo:
