@@ -29,7 +29,7 @@ from dirkit.ops.mirror import (
     mirror_trees,
     plan_mirror_trees,
 )
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree, recover_target
 from dirkit.ops.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 from tests.conftest import require_tool
@@ -288,19 +288,14 @@ def test_recovery_marks_a_dead_run_and_removes_its_temporary_files(tmp_path: Pat
 
 def test_a_live_run_on_the_same_tree_is_refused(tmp_path: Path, journal: Journal) -> None:
     target = LocalBackend(str(tmp_path))
-    journal.start_run(
-        "r1",
-        "mirror",
-        target.description,
-        None,
-        RelPath("b"),
-        os.getppid(),
-        os.uname().nodename,
-        "2026-01-01T00:00:00",
-        {},
-    )
-    with pytest.raises(RefusedError, match="another dirkit run"):
-        recover_target(journal, target)
+    with claim_tree(journal, target, "mirror") as claim:
+        other = Journal.open()
+        try:
+            expected = f"another dirkit run .*run {claim.run_id} .*pid {os.getpid()}"
+            with pytest.raises(RefusedError, match=expected):
+                recover_target(other, target)
+        finally:
+            other.close()
 
 
 def test_prune_keeps_the_newest_backups(make_tree: MakeTree, journal: Journal) -> None:

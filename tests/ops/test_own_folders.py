@@ -13,10 +13,12 @@ from dirkit.backends.local import LocalBackend
 from dirkit.cli.main import main
 from dirkit.core.guards import GuardOptions
 from dirkit.core.paths import RelPath
-from dirkit.errors import RefusedError
+from dirkit.errors import DirkitError, RefusedError
 from dirkit.ops.backups import list_backup_folders
-from dirkit.ops.mirror import MirrorOptions, mirror_trees
+from dirkit.ops.execute import ExecuteOptions, execute_plan
+from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.pack import PackOptions, pack_tree
+from dirkit.ops.undo import undo_run
 from dirkit.ops.unpack import UnpackOptions, unpack_archive
 from dirkit.state.journal import Journal
 
@@ -60,16 +62,43 @@ def test_a_link_in_the_backup_path_is_refused_before_anything_moves(
     (target / link).parent.mkdir(parents=True, exist_ok=True)
     os.symlink(elsewhere, target / link)
     options = MirrorOptions(guards=GuardOptions(force=True), jobs=1, backup_dir=RelPath(backup_dir))
-    with pytest.raises(RefusedError, match=re.escape(f"{link}: is a symbolic link (to {elsewhere})")):
+    with pytest.raises(DirkitError, match=re.escape(f"{target}/{link}: ")) as refused:
         mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, options)
+    assert refused.value.exit_code == 2
     _unchanged(target, elsewhere)
-    assert not journal.runs_for_target(str(target))
+    # The executor checks again for every plan, whoever made it (here the same plan, applied as is).
+    backend = LocalBackend(str(target))
+    (target / link).unlink()
+    plan = plan_mirror_trees(LocalBackend(str(source)), backend, options).plan
+    os.symlink(elsewhere, target / link)
+    with pytest.raises(
+        RefusedError, match=re.escape(f"{target}/{link}: is a symbolic link (to {elsewhere})")
+    ):
+        execute_plan(
+            plan, backend, journal, LocalBackend(str(source)), ExecuteOptions(backup_root=RelPath(backup_dir))
+        )
+    _unchanged(target, elsewhere)
+
+
+def test_undo_refuses_to_move_files_through_a_linked_backup_folder(
+    make_tree: MakeTree, journal: Journal
+) -> None:
+    source = make_tree("src", {"new.txt": "created by the mirror"})
+    target = make_tree("dst", {})
+    elsewhere = make_tree("attacker", {})
+    assert mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, FORCE).ok
+    assert not (target / ".dirkit").exists()
+    os.symlink(elsewhere, target / ".dirkit")
+    with pytest.raises(RefusedError, match=re.escape(f"{target}/.dirkit: is a symbolic link")):
+        undo_run(journal, LocalBackend(str(target)))
+    assert (target / "new.txt").read_text() == "created by the mirror"
+    assert not list(elsewhere.iterdir())
 
 
 def test_a_file_where_the_backups_go_is_refused(make_tree: MakeTree, journal: Journal) -> None:
     source, target, elsewhere = _trees(make_tree)
     (target / ".dirkit").write_text("not a folder")
-    with pytest.raises(RefusedError, match=r"dst/\.dirkit: is not a directory"):
+    with pytest.raises(DirkitError, match=r"dst/\.dirkit: "):
         mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, FORCE)
     _unchanged(target, elsewhere)
 
@@ -81,7 +110,7 @@ def test_mirror_and_backups_exit_2_naming_the_link(
     os.symlink(elsewhere, target / ".dirkit")
     assert main(["mirror", "--force", str(source), str(target)]) == 2
     err = capsys.readouterr().err
-    assert f"{target}/.dirkit: is a symbolic link" in err and "Traceback" not in err
+    assert f"{target}/.dirkit: " in err and "symlink" in err and "Traceback" not in err
     _unchanged(target, elsewhere)
     assert main(["backups", str(target)]) == 2
     assert f"{target}/.dirkit: is a symbolic link" in capsys.readouterr().err

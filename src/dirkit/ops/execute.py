@@ -102,6 +102,8 @@ class ExecuteOptions:
     fsync: bool = False
     """Flush each copied file to disk before renaming it into place (survives a power cut; slower)."""
     undoes: str | None = None
+    run_id: str | None = None
+    """The id the run gets (the one its tree claim holds); a fresh one by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +251,7 @@ class _Executor:
     def _stat(self, path: RelPath) -> Entry | None:
         try:
             return self.target.stat(path)
-        except NotFoundError:
+        except (NotFoundError, NotADirError):
             return None
 
     def _ensure_dir(self, path: RelPath) -> None:
@@ -632,7 +634,7 @@ def execute_plan(
     which must be made of real directories (RefusedError before any step, naming a planted link).
     """
     chosen = options or ExecuteOptions()
-    run_id = new_run_id()
+    run_id = chosen.run_id or new_run_id()
     executor = _Executor(plan, target, source, journal, chosen, run_id)
     backs_up = any(action.kind is ActionKind.BACKUP for action in plan.actions)
     executor.made_dirs.update(require_own_folders(target, parent_path(executor.backup_dir), create=backs_up))

@@ -1,21 +1,26 @@
-"""Notice runs that died (crash, kill -9), mark them interrupted, and clean their temporary files."""
+"""The one-run-per-tree claim, tree identity, and recovery of runs that died (crash, kill -9)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.filters import TEMP_MARKER
-from dirkit.core.paths import RelPath, base_name, parent_path
+from dirkit.core.paths import ROOT, RelPath, base_name, display_path, parent_path
 from dirkit.core.plan import ActionKind
 from dirkit.core.undo import StepStatus
 from dirkit.errors import BackendError, NotFoundError, RefusedError
-from dirkit.state.journal import Journal, RunStatus
+from dirkit.ops.execute import new_run_id, utc_now
+from dirkit.ops.trees import REMOTE_SCHEMES
+from dirkit.state.journal import Journal, RunRecord, RunStatus, TreeIdentity
+from dirkit.state.tree_lock import LockHolder, lock_holder, try_lock_tree
 
 log = logging.getLogger("dirkit")
 
@@ -51,19 +56,102 @@ def process_alive(pid: int, host: str) -> bool:
     return True
 
 
-def recover_target(journal: Journal, target: Backend) -> list[RecoveredRun]:
-    """Mark dead runs on target interrupted and remove their temporary files.
+def identity_of_location(location: str) -> TreeIdentity | None:
+    """Return the identity of a tree named by a local path or URL (None: a local path that is gone).
 
-    Raise RefusedError if another live dirkit process is running on target.
+    Local trees are known by the device and inode of their root (any symlink or bind mount that
+    reaches it shares them) and their real path; other trees by their URL (to be normalized).
     """
+    if location.startswith(REMOTE_SCHEMES) or not os.path.isabs(location):
+        url = location.rstrip("/") or location
+        return TreeIdentity(f"url:{url}", url)
+    real = os.path.realpath(location)
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None
+    return TreeIdentity(f"local:{info.st_dev}:{info.st_ino}", real)
+
+
+def identify_tree(target: Backend) -> TreeIdentity:
+    """Return the identity of a tree: device and inode of its root and its real path, or its URL."""
+    root = target.native_path(ROOT)
+    location = target.description if root is None else root
+    identity = identity_of_location(location)
+    if identity is not None:
+        return identity
+    real = os.path.realpath(location)
+    return TreeIdentity(f"path:{real}", real)
+
+
+def key_unkeyed_runs(journal: Journal) -> None:
+    """Give runs recorded without a tree identity (older dirkit, or executed without a claim) theirs."""
+    for target in journal.unkeyed_targets():
+        identity = identity_of_location(target)
+        if identity is not None:
+            journal.key_runs_of_target(target, identity)
+
+
+def runs_on_tree(journal: Journal, target: Backend) -> list[RunRecord]:
+    """Return the runs on target, however it was spelled when they ran, oldest first."""
+    key_unkeyed_runs(journal)
+    return journal.runs_for_tree(identify_tree(target))
+
+
+@dataclass(frozen=True, slots=True)
+class TreeClaim:
+    """A tree held by this process for one run: its identity, the id the run gets, dead runs found."""
+
+    identity: TreeIdentity
+    run_id: str
+    recovered: tuple[RecoveredRun, ...]
+
+
+def busy_message(journal: Journal, target: Backend, identity: TreeIdentity) -> str:
+    """Return why a tree cannot be claimed, naming the run that holds it."""
+    where = display_path(target.description)
+    holder = lock_holder(journal, identity)
+    if holder is None:
+        return f"{where}: another dirkit process holds this tree's lock; wait for it to finish"
+    return (
+        f"{where}: another dirkit run is working on this tree: run {holder.run_id} ({holder.operation}, "
+        f"pid {holder.pid} on {holder.host}, started {holder.started_at}); wait for it to finish"
+    )
+
+
+@contextlib.contextmanager
+def claim_tree(
+    journal: Journal, target: Backend, operation: str, run_id: str | None = None
+) -> Iterator[TreeClaim]:
+    """Within the block, hold target's one-run lock (raise RefusedError naming the holder if taken).
+
+    Taking it marks the runs on target that died (crash, kill -9) interrupted and removes their
+    temporary files. The lock is keyed by the tree's identity, so every spelling of a tree shares it.
+    """
+    identity = identify_tree(target)
+    key_unkeyed_runs(journal)
+    holder = LockHolder(run_id or new_run_id(), operation, os.getpid(), socket.gethostname(), utc_now())
+    lock = try_lock_tree(journal, identity, holder)
+    if lock is None:
+        raise RefusedError(busy_message(journal, target, identity))
+    try:
+        recovered = recover_dead_runs(journal, target, identity)
+        yield TreeClaim(identity, holder.run_id, tuple(recovered))
+    finally:
+        lock.release()
+
+
+def recover_dead_runs(journal: Journal, target: Backend, identity: TreeIdentity) -> list[RecoveredRun]:
+    """Mark the runs on a tree still marked running interrupted (call with the tree's lock held)."""
     recovered: list[RecoveredRun] = []
-    for run in journal.runs_for_target(target.description):
+    for run in journal.runs_for_tree(identity):
         if run.status is not RunStatus.RUNNING:
             continue
-        if process_alive(run.pid, run.host):
+        if run.host != socket.gethostname() and process_alive(run.pid, run.host):
             raise RefusedError(
-                f"{target.description}: another dirkit run ({run.run_id}, {run.operation}, pid {run.pid} "
-                f"on {run.host}) is working on this tree; wait for it to finish"
+                f"{display_path(target.description)}: run {run.run_id} ({run.operation}, pid {run.pid} "
+                f"on {run.host}, started {run.started_at}) is marked running on another host; "
+                f"wait for it to finish"
             )
         restored = restore_replaced(journal, target, run.run_id)
         removed = remove_temp_files(journal, target, run.run_id)
@@ -75,6 +163,15 @@ def recover_target(journal: Journal, target: Backend) -> list[RecoveredRun]:
             )
         recovered.append(RecoveredRun(run.run_id, run.operation, removed, tuple(restored)))
     return recovered
+
+
+def recover_target(journal: Journal, target: Backend) -> list[RecoveredRun]:
+    """Mark dead runs on target interrupted and remove their temporary files.
+
+    Raise RefusedError if another live dirkit process is running on target.
+    """
+    with claim_tree(journal, target, "recover") as claim:
+        return list(claim.recovered)
 
 
 def restore_replaced(journal: Journal, target: Backend, run_id: str) -> list[RelPath]:
