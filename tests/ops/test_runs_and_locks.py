@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from dirkit.core.entry import EntryKind
 from dirkit.core.guards import GuardOptions
 from dirkit.core.paths import RelPath
 from dirkit.core.plan import Action, ActionKind, Fingerprint
+from dirkit.errors import RefusedError
 from dirkit.ops.execute import ExecuteOptions, execute_plan
 from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.recovery import claim_tree
@@ -317,10 +319,18 @@ def test_a_broken_run_record_does_not_break_later_mirrors_or_prune(
     target = make_tree("dst", {"f": "old", "g": "old"})
     dst = LocalBackend(str(target))
     planning = plan_mirror_trees(LocalBackend(str(source)), dst, MirrorOptions())
-    broken = execute_plan(
-        planning.plan, dst, journal, LocalBackend(str(source)), ExecuteOptions(backup_root=RelPath("f"))
+    with pytest.raises(RefusedError, match="is not a directory"):
+        execute_plan(
+            planning.plan, dst, journal, LocalBackend(str(source)), ExecuteOptions(backup_root=RelPath("f"))
+        )
+    # The executor refuses a backup folder below a file before it starts; a run's record goes bad
+    # when the path of its backup folder becomes a file after the run.
+    done = execute_plan(
+        planning.plan, dst, journal, LocalBackend(str(source)), ExecuteOptions(backup_root=RelPath("x/bk"))
     )
-    assert broken.failures, "the run made as by an unchecked --backup-dir naming a file must fail"
+    assert done.ok
+    shutil.rmtree(target / "x")
+    (target / "x").write_text("a file where the run's backups were")
     (source / "g").write_text("newer")
     assert main(["mirror", "-q", str(source), str(target)]) == 0, capsys.readouterr().err
     (source / "g").write_text("newest")

@@ -241,6 +241,7 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
             "skipped": len(result.plan.skipped),
             "interrupted": result.interrupted,
             "stopped_by": result.stopped_by,
+            "notes": list(result.notes),
             "seconds": round(result.seconds, 3),
         }
         lines = [json.dumps(summary)]
@@ -263,6 +264,8 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         for failure in result.failures:
             word = "conflict" if failure.conflict else "failed"
             print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
+        for note in result.notes:
+            print(f"dirkit: note: {display_path(note)}", file=sys.stderr)
         if not args.quiet and not result.run_id:
             print(f"{display_path(result.target)}: nothing to do")
         elif not args.quiet:

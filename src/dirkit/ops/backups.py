@@ -9,7 +9,7 @@ from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.paths import RelPath, base_name
 from dirkit.errors import BackendError, NotADirError, NotFoundError
-from dirkit.ops.execute import BACKUP_ROOT
+from dirkit.ops.execute import BACKUP_ROOT, require_own_folders
 from dirkit.ops.recovery import runs_on_tree
 from dirkit.state.journal import Journal, RunRecord
 
@@ -59,7 +59,9 @@ def list_backup_folders(
     """Return the backup folders of target, oldest run first (sizes zero unless measure).
 
     every_run also lists the journaled runs that have no backup folder (they backed up nothing).
+    Raise RefusedError if a part of the backup folder is a link (it is never listed through one).
     """
+    require_own_folders(target, BACKUP_ROOT)
     runs = {run.run_id: run for run in runs_on_tree(journal, target)}
     folders: dict[str, RelPath] = {}
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -10,11 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dirkit.backends.protocol import Backend
+from dirkit.core.entry import EntryKind
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.paths import ROOT, RelPath, base_name, display_path, parent_path
 from dirkit.core.plan import ActionKind
 from dirkit.core.undo import StepStatus
-from dirkit.errors import BackendError, RefusedError
+from dirkit.errors import BackendError, NotFoundError, RefusedError
 from dirkit.ops.execute import new_run_id, utc_now
 from dirkit.ops.trees import REMOTE_SCHEMES
 from dirkit.state.journal import Journal, RunRecord, RunStatus, TreeIdentity
@@ -22,8 +24,10 @@ from dirkit.state.tree_lock import LockHolder, lock_holder, try_lock_tree
 
 log = logging.getLogger("dirkit")
 
-WRITING_KINDS = (ActionKind.COPY_FILE,)
-"""Steps that write a temporary file beside their path."""
+WRITING_KINDS = (ActionKind.COPY_FILE, ActionKind.MAKE_SYMLINK, ActionKind.HARD_LINK, ActionKind.MAKE_DIR)
+"""Steps that may make their new content under a temporary name beside their path first."""
+REPLACING_KINDS = (*WRITING_KINDS, ActionKind.RENAME)
+"""Steps that fill a path right after a backup step moved its old content aside."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class RecoveredRun:
     run_id: str
     operation: str
     temp_files_removed: int
+    restored: tuple[RelPath, ...] = ()
+    """Paths a replace had moved into the backups but not yet refilled: their old content is back."""
 
 
 def process_alive(pid: int, host: str) -> bool:
@@ -147,10 +153,15 @@ def recover_dead_runs(journal: Journal, target: Backend, identity: TreeIdentity)
                 f"on {run.host}, started {run.started_at}) is marked running on another host; "
                 f"wait for it to finish"
             )
+        restored = restore_replaced(journal, target, run.run_id)
         removed = remove_temp_files(journal, target, run.run_id)
         journal.set_run_status(run.run_id, RunStatus.INTERRUPTED)
         log.warning("run %s was interrupted; removed %d temporary files", run.run_id, removed)
-        recovered.append(RecoveredRun(run.run_id, run.operation, removed))
+        for path in restored:
+            log.warning(
+                "run %s was interrupted while replacing %s; its old content is back", run.run_id, path
+            )
+        recovered.append(RecoveredRun(run.run_id, run.operation, removed, tuple(restored)))
     return recovered
 
 
@@ -161,6 +172,41 @@ def recover_target(journal: Journal, target: Backend) -> list[RecoveredRun]:
     """
     with claim_tree(journal, target, "recover") as claim:
         return list(claim.recovered)
+
+
+def restore_replaced(journal: Journal, target: Backend, run_id: str) -> list[RelPath]:
+    """Close the gap of replaces cut between their two renames: move the old content back; return paths.
+
+    A replace journals a backup step and the creating step after it; when both are still pending, the
+    path is missing and its backup exists, the run died after moving the old content aside.
+    """
+    steps = journal.steps(run_id)
+    restored: list[RelPath] = []
+    for step, after in itertools.pairwise(steps):
+        if not (
+            step.action.kind is ActionKind.BACKUP
+            and step.status is StepStatus.PENDING
+            and after.status is StepStatus.PENDING
+            and after.action.kind in REPLACING_KINDS
+            and after.action.path == step.action.path
+            and step.backup_path is not None
+        ):
+            continue
+        path = step.action.path
+        try:
+            target.stat(path)
+            continue
+        except NotFoundError:
+            pass
+        except BackendError:
+            continue
+        try:
+            target.rename(step.backup_path, path)
+        except BackendError as error:
+            log.warning("cannot move %s back to %s: %s", step.backup_path, path, error)
+            continue
+        restored.append(path)
+    return restored
 
 
 def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
@@ -180,7 +226,10 @@ def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
             name = base_name(entry.path)
             if TEMP_MARKER in name and any(name.startswith(prefix) for prefix in names):
                 try:
-                    target.remove_file(entry.path)
+                    if entry.kind is EntryKind.DIR:
+                        target.remove_dir(entry.path)
+                    else:
+                        target.remove_file(entry.path)
                 except BackendError as error:
                     log.warning("cannot remove temporary file %s: %s", entry.path, error)
                     continue

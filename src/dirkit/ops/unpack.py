@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
+from dirkit.backends.local import LocalBackend
 from dirkit.core.archive_format import MAGIC_BYTES_NEEDED, ArchiveFormat, format_from_magic, format_from_name
 from dirkit.core.archive_safety import (
     DEFAULT_MAX_MEMBERS,
@@ -57,6 +58,7 @@ from dirkit.errors import (
 )
 from dirkit.ops.archive_streams import CHUNK_BYTES, DecompressingReader, open_decompressed
 from dirkit.ops.byte_copy import open_new_file, remove_quietly, write_all
+from dirkit.ops.execute import require_own_folders
 
 BACKUPS_FOLDER = "backups"
 DAMAGED_STREAM_ERRORS = (
@@ -395,6 +397,8 @@ def unpack_archive(
         max_members=options.max_members,
     )
     fresh = not dest_existed or _is_empty_dir(dest)
+    if options.overwrite and not fresh:
+        require_own_folders(LocalBackend(dest), RelPath(f"{RESERVED_DIR_NAME}/{BACKUPS_FOLDER}"))
     extraction = _Extraction(
         os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh, recorder
     )
