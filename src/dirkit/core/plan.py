@@ -12,7 +12,7 @@ from typing import NamedTuple
 from dirkit.core.diff import Change, Diff, Status
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.paths import ROOT, RelPath, is_inside, parent_path, rel_path
-from dirkit.core.sameness import SamenessPolicy, mtimes_equal
+from dirkit.core.sameness import SamenessPolicy, modes_differ, mtimes_equal
 from dirkit.errors import UsageError
 
 PLAN_FORMAT_VERSION = 1
@@ -364,6 +364,7 @@ class MirrorPolicy:
     delete: bool = True
     sameness: SamenessPolicy = field(default_factory=SamenessPolicy)
     set_dir_times: bool = True
+    """Set mtimes (of directories, and of files whose content is already the same)."""
     set_modes: bool = True
 
 
@@ -392,11 +393,18 @@ def plan_mirror(
     source_dirs: list[Entry] = []
     target_dirs: dict[RelPath, Entry] = {}
     deleted_files = 0
+    moved_contents = _moved_contents_by_folder(diff)
     for index, change in enumerate(changes):
         path = change.path
         if change.status is Status.MOVED:
             if change.left is not None and change.left.is_dir:
                 source_dirs.append(change.left)
+                for inner_left, inner_right in moved_contents.get(change.left.path, ()):
+                    if inner_left.kind is EntryKind.DIR:
+                        source_dirs.append(inner_left)
+                        target_dirs[inner_left.path] = inner_right
+                    elif inner_left.kind is EntryKind.FILE:
+                        actions.extend(_file_metadata_actions(inner_left, inner_right, chosen))
             continue
         if path in made_early:
             if change.left is not None:
@@ -412,17 +420,9 @@ def plan_mirror(
         if right is not None and right.kind is EntryKind.DIR:
             target_dirs[path] = right
         status = change.status
-        if status is Status.SAME:
-            if (
-                chosen.set_modes
-                and left is not None
-                and right is not None
-                and left.kind is EntryKind.FILE
-                and left.mode != right.mode
-            ):
-                actions.append(
-                    Action(ActionKind.SET_MODE, path, mode=left.mode, expected=fingerprint_of(right))
-                )
+        if status is Status.SAME or (status is Status.CHANGED and change.metadata_only):
+            if left is not None and right is not None and left.kind is EntryKind.FILE:
+                actions.extend(_file_metadata_actions(left, right, chosen))
             continue
         if status is Status.ERROR:
             skipped.append(SkippedPath(path, change.detail or "could not be read"))
@@ -468,6 +468,42 @@ def plan_mirror(
         deleted_files=deleted_files,
         created=created,
     )
+
+
+def _moved_contents_by_folder(diff: Diff) -> dict[RelPath, list[tuple[Entry, Entry]]]:
+    """Return the entry pairs below moved folders, keyed by the moved folder's left path."""
+    if not diff.moved_contents:
+        return {}
+    folders = {
+        change.left.path
+        for change in diff.changes
+        if change.status is Status.MOVED and change.left is not None and change.left.is_dir
+    }
+    grouped: dict[RelPath, list[tuple[Entry, Entry]]] = {}
+    for left, right in diff.moved_contents:
+        folder = parent_path(left.path)
+        while folder and folder not in folders:
+            folder = parent_path(folder)
+        if folder in folders:
+            grouped.setdefault(folder, []).append((left, right))
+    return grouped
+
+
+def _file_metadata_actions(left: Entry, right: Entry, policy: MirrorPolicy) -> Iterator[Action]:
+    """Yield the steps that give a target file of equal content the source's mode and mtime.
+
+    right is what the target file holds now (at left.path once any rename is done); the mode is set
+    first because the mtime step's expectation names the old mtime.
+    """
+    expected = fingerprint_of(right)
+    if policy.set_modes and modes_differ(left, right, policy.sameness):
+        yield Action(ActionKind.SET_MODE, left.path, mode=left.mode, expected=expected)
+    if (
+        policy.set_dir_times
+        and left.mtime_ns is not None
+        and not mtimes_equal(left.mtime_ns, right.mtime_ns, policy.sameness)
+    ):
+        yield Action(ActionKind.SET_MTIME, left.path, mtime_ns=left.mtime_ns, expected=expected)
 
 
 def _creating_action(left: Entry) -> Action:
