@@ -12,7 +12,7 @@ from dirkit.backends.local import LocalBackend
 from dirkit.core.guards import GuardOptions
 from dirkit.core.plan import ActionKind
 from dirkit.ops.compare import CompareOptions, compare_trees
-from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
+from dirkit.ops.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
 from dirkit.ops.undo import undo_run
 from dirkit.state.journal import Journal
 from tests.ops.test_mirror import tree_state
@@ -110,3 +110,72 @@ def test_mirror_of_directory_metadata_converges(make_tree: MakeTree, journal: Jo
     mirror(source, target, journal, CONTENT)
     assert tree_state(target) == tree_state(source)
     assert_trees_same(source, target)
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["mirror", "apply-saved-plan"])
+def test_undo_of_moves_with_new_metadata_restores_the_old_metadata(
+    make_tree: MakeTree, journal: Journal, saved: bool
+) -> None:
+    files = {"album/one.raw": BIG, "album/inner/two.raw": BIG[::-1], "loose.bin": BIG[:5000]}
+    target_files = {"old/one.raw": BIG, "old/inner/two.raw": BIG[::-1], "was-loose.bin": BIG[:5000]}
+    source = make_tree("src", files, mtime=1_600_000_000)
+    target = make_tree("dst", target_files, mtime=1_500_000_000)
+    os.chmod(source / "album" / "one.raw", 0o600)
+    os.chmod(source / "loose.bin", 0o755)
+    os.chmod(source / "album" / "inner", 0o750)
+    before = tree_state(target)
+    planning = plan_mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), QUICK)
+    kinds = [action.kind for action in planning.plan.actions]
+    assert kinds.count(ActionKind.RENAME) == 2 and ActionKind.COPY_FILE not in kinds
+    if saved:
+        guards = GuardOptions(force=True)
+        result = apply_saved_plan(
+            planning.plan, LocalBackend(str(source)), LocalBackend(str(target)), journal, guards, 2
+        )
+        assert result.ok, result.failures
+    else:
+        mirror(source, target, journal, QUICK)
+    assert tree_state(target) == tree_state(source)
+    assert_trees_same(source, target)
+    undone = undo_run(journal, LocalBackend(str(target)))
+    assert undone.ok, undone.failures
+    assert tree_state(target) == before
+
+
+def test_file_moved_into_a_folder_whose_time_and_mode_differ_is_still_a_rename(
+    make_tree: MakeTree, journal: Journal
+) -> None:
+    source = make_tree("src", {"keep/moved.raw": BIG, "keep/other": "o"})
+    target = make_tree("dst", {"old/moved.raw": BIG, "keep/other": "o"})
+    os.chmod(source / "keep", 0o700)
+    os.utime(source / "keep", (1_400_000_000, 1_400_000_000))
+    kinds = planned_kinds(source, target, QUICK)
+    assert ActionKind.RENAME in kinds and ActionKind.COPY_FILE not in kinds
+    before = tree_state(target)
+    mirror(source, target, journal, QUICK)
+    assert tree_state(target) == tree_state(source)
+    assert_trees_same(source, target)
+    undone = undo_run(journal, LocalBackend(str(target)))
+    assert undone.ok, undone.failures
+    assert tree_state(target) == before
+
+
+@pytest.mark.parametrize("delete", [True, False], ids=["delete", "no-delete"])
+def test_folder_a_file_is_moved_out_of_keeps_its_time_for_undo(
+    make_tree: MakeTree, journal: Journal, delete: bool
+) -> None:
+    source = make_tree("src", {"moved.raw": BIG})
+    target = make_tree("dst", {"gone/deeper/moved.raw": BIG, "gone/deeper/extra": "e"})
+    for folder in ("gone/deeper", "gone"):
+        os.utime(target / folder, (1_300_000_000, 1_300_000_000))
+    before = tree_state(target)
+    options = MirrorOptions(guards=GuardOptions(force=True), jobs=2, delete=delete)
+    assert ActionKind.RENAME in planned_kinds(source, target, options)
+    mirror(source, target, journal, options)
+    if delete:
+        assert tree_state(target) == tree_state(source)
+    else:
+        assert os.stat(target / "gone" / "deeper").st_mtime_ns == 1_300_000_000 * 10**9
+    undone = undo_run(journal, LocalBackend(str(target)))
+    assert undone.ok, undone.failures
+    assert tree_state(target) == before
