@@ -586,8 +586,9 @@ def _rename_actions(
     statuses: dict[RelPath, Status] = {}
     dir_kinds: dict[RelPath, bool] = {}
     for change in changes:
-        status = change.status
-        statuses[change.path] = Status.SAME if status is Status.CHANGED and change.metadata_only else status
+        statuses[change.path] = (
+            Status.SAME if change.status is Status.CHANGED and change.metadata_only else change.status
+        )
         left = change.left
         dir_kinds[change.path] = left is not None and left.kind is EntryKind.DIR
     contents = _moved_contents_by_folder(diff)
