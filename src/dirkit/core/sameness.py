@@ -101,6 +101,8 @@ def judge_entries(left: Entry, right: Entry, policy: SamenessPolicy) -> Verdict:
         return Verdict.METADATA_CHANGED if modes_differ(left, right, policy) else Verdict.SAME
     if kind is EntryKind.SYMLINK:
         return Verdict.SAME if left.target == right.target else Verdict.CHANGED
-    if kind is EntryKind.DIR and metadata_difference(left, right, policy) is not None:
+    if kind is EntryKind.DIR and (
+        modes_differ(left, right, policy) or dir_mtimes_differ(left, right, policy)
+    ):
         return Verdict.METADATA_CHANGED
     return Verdict.SAME
