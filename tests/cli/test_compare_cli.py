@@ -225,3 +225,21 @@ def test_closed_pipe_stops_quietly(differing: tuple[Path, Path]) -> None:
         error_text = process.stderr.read().decode()
     assert process.wait(timeout=30) in (0, 1, 2)
     assert "Traceback" not in error_text
+
+
+def test_mode_difference_is_reported_with_its_reason(
+    make_tree: MakeTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left = make_tree("l", {"tool": "#!/bin/sh\n"})
+    right = make_tree("r", {"tool": "#!/bin/sh\n"})
+    os.chmod(left / "tool", 0o4777)
+    os.chmod(right / "tool", 0o644)
+    for flags in ([], ["--content"]):
+        code, out, _ = run_cli(capsys, "compare", *flags, str(left), str(right))
+        assert code == 1
+        assert "mode 4777 -> 0644" in out and "trees differ" in out
+        code, out, _ = run_cli(capsys, "compare", *flags, "--diff", "--json", str(left), str(right))
+        records = [json.loads(line) for line in out.splitlines()]
+        assert records[0]["path"] == "tool" and records[0]["status"] == "changed"
+        assert records[0]["detail"] == "mode 4777 -> 0644"
+        assert records[-1]["summary"]["changed"] == 1

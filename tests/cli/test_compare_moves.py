@@ -33,8 +33,8 @@ def test_renamed_file_and_folder_are_moves(
     left = make_tree("left", {**files, "notes.txt": BIG})
     renamed = {name.replace("album", "photos 2024"): data for name, data in files.items()}
     right = make_tree("right", {**renamed, "archive/notes-old.txt": BIG})
-    for flag in ("--detect-moves", "--content"):
-        assert main(["compare", flag, "--json", str(left), str(right)]) == 1
+    for flags in ([], ["--detect-moves"], ["--content"]):
+        assert main(["compare", *flags, "--json", str(left), str(right)]) == 1
         changes = _json_changes(capsys)
         moved = {(change["from"], change["path"]) for change in changes if change["status"] == "moved"}
         assert moved == {("album", "photos 2024"), ("notes.txt", "archive/notes-old.txt")}
@@ -62,13 +62,17 @@ def test_moved_and_changed_file_is_not_a_move(
     assert statuses == {"final": "right_only", "final/report.txt": "right_only", "report.txt": "left_only"}
 
 
-def test_without_the_flag_moves_are_not_looked_for(
+def test_moves_are_found_by_default_and_no_moves_turns_it_off(
     make_tree: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     left = make_tree("left", {"a": BIG})
     right = make_tree("right", {"b": BIG})
     assert main(["compare", "--json", str(left), str(right)]) == 1
-    assert {change["status"] for change in _json_changes(capsys)} == {"left_only", "right_only"}
+    changes = _json_changes(capsys)
+    assert [(change["status"], change["path"], change["from"]) for change in changes] == [("moved", "b", "a")]
+    assert main(["compare", "--no-moves", "--json", str(left), str(right)]) == 1
+    statuses = {change["path"]: change["status"] for change in _json_changes(capsys)}
+    assert statuses == {"a": "left_only", "b": "right_only"}
 
 
 def test_content_compare_through_digests_finds_same_size_changes(
@@ -91,11 +95,12 @@ def test_library_moves_on_memory_trees() -> None:
     left.write_file(RelPath("a.bin"), io.BytesIO(b"payload"))
     right.make_dir(RelPath("sub"))
     right.write_file(RelPath("sub/b.bin"), io.BytesIO(b"payload"))
-    plain = compare_trees(left, right, CompareOptions(content=True))
+    plain = compare_trees(left, right, CompareOptions(content=True, detect_moves=False))
     assert Status.MOVED not in {change.status for change in plain.changes}
-    found = compare_trees(left, right, CompareOptions(detect_moves=True))
-    moved = [change for change in found.changes if change.status is Status.MOVED]
-    assert [(change.moved_from, change.path) for change in moved] == [("a.bin", "sub/b.bin")]
+    for options in (CompareOptions(), CompareOptions(content=True), CompareOptions(detect_moves=True)):
+        found = compare_trees(left, right, options)
+        moved = [change for change in found.changes if change.status is Status.MOVED]
+        assert [(change.moved_from, change.path) for change in moved] == [("a.bin", "sub/b.bin")]
 
 
 def test_unreadable_side_is_an_error_in_digest_compare(make_tree: Callable[..., Path]) -> None:

@@ -35,11 +35,47 @@ def statuses(diff: Diff) -> dict[str, Status]:
     return {change.path: change.status for change in diff.changes}
 
 
+def set_dir_mtimes(root: Path, seconds: int = 1_600_000_000) -> Path:
+    """Give every directory below root one mtime (make_tree sets only the files'); return root."""
+    for directory, _, _ in os.walk(root):
+        if directory != str(root):
+            os.utime(directory, (seconds, seconds))
+    return root
+
+
 def test_identical_trees_are_all_same(make_tree: MakeTree) -> None:
     spec = {"a.txt": "A", "d/b.txt": "B", "d/e/c.txt": "C", "empty": None}
-    diff = compare(make_tree("l", spec), make_tree("r", spec))
+    left, right = set_dir_mtimes(make_tree("l", spec)), set_dir_mtimes(make_tree("r", spec))
+    diff = compare(left, right)
     assert not diff.has_differences
     assert set(statuses(diff)) == {"a.txt", "d", "d/b.txt", "d/e", "d/e/c.txt", "empty"}
+    assert not compare(left, right, content=True).has_differences
+
+
+def test_mode_differences_are_changes_in_both_modes(make_tree: MakeTree) -> None:
+    spec = {"setuid": "x", "plain": "y", "d/f": "z"}
+    left, right = set_dir_mtimes(make_tree("l", spec)), set_dir_mtimes(make_tree("r", spec))
+    os.chmod(left / "setuid", 0o4777)
+    os.chmod(right / "setuid", 0o644)
+    os.chmod(left / "d", 0o700)
+    os.chmod(right / "d", 0o755)
+    for content in (False, True):
+        diff = compare(left, right, content=content)
+        changed = {c.path: (c.status, c.detail, c.metadata_only) for c in diff.differences}
+        assert changed == {
+            "setuid": (Status.CHANGED, "mode 4777 -> 0644", True),
+            "d": (Status.CHANGED, "mode 0700 -> 0755", True),
+        }
+
+
+def test_directory_mtimes_are_compared_in_quick_mode_only(make_tree: MakeTree) -> None:
+    left, right = set_dir_mtimes(make_tree("l", {"d/f": "x"})), set_dir_mtimes(make_tree("r", {"d/f": "x"}))
+    os.utime(right / "d", (1_600_000_100, 1_600_000_100))
+    diff = compare(left, right)
+    assert [(c.path, c.status, c.detail) for c in diff.differences] == [
+        ("d", Status.CHANGED, "modification time differs")
+    ]
+    assert not compare(left, right, content=True).has_differences
 
 
 def test_every_status_on_disk(make_tree: MakeTree) -> None:

@@ -39,6 +39,8 @@ def trees(make_tree: MakeTree) -> tuple[LocalBackend, LocalBackend]:
         del right_spec[key]
     right = make_tree("r", right_spec)
     os.utime(right / "top2/mid0/f100.txt", (1_700_000_000, 1_700_000_000))
+    os.chmod(right / "top5/mid0/f5.txt", 0o4755)
+    os.chmod(right / "top6", 0o700)
     return LocalBackend(str(left)), LocalBackend(str(right))
 
 
@@ -57,6 +59,9 @@ def test_partitioned_equals_single_process(
     options = CompareOptions(content=content, keep_same=True)
     diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=after)
     assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+    details: dict[str, str] = {c.path: c.detail or "" for c in diff.changes}
+    assert details["top5/mid0/f5.txt"] == "mode 0644 -> 4755"
+    assert details["top6"].startswith("mode 0755 -> 0700")
 
 
 def test_partitioned_counts_same_without_keeping_them(trees: tuple[LocalBackend, LocalBackend]) -> None:

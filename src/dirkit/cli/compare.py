@@ -25,16 +25,19 @@ DESCRIPTION = """\
 Compare two directory trees and list every path that differs.
 
 Quick mode (the default) judges files by kind, size and modification time, with times
-equal within the coarser resolution of the two sides (widen it with --modify-window).
+equal within the coarser resolution of the two sides (widen it with --modify-window), and
+directories by their modification time. Both modes report permission bits that differ
+(as 'mode 0644 -> 4777', the left's then the right's): what mirror sets, compare checks.
 --content also compares the contents of files of equal size, which finds files changed
 without any change of size or time. Between local trees it compares BLAKE3 digests kept in
 a cache (a file whose device, inode, size, mtime and ctime are unchanged is not read again;
 --no-cache turns that off); other trees are compared byte by byte.
 
-Renames: with --content or --detect-moves, a file only on the left and a file only on the
-right with the same size and content are one moved path, and a renamed folder whose files
-all match is one moved folder. --detect-moves alone hashes only one-sided files whose size
-matches a one-sided file opposite. A file moved and also changed is not a move.
+Renames (shown by default, as mirror does them; --no-moves turns it off): a file only on
+the left and a file only on the right with the same size and content are one moved path,
+and a renamed folder whose files all match is one moved folder. Only one-sided files whose
+size matches a one-sided file opposite are hashed. A file moved and also changed is not a
+move.
 
 Paths whose names differ only by Unicode normalization (NFC/NFD) or by letter case are
 reported as such; --normalize-unicode treats NFC and NFD spellings as the same name.
@@ -51,7 +54,7 @@ examples:
   dirkit compare photos /mnt/backup/photos
   dirkit compare --content --exclude '*.tmp' src dst
   dirkit compare --json a b | jq -r 'select(.status=="changed") | .path'
-  dirkit compare --detect-moves --json a b | jq -r 'select(.status=="moved") | "\\(.from) -> \\(.path)"'
+  dirkit compare --json a b | jq -r 'select(.status=="moved") | "\\(.from) -> \\(.path)"'
 """
 
 
@@ -73,9 +76,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="compare the bytes of files of equal size (slower, finds silent changes)",
     )
     how.add_argument(
+        "--no-moves",
+        action="store_true",
+        help="report renamed files and folders as deleted and added, not as moved",
+    )
+    how.add_argument(
         "--detect-moves",
         action="store_true",
-        help="report renamed files and folders as moved (implied by --content)",
+        help="accepted for older scripts; moves are detected by default",
     )
     how.add_argument(
         "--no-cache",
@@ -129,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         normalize_unicode=args.normalize_unicode,
         jobs=args.jobs,
         keep_same=args.all,
-        detect_moves=args.detect_moves or args.content,
+        detect_moves=not args.no_moves,
         digest_cache=not args.no_cache,
     )
     try:
@@ -147,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
                     unified_diff_of(left, right, change.left, change.right)
                     for change in diff.changes
                     if change.status is Status.CHANGED
+                    and not change.metadata_only
                     and change.left is not None
                     and change.right is not None
                     and change.left.is_file

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from dirkit.core.entry import Entry, EntryKind
 from dirkit.core.match import match_entries, normalized_key
 from dirkit.core.paths import RelPath, is_inside, nfc_path, sort_key
-from dirkit.core.sameness import SamenessPolicy, Verdict, judge_entries
+from dirkit.core.sameness import SamenessPolicy, Verdict, judge_entries, metadata_difference
 from dirkit.core.snapshot import Snapshot
 
 
@@ -48,6 +48,8 @@ class Change(NamedTuple):
     twin_reason: NameTwin | None = None
     moved_from: RelPath | None = None
     """For a moved change: the left path the content came from."""
+    metadata_only: bool = False
+    """For a changed path: the content is the same, only the mode (or a directory's mtime) differs."""
 
 
 class Pairing(NamedTuple):
@@ -66,6 +68,8 @@ class Diff:
     changes: tuple[Change, ...]
     omitted_same: int = 0
     """How many 'same' paths were counted but left out of changes (to save time and memory)."""
+    moved_contents: tuple[tuple[Entry, Entry], ...] = ()
+    """The (left, right) entry pairs below folders reported as moved, whose changes were folded in."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of paths of each status, every status present (zero if none)."""
@@ -90,7 +94,11 @@ class Diff:
 
     def swapped(self) -> Diff:
         """Return the diff seen from the other side (left and right exchanged)."""
-        return Diff(tuple(_swap_change(change) for change in self.changes), self.omitted_same)
+        return Diff(
+            tuple(_swap_change(change) for change in self.changes),
+            self.omitted_same,
+            tuple((right, left) for left, right in self.moved_contents),
+        )
 
 
 _SWAPPED_STATUS = {Status.LEFT_ONLY: Status.RIGHT_ONLY, Status.RIGHT_ONLY: Status.LEFT_ONLY}
@@ -131,6 +139,7 @@ def _pair_exact(left: tuple[Entry, ...], right: tuple[Entry, ...], policy: Samen
     file_kind = EntryKind.FILE
     same, changed = Verdict.SAME, Verdict.CHANGED
     quick = not policy.content
+    compare_modes = policy.compare_modes
     window = max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
     for a in left:
         b = take(a[0], None)
@@ -147,6 +156,8 @@ def _pair_exact(left: tuple[Entry, ...], right: tuple[Entry, ...], policy: Samen
                     verdict = same
                 else:
                     verdict = same if abs(a_time - b_time) <= window else changed
+                if verdict is same and compare_modes and a[4] != b[4] and a[4] and b[4]:
+                    verdict = Verdict.METADATA_CHANGED
         else:
             verdict = judge_entries(a, b, policy)
         append(make(pairing, (a, b, verdict)))
@@ -191,18 +202,23 @@ _VERDICT_STATUS = {
     Verdict.CHANGED: Status.CHANGED,
     Verdict.TYPE_CHANGED: Status.TYPE_CHANGED,
     Verdict.ERROR: Status.ERROR,
+    Verdict.METADATA_CHANGED: Status.CHANGED,
 }
 
 
 def build_diff(
-    pairings: Iterable[Pairing], content_results: Mapping[RelPath, bool | str] | None = None
+    pairings: Iterable[Pairing],
+    content_results: Mapping[RelPath, bool | str] | None = None,
+    policy: SamenessPolicy | None = None,
 ) -> Diff:
     """Turn judged pairings into a Diff.
 
     content_results answers each NEEDS_CONTENT pair by its left path: True (equal bytes),
-    False (different bytes) or a string (the reason the bytes could not be read).
+    False (different bytes) or a string (the reason the bytes could not be read). policy is the one
+    the pairings were judged with (it words metadata differences, and checks modes of equal bytes).
     """
     results = content_results or {}
+    chosen = policy or SamenessPolicy(content=True)
     changes: list[Change] = []
     append = changes.append
     make = tuple.__new__
@@ -211,7 +227,7 @@ def build_diff(
     for left, right, verdict in pairings:
         if verdict is same_verdict:
             assert left is not None
-            append(make(change_type, (left[0], same_status, left, right, None, None, None, None)))
+            append(make(change_type, (left[0], same_status, left, right, None, None, None, None, False)))
             continue
         if left is None:
             assert right is not None
@@ -232,9 +248,17 @@ def build_diff(
             if isinstance(outcome, str):
                 append(Change(left.path, Status.ERROR, left, right, outcome))
             elif outcome:
-                append(Change(left.path, Status.SAME, left, right))
+                detail = metadata_difference(left, right, chosen)
+                if detail is None:
+                    append(Change(left.path, Status.SAME, left, right))
+                else:
+                    append(Change(left.path, Status.CHANGED, left, right, detail, metadata_only=True))
             else:
                 append(Change(left.path, Status.CHANGED, left, right, "content differs"))
+            continue
+        if verdict is Verdict.METADATA_CHANGED:
+            detail = metadata_difference(left, right, chosen) or "metadata differs"
+            append(Change(left.path, Status.CHANGED, left, right, detail, metadata_only=True))
             continue
         detail = left.error or right.error if verdict is Verdict.ERROR else None
         append(Change(left.path, _VERDICT_STATUS[verdict], left, right, detail))
@@ -284,4 +308,4 @@ def diff_snapshots(
     left: Snapshot, right: Snapshot, policy: SamenessPolicy, normalize_unicode: bool = False
 ) -> Diff:
     """Return the diff of two snapshots decided by metadata alone (pure; content pairs raise)."""
-    return build_diff(pair_snapshots(left, right, policy, normalize_unicode))
+    return build_diff(pair_snapshots(left, right, policy, normalize_unicode), policy=policy)

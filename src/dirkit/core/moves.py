@@ -181,10 +181,12 @@ def detect_moves(diff: Diff, digests: SideDigests) -> Diff:
     changes = diff.changes
     replaced: dict[int, Change] = {}
     dropped: set[int] = set()
+    inside: list[tuple[Entry, Entry]] = list(diff.moved_contents)
     for left_start, left_end, right_start, right_end in _folder_moves(changes, digests):
         old, new = changes[left_start].left, changes[right_start].right
         assert old is not None and new is not None
         replaced[right_start] = Change(new.path, Status.MOVED, old, new, moved_from=old.path)
+        inside.extend(_paired_contents(changes, (left_start, left_end), (right_start, right_end)))
         dropped.update(range(left_start, left_end))
         dropped.update(range(right_start + 1, right_end))
     groups: dict[tuple[int, str], tuple[list[Entry], list[Entry]]] = defaultdict(lambda: ([], []))
@@ -216,4 +218,25 @@ def detect_moves(diff: Diff, digests: SideDigests) -> Diff:
     return Diff(
         tuple(replaced.get(index, change) for index, change in enumerate(changes) if index not in dropped),
         diff.omitted_same,
+        tuple(inside),
     )
+
+
+def _paired_contents(
+    changes: tuple[Change, ...], left_span: tuple[int, int], right_span: tuple[int, int]
+) -> list[tuple[Entry, Entry]]:
+    """Return the (left, right) entries below two matching moved folders, paired by relative name."""
+    left_top, right_top = changes[left_span[0]].path, changes[right_span[0]].path
+    right_by_name: dict[str, Entry] = {}
+    for change in changes[right_span[0] + 1 : right_span[1]]:
+        if change.right is not None:
+            right_by_name[change.right.path[len(right_top) + 1 :]] = change.right
+    pairs: list[tuple[Entry, Entry]] = []
+    for change in changes[left_span[0] + 1 : left_span[1]]:
+        left = change.left
+        if left is None:
+            continue
+        right = right_by_name.get(left.path[len(left_top) + 1 :])
+        if right is not None:
+            pairs.append((left, right))
+    return pairs

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from dirkit.core.diff import Change, Diff, Status
 from dirkit.core.entry import Entry, EntryKind, safe_mode
 from dirkit.core.paths import ROOT, RelPath, is_inside, parent_path, rel_path
-from dirkit.core.sameness import SamenessPolicy, mtimes_equal
+from dirkit.core.sameness import SamenessPolicy, modes_differ, mtimes_equal
 from dirkit.errors import UsageError
 
 PLAN_FORMAT_VERSION = 1
@@ -373,6 +373,7 @@ class MirrorPolicy:
     delete: bool = True
     sameness: SamenessPolicy = field(default_factory=SamenessPolicy)
     set_dir_times: bool = True
+    """Set mtimes (of directories, and of files whose content is already the same)."""
     set_modes: bool = True
 
 
@@ -392,15 +393,20 @@ def plan_mirror(
     """
     chosen = policy or MirrorPolicy()
     changes = diff.changes
-    renames, made_early, moved_away = _rename_actions(changes)
+    renames, made_early, moved_away, renamed_dirs = _rename_actions(diff, chosen)
     actions: list[Action] = list(renames)
+    if chosen.set_dir_times:
+        actions.extend(_vacated_dir_times(changes, renames))
     skipped: list[SkippedPath] = []
     backed_up_dir: RelPath | None = None
-    touched_dirs: set[RelPath] = {parent_path(a.path) for a in renames}
+    touched_dirs: set[RelPath] = {
+        parent_path(a.path) for a in renames if a.kind in (ActionKind.RENAME, ActionKind.MAKE_DIR)
+    }
     touched_dirs.update(parent_path(a.source_path) for a in renames if a.source_path is not None)
     source_dirs: list[Entry] = []
     target_dirs: dict[RelPath, Entry] = {}
     deleted_files = 0
+    target_dirs.update(renamed_dirs)
     for index, change in enumerate(changes):
         path = change.path
         if change.status is Status.MOVED:
@@ -421,17 +427,9 @@ def plan_mirror(
         if right is not None and right.kind is EntryKind.DIR:
             target_dirs[path] = right
         status = change.status
-        if status is Status.SAME:
-            if (
-                chosen.set_modes
-                and left is not None
-                and right is not None
-                and left.kind is EntryKind.FILE
-                and left.mode != right.mode
-            ):
-                actions.append(
-                    Action(ActionKind.SET_MODE, path, mode=left.mode, expected=fingerprint_of(right))
-                )
+        if status is Status.SAME or (status is Status.CHANGED and change.metadata_only):
+            if left is not None and right is not None and left.kind is EntryKind.FILE:
+                actions.extend(_file_metadata_actions(left, right, chosen))
             continue
         if status is Status.ERROR:
             skipped.append(SkippedPath(path, change.detail or "could not be read"))
@@ -479,6 +477,80 @@ def plan_mirror(
     )
 
 
+def _vacated_dir_times(changes: tuple[Change, ...], renames: list[Action]) -> Iterator[Action]:
+    """Yield steps that give target-only folders that renames took things out of their old mtime.
+
+    Such a folder is backed up (or kept, with --no-delete) as it was, so undo can put it back whole.
+    """
+    vacated = {
+        parent_path(action.source_path)
+        for action in renames
+        if action.kind is ActionKind.RENAME and action.source_path is not None
+    }
+    vacated.discard(ROOT)
+    for change in changes:
+        right = change.right
+        if (
+            change.path in vacated
+            and right is not None
+            and right.kind is EntryKind.DIR
+            and right.mtime_ns is not None
+            and (change.left is None or change.left.kind is not EntryKind.DIR)
+        ):
+            yield Action(
+                ActionKind.SET_MTIME, change.path, mtime_ns=right.mtime_ns, expected=fingerprint_of(right)
+            )
+
+
+def _moved_contents_by_folder(diff: Diff) -> dict[RelPath, list[tuple[Entry, Entry]]]:
+    """Return the entry pairs below moved folders, keyed by the moved folder's left path."""
+    if not diff.moved_contents:
+        return {}
+    folders = {
+        change.left.path
+        for change in diff.changes
+        if change.status is Status.MOVED and change.left is not None and change.left.is_dir
+    }
+    grouped: dict[RelPath, list[tuple[Entry, Entry]]] = {}
+    for left, right in diff.moved_contents:
+        folder = parent_path(left.path)
+        while folder and folder not in folders:
+            folder = parent_path(folder)
+        if folder in folders:
+            grouped.setdefault(folder, []).append((left, right))
+    return grouped
+
+
+def _file_metadata_actions(
+    left: Entry, right: Entry, policy: MirrorPolicy, path: RelPath | None = None
+) -> Iterator[Action]:
+    """Yield the steps that give a target file (or a folder) of equal content the source's mode and mtime.
+
+    right is what the target holds now, at path (default: left.path); the mode is set first because
+    the mtime step's expectation names the old mtime.
+    """
+    where = left.path if path is None else path
+    expected = fingerprint_of(right)
+    if policy.set_modes and modes_differ(left, right, policy.sameness):
+        yield Action(ActionKind.SET_MODE, where, mode=left.mode, expected=expected)
+    if (
+        policy.set_dir_times
+        and left.mtime_ns is not None
+        and not mtimes_equal(left.mtime_ns, right.mtime_ns, policy.sameness)
+    ):
+        yield Action(ActionKind.SET_MTIME, where, mtime_ns=left.mtime_ns, expected=expected)
+
+
+def _after_metadata(entry: Entry, actions: Iterable[Action]) -> Entry:
+    """Return entry as it will be once the given set_mode and set_mtime steps are done."""
+    for action in actions:
+        if action.kind is ActionKind.SET_MODE and action.mode is not None:
+            entry = entry._replace(mode=action.mode)
+        elif action.kind is ActionKind.SET_MTIME and action.mtime_ns is not None:
+            entry = entry._replace(mtime_ns=action.mtime_ns)
+    return entry
+
+
 def _creating_action(left: Entry) -> Action:
     source_fingerprint = fingerprint_of(left)
     if left.kind is EntryKind.DIR:
@@ -504,32 +576,40 @@ def _creating_action(left: Entry) -> Action:
 
 
 def _rename_actions(
-    changes: tuple[Change, ...],
-) -> tuple[list[Action], set[RelPath], set[RelPath]]:
+    diff: Diff, policy: MirrorPolicy
+) -> tuple[list[Action], set[RelPath], set[RelPath], dict[RelPath, Entry]]:
     """Return the renames that carry out moves on the target, the new dirs they need made first,
-    and the target paths they move away.
+    the target paths they move away, and what each renamed folder will be at its new path.
 
     A moved change at right.path (target) with content found at left.path (source) becomes a rename
     of right.path to left.path, done before anything else so that no backup of a folder around the
     old path carries it away; new folders on the way are made first. A move whose new parent is not
     a directory on the source side that is new or the same on the target cannot be a rename (see
-    unrenameable_moves: the caller then plans without moves).
+    unrenameable_moves: the caller then plans without moves). The moved path, and everything inside
+    a moved folder, gets the source's mode and mtime just before the rename, at the old path (a
+    rename keeps them), so that undo renames back and then sets the old values where they belong.
     """
+    changes = diff.changes
     if not any(change.status is Status.MOVED for change in changes):
-        return [], set(), set()
+        return [], set(), set(), {}
     statuses: dict[RelPath, Status] = {}
     dir_kinds: dict[RelPath, bool] = {}
     for change in changes:
-        statuses[change.path] = change.status
+        statuses[change.path] = (
+            Status.SAME if change.status is Status.CHANGED and change.metadata_only else change.status
+        )
         left = change.left
         dir_kinds[change.path] = left is not None and left.kind is EntryKind.DIR
+    contents = _moved_contents_by_folder(diff)
     renames: list[Action] = []
     made: set[RelPath] = set()
     moved_away: set[RelPath] = set()
+    renamed_dirs: dict[RelPath, Entry] = {}
     for change in changes:
         if change.status is not Status.MOVED or change.left is None or change.right is None:
             continue
-        old, new = change.right.path, change.left.path
+        left, right = change.left, change.right
+        old, new = right.path, left.path
         needed: list[RelPath] = []
         parent = parent_path(new)
         fits = True
@@ -547,21 +627,27 @@ def _rename_actions(
             if directory not in made:
                 made.add(directory)
                 renames.append(Action(ActionKind.MAKE_DIR, directory))
-        renames.append(
-            Action(ActionKind.RENAME, new, source_path=old, source_expected=fingerprint_of(change.right))
+        if left.kind is EntryKind.DIR:
+            for inner_left, inner_right in contents.get(left.path, ()):
+                if inner_left.kind in (EntryKind.FILE, EntryKind.DIR):
+                    renames.extend(_file_metadata_actions(inner_left, inner_right, policy, inner_right.path))
+        metadata = (
+            list(_file_metadata_actions(left, right, policy, old))
+            if left.kind in (EntryKind.FILE, EntryKind.DIR)
+            else []
         )
-        left, right = change.left, change.right
-        if left.kind is EntryKind.FILE and left.mode != right.mode:
-            renames.append(Action(ActionKind.SET_MODE, new, mode=left.mode))
-        if left.kind is EntryKind.FILE and left.mtime_ns is not None and left.mtime_ns != right.mtime_ns:
-            renames.append(Action(ActionKind.SET_MTIME, new, mtime_ns=left.mtime_ns))
+        renames.extend(metadata)
+        moved = _after_metadata(right, metadata)
+        renames.append(Action(ActionKind.RENAME, new, source_path=old, source_expected=fingerprint_of(moved)))
+        if left.kind is EntryKind.DIR:
+            renamed_dirs[new] = moved._replace(path=new)
         moved_away.add(old)
-    return renames, made, moved_away
+    return renames, made, moved_away, renamed_dirs
 
 
 def unrenameable_moves(diff: Diff) -> int:
     """Return how many moved changes plan_mirror could not carry out as renames."""
-    renames, _, _ = _rename_actions(diff.changes)
+    renames, _, _, _ = _rename_actions(diff, MirrorPolicy())
     moves = sum(1 for change in diff.changes if change.status is Status.MOVED)
     return moves - sum(1 for action in renames if action.kind is ActionKind.RENAME)
 
@@ -648,6 +734,7 @@ def find_stale_actions(
                 if parent == ROOT:
                     break
                 parent = parent_path(parent)
+    metadata_set: dict[RelPath, list[Action]] = {}
     for action in plan.actions:
         path = action.path
         current = target_entries.get(path)
@@ -656,6 +743,7 @@ def find_stale_actions(
         if action.kind in (ActionKind.SET_MTIME, ActionKind.SET_MODE):
             if action.expected is not None and not entry_matches(action.expected, current):
                 reasons.append(f"{path}: changed in the target since the plan was made")
+            metadata_set.setdefault(path, []).append(action)
             continue
         if action.kind in CREATING_KINDS:
             if current is not None:
@@ -671,6 +759,8 @@ def find_stale_actions(
             removed.add(path)
         if action.kind is ActionKind.RENAME and action.source_path is not None:
             moved = target_entries.get(action.source_path)
+            if moved is not None and action.source_path in metadata_set:
+                moved = _after_metadata(moved, metadata_set[action.source_path])
             if action.source_expected is not None and not entry_matches(action.source_expected, moved):
                 reasons.append(f"{action.source_path}: changed in the target since the plan was made")
         if action.kind is ActionKind.COPY_FILE and action.source_expected is not None:

@@ -19,6 +19,8 @@ class Verdict(enum.Enum):
     ERROR = "error"
     NEEDS_CONTENT = "needs_content"
     """Metadata cannot decide: the bytes must be compared."""
+    METADATA_CHANGED = "metadata_changed"
+    """The content is the same (or a directory's), but the mode, or a directory's mtime, differs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class SamenessPolicy:
     """Mtimes this far apart still count as equal (rsync's --modify-window)."""
     mtime_resolution_ns: int = 1
     """The coarser mtime resolution of the two trees; differences below it are not seen."""
+    compare_modes: bool = True
+    """Report permission bits that differ (what mirror sets); an unknown mode (0) never differs."""
 
 
 def mtimes_equal(left: int | None, right: int | None, policy: SamenessPolicy) -> bool:
@@ -38,6 +42,42 @@ def mtimes_equal(left: int | None, right: int | None, policy: SamenessPolicy) ->
         return True
     window = max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
     return abs(left - right) <= window
+
+
+def modes_differ(left: Entry, right: Entry, policy: SamenessPolicy) -> bool:
+    """Tell whether the permission bits of two files or directories differ (unknown modes never do)."""
+    return (
+        policy.compare_modes
+        and left.mode != right.mode
+        and 0 not in (left.mode, right.mode)
+        and left.kind in _MODED_KINDS
+    )
+
+
+_MODED_KINDS = frozenset({EntryKind.FILE, EntryKind.DIR})
+
+
+def dir_mtimes_differ(left: Entry, right: Entry, policy: SamenessPolicy) -> bool:
+    """Tell whether two directories' mtimes differ in a quick comparison (content mode ignores them)."""
+    return (
+        not policy.content
+        and left.kind is EntryKind.DIR
+        and not mtimes_equal(left.mtime_ns, right.mtime_ns, policy)
+    )
+
+
+def metadata_difference(left: Entry, right: Entry, policy: SamenessPolicy) -> str | None:
+    """Return what differs between two entries of equal content besides it (None: nothing).
+
+    The words are 'mode 0644 -> 4777' (left's mode, then right's) and 'modification time differs'
+    (directories, in quick mode); files' mtimes are part of their content verdict instead.
+    """
+    parts: list[str] = []
+    if modes_differ(left, right, policy):
+        parts.append(f"mode {left.mode:04o} -> {right.mode:04o}")
+    if dir_mtimes_differ(left, right, policy):
+        parts.append("modification time differs")
+    return ", ".join(parts) if parts else None
 
 
 def judge_entries(left: Entry, right: Entry, policy: SamenessPolicy) -> Verdict:
@@ -52,9 +92,17 @@ def judge_entries(left: Entry, right: Entry, policy: SamenessPolicy) -> Verdict:
             return Verdict.CHANGED
         if policy.content:
             if left.digest is not None and right.digest is not None:
-                return Verdict.SAME if left.digest == right.digest else Verdict.CHANGED
+                if left.digest != right.digest:
+                    return Verdict.CHANGED
+                return Verdict.METADATA_CHANGED if modes_differ(left, right, policy) else Verdict.SAME
             return Verdict.NEEDS_CONTENT
-        return Verdict.SAME if mtimes_equal(left.mtime_ns, right.mtime_ns, policy) else Verdict.CHANGED
+        if not mtimes_equal(left.mtime_ns, right.mtime_ns, policy):
+            return Verdict.CHANGED
+        return Verdict.METADATA_CHANGED if modes_differ(left, right, policy) else Verdict.SAME
     if kind is EntryKind.SYMLINK:
         return Verdict.SAME if left.target == right.target else Verdict.CHANGED
+    if kind is EntryKind.DIR and (
+        modes_differ(left, right, policy) or dir_mtimes_differ(left, right, policy)
+    ):
+        return Verdict.METADATA_CHANGED
     return Verdict.SAME

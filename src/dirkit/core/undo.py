@@ -113,6 +113,9 @@ def plan_undo(
                     optional=optional,
                 )
             )
+            before = action.expected
+            if before is not None and before.kind is EntryKind.DIR:
+                metadata.extend(_old_dir_metadata(path, before))
         elif kind is ActionKind.RENAME and action.source_path is not None:
             content.append(
                 Action(
@@ -127,12 +130,7 @@ def plan_undo(
             before = action.expected
             if before is not None and before.kind is EntryKind.DIR:
                 content.append(Action(ActionKind.MAKE_DIR, path, optional=optional))
-                if before.mode is not None:
-                    metadata.append(Action(ActionKind.SET_MODE, path, mode=before.mode, optional=True))
-                if before.mtime_ns is not None:
-                    metadata.append(
-                        Action(ActionKind.SET_MTIME, path, mtime_ns=before.mtime_ns, optional=True)
-                    )
+                metadata.extend(_old_dir_metadata(path, before))
             else:
                 skipped.append(SkippedPath(path, "removed without a backup; cannot be restored"))
         elif kind in (ActionKind.SET_MODE, ActionKind.SET_MTIME):
@@ -182,6 +180,19 @@ def plan_undo_continuation(
         remaining.append(action._replace(optional=True) if status is StepStatus.PENDING else action)
     options: dict[str, JsonValue] = {"undoes": undoes, "continues": undo_run_id}
     return make_plan("undo", target, remaining, options=options, created=created)
+
+
+def _old_dir_metadata(path: RelPath, before: Fingerprint) -> list[Action]:
+    """Return the optional steps that give a directory put back its old mode and mtime again.
+
+    Putting things back inside it (or renaming them out of it first) changed its mtime.
+    """
+    actions: list[Action] = []
+    if before.mode is not None:
+        actions.append(Action(ActionKind.SET_MODE, path, mode=before.mode, optional=True))
+    if before.mtime_ns is not None:
+        actions.append(Action(ActionKind.SET_MTIME, path, mtime_ns=before.mtime_ns, optional=True))
+    return actions
 
 
 def _settle_metadata(metadata: list[Action]) -> list[Action]:

@@ -37,7 +37,7 @@ def compare_trees(left: Backend, right: Backend, options: CompareOptions | None 
     if chosen.keep_same:
         return diff
     kept = tuple(change for change in diff.changes if change.status is not Status.SAME)
-    return Diff(kept, omitted_same=len(diff.changes) - len(kept))
+    return Diff(kept, omitted_same=len(diff.changes) - len(kept), moved_contents=diff.moved_contents)
 
 
 def seconds_to_ns(seconds: float) -> int:

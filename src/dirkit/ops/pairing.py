@@ -29,8 +29,8 @@ class CompareOptions:
     jobs: int = 8
     keep_same: bool = True
     """Keep 'same' changes in the Diff; without it they are only counted (faster, less memory)."""
-    detect_moves: bool = False
-    """Report renamed files and folders as moved (hashes same-size one-sided files)."""
+    detect_moves: bool = True
+    """Report renamed files and folders as moved (hashes one-sided files whose size matches one opposite)."""
     digest_cache: bool = True
     """Serve and fill the digest cache when digests are computed (local trees only)."""
 
@@ -52,14 +52,15 @@ def compare_snapshots(
     options: CompareOptions,
 ) -> Diff:
     """Return the diff of two snapshots, reading bytes where the policy asks for content."""
-    pairings = pair_snapshots(left, right, policy_for(left, right, options), options.normalize_unicode)
+    policy = policy_for(left, right, options)
+    pairings = pair_snapshots(left, right, policy, options.normalize_unicode)
     candidates = content_candidates(pairings)
     digest_options = compare_digest_options(options.digest_cache, options.jobs)
     if candidates and digests_worth_using(left_backend, right_backend):
         results = compare_contents_by_digest(left_backend, right_backend, candidates, digest_options)
     else:
         results = compare_contents(left_backend, right_backend, candidates, options.jobs)
-    diff = build_diff(pairings, results)
+    diff = build_diff(pairings, results, policy)
     if options.detect_moves:
         diff = find_moves(left_backend, right_backend, diff, digest_options)
     return diff

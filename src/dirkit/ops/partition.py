@@ -162,7 +162,7 @@ def compare_work(left: Backend, right: Backend, work: UnitWork, options: Compare
         policy = policy_for(left_snapshot, right_snapshot, options)
         pairings = pair_snapshots(left_snapshot, right_snapshot, policy, options.normalize_unicode)
         deferred = content_candidates(pairings)
-        diff = build_diff(p for p in pairings if p.verdict is not Verdict.NEEDS_CONTENT)
+        diff = build_diff((p for p in pairings if p.verdict is not Verdict.NEEDS_CONTENT), policy=policy)
     else:
         chunk_options = replace(options, detect_moves=False)  # moves cross chunks: found after
         diff = compare_snapshots(left, right, left_snapshot, right_snapshot, chunk_options)
