@@ -41,8 +41,8 @@ class File:
 Version = dict[str, File]
 
 
-def make_versions(rng: random.Random, mtime_only: bool) -> tuple[Version, Version]:
-    """Return two versions: content changes, mode-only changes, mtime-only ones (quick mode), kinds."""
+def make_versions(rng: random.Random) -> tuple[Version, Version]:
+    """Return two versions: content changes, mode-only changes, mtime-only ones, kinds."""
     first: Version = {}
     second: Version = {}
     for index in range(FILES):
@@ -56,8 +56,7 @@ def make_versions(rng: random.Random, mtime_only: bool) -> tuple[Version, Versio
             second[path] = File(f"v2 {path} ".encode() * (size // 15), 1_700_000_000 + index, 0o640)
         elif index % 7 == 0:
             second[path] = File(kept.data, kept.mtime, 0o600)
-        elif index % 11 == 0 and mtime_only:
-            # --content leaves equal bytes with another mtime alone until issue 9 item 7a lands.
+        elif index % 11 == 0:
             second[path] = File(kept.data, kept.mtime + 1000, kept.mode)
         else:
             second[path] = kept
@@ -121,7 +120,7 @@ def bytes_of(version: Version) -> dict[str, bytes]:
 @pytest.mark.parametrize("content", [False, True], ids=["quick", "content"])
 def test_kill_9_at_chosen_steps_loses_nothing_and_converges(tmp_path: Path, content: bool) -> None:
     rng = random.Random(SEED + content)
-    first, second = make_versions(rng, mtime_only=not content)
+    first, second = make_versions(rng)
     sources = [tmp_path / "v1", tmp_path / "v2"]
     write_version(sources[0], first)
     write_version(sources[1], second)
