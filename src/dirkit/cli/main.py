@@ -46,8 +46,13 @@ checksum manifests, split and join files, and pack trees into archives safely.
 
 EPILOG = """\
 exit status: 0 ok; 1 differences found (compare) or finished with item failures; 2 error;
-130 interrupted. Run 'dirkit COMMAND --help' for the options of one command.
+130 interrupted; 141 output cut off (the reader of a pipe went away, as with `| head`).
+Run 'dirkit COMMAND --help' for the options of one command.
 """
+
+
+EXIT_BROKEN_PIPE = 128 + 13
+"""The status a shell reports for a command killed by SIGPIPE (13): output was cut off by its reader."""
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:
@@ -114,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dirkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, and keep Python's exit-time flush
-        # of stdout from printing a second traceback.
+        # The reader went away (e.g. `| head`): stop quietly with the status a shell gives a
+        # command killed by SIGPIPE, and keep Python's exit-time flush of stdout from failing again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_ERROR
+        return EXIT_BROKEN_PIPE
     except OSError as error:
         print(f"dirkit: {describe_error(error)}", file=sys.stderr)
         return EXIT_ERROR

@@ -285,6 +285,8 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
         pool = ThreadPoolExecutor(workers, thread_name_prefix="dirkit-grep")
         batch_size = BATCH_FILES
     window = workers * 4
+    # Leaving the block early (an error, Ctrl-C, the reader gone) kills worker processes at once;
+    # threads cannot be killed, so their batches not yet started are cancelled.
     with pool:
         try:
             for batch in _batches(files, batch_size):
@@ -299,8 +301,9 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
                 for result in _results_of(pending.popleft()):
                     yield from _report(searcher, result)
         finally:
-            for future in pending:
-                future.cancel()
+            if not local:
+                for future in pending:
+                    future.cancel()
 
 
 def _results_of(future: Future[list[FileMatches | Entry | None]]) -> list[FileMatches | Entry | None]:

@@ -48,13 +48,11 @@ def start_process_pool(workers: int) -> Executor:
     from concurrent.futures import ProcessPoolExecutor
 
     class WorkerPool(ProcessPoolExecutor):
-        """A process pool whose workers are killed, not awaited, when the block using it fails."""
+        """A process pool whose workers are killed, not awaited, when the block using it fails.
 
-        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-            """Stop the pool; with cancel_futures, kill the workers instead of letting them finish."""
-            if cancel_futures:
-                kill_workers(self)
-            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        Futures must not be cancelled before that: the pool's manager thread fails on a cancelled
+        future when it finds its workers dead (CPython 3.11).
+        """
 
         def __exit__(
             self,
@@ -62,7 +60,9 @@ def start_process_pool(workers: int) -> Executor:
             error: BaseException | None,
             traceback: TracebackType | None,
         ) -> None:
-            self.shutdown(wait=True, cancel_futures=kind is not None)
+            if kind is not None:
+                kill_workers(self)
+            self.shutdown(wait=True)
 
     return WorkerPool(
         workers,
