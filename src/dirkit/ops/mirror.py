@@ -23,7 +23,7 @@ from dirkit.core.plan import (
     unrenameable_moves,
 )
 from dirkit.core.snapshot import Snapshot
-from dirkit.errors import RefusedError, StalePlanError, UsageError, translate_os_error
+from dirkit.errors import NotFoundError, RefusedError, StalePlanError, UsageError, translate_os_error
 from dirkit.ops.backups import DEFAULT_KEEP, prune_backups
 from dirkit.ops.compare import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
@@ -58,8 +58,12 @@ def open_mirror_target(location: str, create: bool) -> Backend:
         return AbsentTree(location)
     try:
         os.mkdir(location, 0o777)
+    except FileNotFoundError as error:
+        absolute = os.path.abspath(location)
+        reason = f"cannot create it: its parent folder {os.path.dirname(absolute)} does not exist"
+        raise NotFoundError(error.errno, reason, absolute) from error
     except OSError as error:
-        raise translate_os_error(error, location) from error
+        raise translate_os_error(error, os.path.abspath(location)) from error
     return open_tree(location)
 
 
