@@ -111,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         with interrupt_on_sigterm():
-            return run(args)
+            code = run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+            return code
     except DirkitError as error:
         print(f"dirkit: {describe_error(error)}", file=sys.stderr)
         return error.exit_code
