@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import pathspec
 
+from dirkit.core.filters import PATHSPEC_BACKEND
 from dirkit.core.linear_regex import LinearRegex, compile_linear, quote_literal
 from dirkit.core.paths import RelPath
 from dirkit.errors import UsageError
@@ -291,8 +292,8 @@ def compile_globs(globs: Sequence[str]) -> GlobFilter:
     unwanted = [glob[1:] for glob in globs if glob.startswith("!") and glob[1:].strip()]
     try:
         return GlobFilter(
-            pathspec.GitIgnoreSpec.from_lines(wanted) if wanted else None,
-            pathspec.GitIgnoreSpec.from_lines(unwanted) if unwanted else None,
+            pathspec.GitIgnoreSpec.from_lines(wanted, backend=PATHSPEC_BACKEND) if wanted else None,
+            pathspec.GitIgnoreSpec.from_lines(unwanted, backend=PATHSPEC_BACKEND) if unwanted else None,
         )
     except Exception as error:
         raise UsageError(f"bad --glob pattern in {list(globs)!r}: {error}") from error
