@@ -14,19 +14,20 @@ import re2
 
 from dirkit.errors import UsageError
 
-_UNANCHORED = re2._Anchor.UNANCHORED
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+"""The binding's low-level "search anywhere" anchor (None if a future binding hides it)."""
 _NO_SPAN = (-1, -1)
 
 _UNSUPPORTED_HINTS = (
-    ("invalid escape sequence: \\z", ""),
-    ("invalid escape sequence: \\Z", " (write \\z for the end of the text)"),
-    ("invalid escape sequence: \\", " (backreferences like \\1 are not supported)"),
-    ("invalid perl operator: (?<", " (lookbehind is not supported)"),
-    ("invalid perl operator: (?=", " (lookahead is not supported)"),
-    ("invalid perl operator: (?!", " (lookahead is not supported)"),
-    ("invalid named capture group", " (write (?P<name>...) and refer to no group by name)"),
+    ("invalid escape sequence: \\Z", "RE2 writes \\z for the end of the text"),
+    ("invalid escape sequence: \\", "backreferences like \\1 are not supported"),
+    ("invalid perl operator: (?P", "named backreferences like (?P=name) are not supported"),
+    ("invalid perl operator: (?<", "lookbehind is not supported"),
+    ("invalid perl operator: (?=", "lookahead is not supported"),
+    ("invalid perl operator: (?!", "lookahead is not supported"),
 )
-LINEAR_NOTE = "dirkit runs patterns in linear time (RE2 syntax): no backreferences or lookaround"
+"""RE2's reasons for refusing a feature it leaves out on purpose, and what to tell the user."""
+LINEAR_NOTE = "dirkit runs regular expressions in linear time (RE2 syntax), which rules out backtracking"
 
 
 class LinearRegex:
@@ -46,11 +47,11 @@ class LinearRegex:
         compiled = re2.compile(pattern, options)
         low_level = getattr(compiled, "_regexp", None)
         self._match: Callable[..., Any]
-        if low_level is not None:
-            # The binding's own search builds a match object per call; this call only returns spans.
+        if low_level is not None and _UNANCHORED is not None:
+            # The binding's own search builds a match object per call (4x the cost); this only returns spans.
             self._match = low_level.Match
-        else:  # pragma: no cover - a binding without the low-level object
-            self._match = _spans_through_search(compiled)
+        else:
+            self._match = spans_through_search(compiled)
 
     def __reduce__(self) -> tuple[type[LinearRegex], tuple[bytes, bool, bool, int]]:
         return LinearRegex, (self._pattern, not self._options.case_sensitive, self._utf8, self._group)
@@ -64,8 +65,8 @@ class LinearRegex:
         return int(span[0]), int(span[1])
 
 
-def _spans_through_search(compiled: Any) -> Callable[..., Any]:
-    """Return a span-finding call made from the binding's public search."""
+def spans_through_search(compiled: Any) -> Callable[..., Any]:
+    """Return a span-finding call like the binding's low-level Match, made from its public search."""
 
     def spans(anchor: object, data: bytes, start: int, end: int) -> list[tuple[int, int]]:
         found = compiled.search(data, start, end)
@@ -84,8 +85,10 @@ def compile_linear(
         return LinearRegex(pattern, ignore_case, utf8, group)
     except re2.error as error:
         reason = _reason(error)
-        hint = next((extra for start, extra in _UNSUPPORTED_HINTS if reason.startswith(start)), "")
-        raise UsageError(f"bad regular expression {text!r}: {reason}{hint}; {LINEAR_NOTE}") from error
+        hint = next((extra for start, extra in _UNSUPPORTED_HINTS if reason.startswith(start)), None)
+        if hint is not None:
+            reason = f"{reason} ({hint}" + ("" if hint.startswith("RE2") else f": {LINEAR_NOTE}") + ")"
+        raise UsageError(f"bad regular expression {text!r}: {reason}") from error
 
 
 def _reason(error: BaseException) -> str:

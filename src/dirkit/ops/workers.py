@@ -2,7 +2,9 @@
 
 Workers leave SIGINT and SIGTERM to the main process, which stops them at once when it is
 interrupted (it kills them rather than waiting for their batches), and they die with it when it
-is killed outright: on Linux the kernel sends them SIGKILL when their parent ends.
+is killed outright: on Linux the kernel sends them SIGKILL when their parent ends. (Strictly, when
+the thread that started them ends: a forked pool starts all its workers at its first submit, so
+that thread is the one using the pool.)
 """
 
 from __future__ import annotations
