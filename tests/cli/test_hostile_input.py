@@ -280,6 +280,8 @@ REFUSED_MEMBERS: dict[str, tuple[str, bytes, str]] = {
     "absolute": ("t.tar", tar_with((member("/abs.txt"), b"x")), "absolute path"),
     "dirkit folder": ("t.tar", tar_with((member(".dirkit/state"), b"x")), "own .dirkit/ folder"),
     "temp marker": ("t.tar", tar_with((member("a.dirkit-tmp-1"), b"x")), "temporary marker"),
+    "empty path": ("t.tar", tar_with((member("./"), b"x")), "empty path"),
+    "NUL in name": ("t.tar", tar_with((member("a\0b" + "x" * 120), b"x")), "NUL byte"),
     "link out": ("t.tar", tar_with((member("l", tarfile.SYMTYPE, 0o777, "../../sentinel"), b"")), "outside"),
     "link absolute": ("t.tar", tar_with((member("l", tarfile.SYMTYPE, 0o777, "/etc"), b"")), "absolute"),
     "link empty": ("t.tar", tar_with((member("l", tarfile.SYMTYPE, 0o777, ""), b"")), "empty target"),
