@@ -29,7 +29,7 @@ from dirkit.ops.mirror import (
     mirror_trees,
     plan_mirror_trees,
 )
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree, recover_target
 from dirkit.ops.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 from tests.conftest import require_tool
@@ -221,8 +221,8 @@ def test_a_full_disk_stops_the_run_and_loses_nothing(make_tree: MakeTree, journa
         if path.exists() and path.read_text() == f"new {index}":
             assert (backups / f"f{index}").read_text() == f"old content {index}"
         else:
-            holder = path if path.exists() else backups / f"f{index}"
-            assert holder.read_text() == f"old content {index}"
+            assert path.read_text() == f"old content {index}"
+            assert not (backups / f"f{index}").exists()
     rerun = mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, options)
     assert rerun.ok
     assert tree_state(target) == tree_state(source)
@@ -234,8 +234,9 @@ def test_a_failed_rename_skips_that_item_only(make_tree: MakeTree, journal: Jour
     faulty = FaultyBackend(LocalBackend(str(target)), [Fault("rename", errno.EIO, nth=2)])
     options = MirrorOptions(guards=GuardOptions(force=True), jobs=1)
     result = mirror_trees(LocalBackend(str(source)), faulty, journal, options)
-    assert [failure.path for failure in result.failures] == ["f1", "f1"]
+    assert [failure.path for failure in result.failures] == ["f1"]
     assert "Input/output error" in result.failures[0].reason
+    assert "keeps its old content" in result.failures[0].reason
     assert (target / "f1").read_text() == "old content 1"
     assert all((target / f"f{index}").read_text() == f"new {index}" for index in (0, 2, 3, 4))
 
@@ -287,19 +288,14 @@ def test_recovery_marks_a_dead_run_and_removes_its_temporary_files(tmp_path: Pat
 
 def test_a_live_run_on_the_same_tree_is_refused(tmp_path: Path, journal: Journal) -> None:
     target = LocalBackend(str(tmp_path))
-    journal.start_run(
-        "r1",
-        "mirror",
-        target.description,
-        None,
-        RelPath("b"),
-        os.getppid(),
-        os.uname().nodename,
-        "2026-01-01T00:00:00",
-        {},
-    )
-    with pytest.raises(RefusedError, match="another dirkit run"):
-        recover_target(journal, target)
+    with claim_tree(journal, target, "mirror") as claim:
+        other = Journal.open()
+        try:
+            expected = f"another dirkit run .*run {claim.run_id} .*pid {os.getpid()}"
+            with pytest.raises(RefusedError, match=expected):
+                recover_target(other, target)
+        finally:
+            other.close()
 
 
 def test_prune_keeps_the_newest_backups(make_tree: MakeTree, journal: Journal) -> None:

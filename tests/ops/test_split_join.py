@@ -157,8 +157,8 @@ def test_split_refuses_bad_requests(tmp_path: Path) -> None:
         split_file(str(source), SplitOptions())
     with pytest.raises(UsageError, match="--parts"):
         split_file("-", SplitOptions(part_count=2), stdin=io.BytesIO(b"abc"))
-    with pytest.raises(UsageError, match="output folder"):
-        split_file(str(source), SplitOptions(part_size=1, output_dir=str(tmp_path / "nope")))
+    with pytest.raises(UsageError, match="output folder is not a folder"):
+        split_file(str(source), SplitOptions(part_size=1, output_dir=str(source)))
 
 
 def test_join_plain_parts_from_coreutils_split(tmp_path: Path) -> None:

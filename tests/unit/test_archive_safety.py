@@ -34,7 +34,10 @@ def file_member(
     ("name", "reason"),
     [
         ("/etc/passwd", "absolute"),
-        ("\\windows\\x", "absolute"),
+        ("\\windows\\x", "backslash"),
+        ("..\\..\\x", "backslash"),
+        ("sub/.dirkit/state", ".dirkit component"),
+        ("a/b/.dirkit", ".dirkit component"),
         ("C:/x", "absolute"),
         ("../x", "'..'"),
         ("a/../../x", "'..'"),

@@ -11,7 +11,6 @@ from dirkit.core.parts import (
     PartsManifest,
     natural_key,
     parse_manifest,
-    parse_size,
     part_count_by_size,
     part_digits,
     part_name,
@@ -52,20 +51,6 @@ def test_natural_key_keeps_coreutils_suffix_order() -> None:
     names = ["xab", "xaa", "xzaaa", "xyz"]
     assert sorted(names, key=natural_key) == ["xaa", "xab", "xyz", "xzaaa"]
     assert sorted(["x9000", "x89", "x00"], key=natural_key) == ["x00", "x89", "x9000"]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("4096", 4096), ("100M", 100 * 2**20), ("1g", 2**30), ("650MB", 650 * 10**6), ("2KiB", 2048)],
-)
-def test_parse_size_reads_units(text: str, expected: int) -> None:
-    assert parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "M", "1.5G", "-3", "10X"])
-def test_parse_size_refuses_nonsense(text: str) -> None:
-    with pytest.raises(UsageError, match="bad size"):
-        parse_size(text)
 
 
 names = st.text(st.characters(exclude_characters="/\0", exclude_categories=["Cs"]), min_size=1).filter(

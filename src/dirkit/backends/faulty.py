@@ -5,13 +5,16 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend, Capabilities
 from dirkit.core.entry import Entry
 from dirkit.core.paths import RelPath
 from dirkit.errors import translate_os_error
+
+ANY_METHOD = "*"
+"""A fault's method that matches every call: with nth, the nth backend call of any kind fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +30,43 @@ class Fault:
 class FaultyBackend:
     """Wraps a backend and raises the configured faults; everything else passes through."""
 
-    def __init__(self, inner: Backend, faults: list[Fault]) -> None:
+    def __init__(self, inner: Backend, faults: list[Fault], no_modes: bool = False) -> None:
         self.inner = inner
         self.faults = list(faults)
+        self.no_modes = no_modes
+        """Act as a filesystem that cannot chmod (FAT): say so, and fail every call that sets a mode."""
         self.calls: dict[str, int] = {}
+        self.fired: list[tuple[str, RelPath]] = []
+        """The (method, path) of every call a fault failed, in order."""
         self._lock = threading.Lock()
 
     def _check(self, method: str, path: RelPath) -> None:
         with self._lock:
             count = self.calls[method] = self.calls.get(method, 0) + 1
+            overall = self.calls[ANY_METHOD] = self.calls.get(ANY_METHOD, 0) + 1
         for fault in self.faults:
-            if fault.method != method:
+            if fault.method not in (method, ANY_METHOD):
                 continue
-            if (fault.nth is not None and fault.nth == count) or (
+            number = overall if fault.method == ANY_METHOD else count
+            if (fault.nth is not None and fault.nth == number) or (
                 fault.nth is None and fault.path is not None and fault.path == path
             ):
+                with self._lock:
+                    self.fired.append((method, path))
                 error = OSError(fault.error_number, os.strerror(fault.error_number))
                 raise translate_os_error(error, path)
 
+    def _check_mode(self, path: RelPath, mode: int | None) -> None:
+        if self.no_modes and mode is not None:
+            with self._lock:
+                self.fired.append(("chmod", path))
+            raise translate_os_error(OSError(errno.EPERM, os.strerror(errno.EPERM)), path)
+
     @property
     def capabilities(self) -> Capabilities:
-        """Return the inner backend's capabilities."""
+        """Return the inner backend's capabilities (without setting modes, for no_modes)."""
+        if self.no_modes:
+            return replace(self.inner.capabilities, can_set_mode=False)
         return self.inner.capabilities
 
     @property
@@ -79,11 +98,13 @@ class FaultyBackend:
     ) -> Entry:
         """Write through the inner backend unless a fault fires."""
         self._check("write_file", path)
+        self._check_mode(path, mode)
         return self.inner.write_file(path, source, mtime_ns, mode)
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Make a dir through the inner backend unless a fault fires."""
         self._check("make_dir", path)
+        self._check_mode(path, mode)
         self.inner.make_dir(path, mode)
 
     def make_symlink(self, path: RelPath, target: str) -> None:
@@ -119,6 +140,7 @@ class FaultyBackend:
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set mode through the inner backend unless a fault fires."""
         self._check("set_mode", path)
+        self._check_mode(path, mode)
         self.inner.set_mode(path, mode)
 
     def native_path(self, path: RelPath) -> str | None:

@@ -24,6 +24,11 @@ from dirkit.errors import (
 )
 
 COPY_CHUNK = 1024 * 1024
+MOUNT_TABLE = "/proc/self/mountinfo"
+NO_MODE_FILESYSTEMS = frozenset({"vfat", "msdos", "exfat", "fuseblk"})
+"""Filesystem types that cannot keep permission bits (chmod fails or does nothing)."""
+TWO_SECOND_FILESYSTEMS = frozenset({"vfat", "msdos"})
+"""Filesystem types that keep modification times in steps of two seconds."""
 
 
 def kind_of_mode(mode: int) -> EntryKind:
@@ -71,9 +76,63 @@ _FILE_TAIL = tuple(Entry(RelPath(""), EntryKind.FILE))[1:]
 _DIR_TAIL = tuple(Entry(RelPath(""), EntryKind.DIR))[1:]
 
 
+def _unescape_mount_field(text: str) -> str:
+    """Return a mountinfo field with its octal escapes (\\040 for a space) decoded."""
+    if "\\" not in text:
+        return text
+    out = bytearray()
+    index = 0
+    raw = text.encode("utf-8", "surrogateescape")
+    while index < len(raw):
+        if raw[index : index + 1] == b"\\" and raw[index + 1 : index + 4].isdigit():
+            out.append(int(raw[index + 1 : index + 4], 8) & 0xFF)
+            index += 4
+        else:
+            out.append(raw[index])
+            index += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def filesystem_type(path: str, mount_table: str) -> str | None:
+    """Return the type of the filesystem that holds path, from the text of /proc/self/mountinfo."""
+    best = -1
+    found: str | None = None
+    for line in mount_table.splitlines():
+        left, separator, right = line.partition(" - ")
+        fields, types = left.split(), right.split()
+        if not separator or len(fields) < 5 or not types:
+            continue
+        mount_point = _unescape_mount_field(fields[4])
+        inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= best:
+            best, found = len(mount_point), types[0]
+    return found
+
+
+def local_capabilities(root: str) -> Capabilities:
+    """Return what the filesystem holding root can do (modes and time steps by filesystem type)."""
+    try:
+        with open(MOUNT_TABLE, encoding="utf-8", errors="surrogateescape") as stream:
+            kind = filesystem_type(os.path.realpath(root), stream.read())
+    except OSError:
+        kind = None
+    return Capabilities(
+        mtime_resolution_ns=2_000_000_000 if kind in TWO_SECOND_FILESYSTEMS else 1,
+        can_set_mode=kind not in NO_MODE_FILESYSTEMS,
+        case_sensitive=sys.platform not in ("darwin", "win32"),
+        parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
+        hard_links=True,
+    )
+
+
 def temp_name_for(path: RelPath) -> RelPath:
-    """Return a fresh temporary name beside path, recognisable as dirkit's own."""
-    name = f".{base_name(path)[:100]}{TEMP_MARKER}{secrets.token_hex(4)}"
+    """Return a fresh temporary name beside path, recognisable as dirkit's own.
+
+    A temporary name's own temporary name keeps it whole as its start, so both share one prefix.
+    """
+    base = base_name(path)
+    start = base if TEMP_MARKER in base and base.startswith(".") else f".{base[:100]}"
+    name = f"{start}{TEMP_MARKER}{secrets.token_hex(4)}"
     return join_path(parent_path(path), name)
 
 
@@ -86,16 +145,13 @@ class LocalBackend:
             reason = "no such directory" if not os.path.lexists(self.root) else "not a directory"
             kind = TreeNotFoundError if reason == "no such directory" else NotADirError
             raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
-        self._capabilities = Capabilities(
-            mtime_resolution_ns=1,
-            case_sensitive=sys.platform not in ("darwin", "win32"),
-            parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
-            hard_links=True,
-        )
+        self._capabilities: Capabilities | None = None
 
     @property
     def capabilities(self) -> Capabilities:
-        """Return what the local filesystem can do."""
+        """Return what the local filesystem can do (read from the mount table once, when first asked)."""
+        if self._capabilities is None:
+            self._capabilities = local_capabilities(self.root)
         return self._capabilities
 
     @property
@@ -251,13 +307,15 @@ class LocalBackend:
         mtime_ns: int | None,
         mode: int | None,
         fsync: bool = False,
+        keep_mode: bool = True,
     ) -> Entry:
         """Copy a local file into path through a temporary name, with as few system calls as possible.
 
         The bytes move inside the kernel (copy_file_range, which shares extents on filesystems that
         can reflink, else sendfile). Without fsync the data is not flushed before the rename (as
         with cp and rsync): a killed process never leaves a partial file under its final name, only
-        a power cut could.
+        a power cut could. Without keep_mode the file gets no mode of its own (for filesystems that
+        cannot chmod, such as FAT).
         """
         temp = self.native_path(temp_name_for(path))
         final = self.native_path(path)
@@ -269,10 +327,12 @@ class LocalBackend:
             source_stat = os.fstat(source_fd)
             if not stat_module.S_ISREG(source_stat.st_mode):
                 raise IsADirectoryError(21, "not a regular file", source_path)
-            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            created_mode = 0o600 if keep_mode else 0o666
+            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, created_mode)
             try:
                 _copy_descriptor(source_fd, target_fd)
-                os.fchmod(target_fd, (source_stat.st_mode if mode is None else mode) & 0o7777)
+                if keep_mode:
+                    os.fchmod(target_fd, (source_stat.st_mode if mode is None else mode) & 0o7777)
                 if mtime_ns is not None:
                     os.utime(target_fd, ns=(mtime_ns, mtime_ns))
                 if fsync:
@@ -393,8 +453,43 @@ def _unreadable_entry(path: RelPath, item: os.DirEntry[str], error: OSError) -> 
 _KERNEL_COPY_FALLBACK_ERRORS = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
 
 
+def _copy_sparse(source_fd: int, target_fd: int, size: int) -> bool:
+    """Copy only the data regions of a file with holes, so the copy keeps them; False if unsupported."""
+    offset = 0
+    try:
+        while offset < size:
+            try:
+                start = os.lseek(source_fd, offset, os.SEEK_DATA)
+            except OSError as error:
+                if error.errno == errno.ENXIO:
+                    break
+                raise
+            end = os.lseek(source_fd, start, os.SEEK_HOLE)
+            position = start
+            while position < end:
+                block = os.pread(source_fd, min(COPY_CHUNK, end - position), position)
+                if not block:
+                    break
+                position += os.pwrite(target_fd, block, position)
+            if position <= offset:
+                break
+            offset = max(position, end)
+        os.ftruncate(target_fd, size)
+    except OSError as error:
+        if error.errno not in _KERNEL_COPY_FALLBACK_ERRORS:
+            raise
+        os.ftruncate(target_fd, 0)
+        return False
+    return True
+
+
 def _copy_descriptor(source_fd: int, target_fd: int) -> None:
-    """Copy every byte from one open file to another inside the kernel where possible."""
+    """Copy every byte from one open file to another inside the kernel where possible, keeping holes."""
+    info = os.fstat(source_fd)
+    if info.st_blocks * 512 < info.st_size and hasattr(os, "SEEK_DATA"):
+        if _copy_sparse(source_fd, target_fd, info.st_size):
+            return
+        os.lseek(source_fd, 0, os.SEEK_SET)
     chunk = 1 << 30
     if hasattr(os, "copy_file_range"):
         try:

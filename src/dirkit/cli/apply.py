@@ -14,6 +14,7 @@ from dirkit.cli.runs import (
     run_log,
 )
 from dirkit.core.guards import GuardOptions, parse_delete_limit
+from dirkit.core.plan import plan_with_safe_modes
 from dirkit.errors import EXIT_OK, StalePlanError, UsageError
 from dirkit.ops.backups import DEFAULT_KEEP
 from dirkit.ops.mirror import apply_saved_plan, read_plan_file, stale_reasons
@@ -28,6 +29,9 @@ Before changing anything, apply rescans both trees and refuses, changing nothing
 path the plan touches changed since the plan was made: a file it copies changed in SRC,
 a path it replaces or deletes changed in DST, something appeared where it creates a path,
 or anything changed below a directory it deletes. Changes elsewhere do not matter.
+
+A plan file is input anyone may have edited: the modes it sets lose setuid, setgid and
+other-write unless --keep-modes.
 """
 
 EPILOG = """\
@@ -64,6 +68,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     guards.add_argument("--force", action="store_true", help="turn the deletion guard off")
     guards.add_argument(
+        "--keep-modes",
+        action="store_true",
+        help="set the plan's modes as they are, setuid, setgid and other-write included",
+    )
+    guards.add_argument(
         "--keep-backups",
         metavar="N",
         type=int,
@@ -78,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     """Check the saved plan against the trees and apply it; return the exit code."""
     check_jobs(args)
     plan = read_plan_file(args.plan)
+    if not args.keep_modes:
+        plan = plan_with_safe_modes(plan)
     if plan.operation != "mirror" or plan.source is None:
         raise UsageError(f"{args.plan}: apply runs mirror plans; this one is a {plan.operation!r} plan")
     source = open_tree(plan.source)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from dirkit.cli.common import add_output_options, write_lines
 from dirkit.core.paths import display_path
-from dirkit.errors import EXIT_OK, UsageError
+from dirkit.errors import EXIT_ERROR, EXIT_OK, BackendError, UsageError
 from dirkit.ops.backups import DEFAULT_KEEP, BackupFolder, list_backup_folders, prune_backups
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree
 from dirkit.ops.trees import open_tree
 from dirkit.report.plan import human_bytes
 from dirkit.state.journal import Journal
@@ -91,13 +92,20 @@ def run(args: argparse.Namespace) -> int:
     target = open_tree(args.target)
     journal = Journal.open()
     try:
-        recover_target(journal, target)
-        if args.prune:
-            folders = prune_backups(target, journal, args.keep, measure=True)
-        else:
-            folders = list_backup_folders(target, journal, every_run=True)
+        failed: list[str] = []
+
+        def note_failure(folder: BackupFolder, error: BackendError) -> None:
+            failed.append(f"dirkit: cannot prune the backups of run {folder.run_id}: {error}")
+
+        with claim_tree(journal, target, "backups"):
+            if args.prune:
+                folders = prune_backups(target, journal, args.keep, measure=True, on_failure=note_failure)
+            else:
+                folders = list_backup_folders(target, journal, every_run=True)
+        for line in failed:
+            print(line, file=sys.stderr)
         if args.quiet:
-            return EXIT_OK
+            return EXIT_ERROR if failed else EXIT_OK
         if args.json:
             write_lines(_json(folder, args.prune) for folder in folders)
         elif not folders:
@@ -111,4 +119,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         journal.close()
         target.close()
-    return EXIT_OK
+    return EXIT_ERROR if failed else EXIT_OK

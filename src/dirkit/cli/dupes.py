@@ -18,8 +18,8 @@ from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_O
 from dirkit.ops.dupes import DupesOptions, find_duplicates
 from dirkit.ops.dupes_actions import (
     check_separate_roots,
+    claim_roots,
     plan_dupe_actions_per_root,
-    recover_roots,
     run_dupe_plans,
 )
 from dirkit.ops.trees import open_tree
@@ -192,8 +192,7 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
         check_separate_roots(backends)
         journal = Journal.open()
         try:
-            with run_log():
-                recover_roots(journal, backends)
+            with run_log(), claim_roots(journal, backends, action.value) as claims:
                 found = find_duplicates(backends, options)
                 for failure in found.failures:
                     where = os.path.join(args.roots[failure.root_index], failure.path)
@@ -201,7 +200,7 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
                 plans = plan_dupe_actions_per_root(found.groups, action, KeepRule(args.keep), backends)
                 codes = [EXIT_ERROR if found.failures else EXIT_OK]
                 with executing(args) as execute:
-                    results = run_dupe_plans(plans, backends, journal, args.jobs, execute)
+                    results = run_dupe_plans(plans, backends, journal, args.jobs, execute, claims=claims)
                 codes += [report_run(result, args) for result in results]
                 if execute.stop is not None and execute.stop.is_set():
                     codes.append(EXIT_INTERRUPTED)

@@ -10,6 +10,7 @@ import time
 from typing import BinaryIO
 
 from dirkit.cli.common import add_filter_options, add_output_options, scan_options_from_args, style_for
+from dirkit.core.filters import glob_problem
 from dirkit.core.paths import display_path
 from dirkit.core.search import FindCriteria, compile_name_globs, compile_name_regex, parse_kinds
 from dirkit.core.sizes import moment_to_ns, parse_moment, parse_size_bound
@@ -107,6 +108,11 @@ def criteria_from_args(args: argparse.Namespace, now_ns: int) -> FindCriteria:
     if args.name and args.iname:
         raise UsageError("use either --name or --iname, not both")
     globs = args.name or args.iname
+    for glob in globs:
+        problem = glob_problem(glob)
+        if problem is not None:
+            option = "--iname" if args.iname else "--name"
+            raise UsageError(f"bad {option} glob {glob!r}: {problem}")
     return FindCriteria(
         name_pattern=compile_name_globs(globs, ignore_case=bool(args.iname)),
         name_regex=compile_name_regex(args.regex),

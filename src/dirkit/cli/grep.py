@@ -14,6 +14,7 @@ from dirkit.cli.common import (
     scan_options_from_args,
     style_for,
 )
+from dirkit.core.filters import glob_problem
 from dirkit.core.grep import GrepPattern, compile_globs, compile_matcher, match_spans
 from dirkit.core.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
@@ -132,6 +133,10 @@ def options_from_args(args: argparse.Namespace) -> GrepOptions:
         mode = GrepMode.FILES
     elif args.count:
         mode = GrepMode.COUNT
+    for glob in args.glob:
+        problem = glob_problem(glob[1:] if glob.startswith("!") else glob, backslash_escapes=True)
+        if problem is not None:
+            raise UsageError(f"bad --glob pattern {glob!r}: {problem}")
     pattern = GrepPattern(
         args.pattern,
         fixed=args.fixed_strings,

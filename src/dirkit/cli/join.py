@@ -17,7 +17,8 @@ Before writing anything, join checks that every part named by the manifest is th
 of the recorded size; while copying it checks each part's BLAKE3 digest, and at the end
 the digest of the whole. The first missing, truncated, reordered or corrupt part is named
 in the error. The result is written under a temporary name and renamed into place only
-when it is complete and correct, then given the original's mode and modification time.
+when it is complete and correct, then given the original's mode and modification time
+(without setuid, setgid and other-write unless --keep-modes).
 An existing file is never replaced without --force.
 
 A folder without a manifest is joined as plain parts (as made by coreutils `split`): every
@@ -55,6 +56,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the file to write, or a folder to write the original's name in (default: current folder)",
     )
     parser.add_argument("-f", "--force", action="store_true", help="replace the output if it exists")
+    parser.add_argument(
+        "--keep-modes",
+        action="store_true",
+        help="apply the manifest's mode as it is, setuid, setgid and other-write included",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
     parser.set_defaults(run=run)
@@ -62,7 +68,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Join the parts and report the result; return the exit code."""
-    result = join_parts(args.parts, JoinOptions(output=args.output, force=args.force))
+    result = join_parts(
+        args.parts, JoinOptions(output=args.output, force=args.force, keep_modes=args.keep_modes)
+    )
     if args.quiet:
         return EXIT_OK
     if args.json:

@@ -15,6 +15,7 @@ from dirkit.cli.runs import (
     add_run_options,
     check_jobs,
     executing,
+    hold_if_asked,
     print_plan,
     report_run,
     run_log,
@@ -26,15 +27,16 @@ from dirkit.errors import EXIT_OK, UsageError
 from dirkit.ops.backups import DEFAULT_KEEP
 from dirkit.ops.compare import seconds_to_ns
 from dirkit.ops.mirror import (
-    AbsentTree,
     MirrorOptions,
     backup_dir_from_user,
+    check_mirror_options,
+    check_separate_trees,
     open_mirror_target,
     plan_mirror_trees,
     refuse_if_guarded,
     run_plan,
 )
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree
 from dirkit.ops.trees import open_tree
 from dirkit.state.journal import Journal
 
@@ -139,8 +141,6 @@ def mirror_options_from_args(args: argparse.Namespace, target_root: str | None) 
     """Return the mirror options the user asked for."""
     if args.modify_window < 0:
         raise UsageError("--modify-window must not be negative")
-    if args.keep_backups < 0:
-        raise UsageError("--keep-backups must not be negative")
     options = MirrorOptions(
         exclude=tuple(args.exclude) + tuple(read_exclude_files(args.exclude_from)),
         gitignore=args.gitignore,
@@ -165,13 +165,12 @@ def run(args: argparse.Namespace) -> int:
     source = open_tree(args.source)
     target = open_mirror_target(args.target, create=not planning_only)
     options = mirror_options_from_args(args, target.native_path(ROOT))
+    check_mirror_options(target, options)
     journal = Journal.open()
     try:
         with run_log():
-            if not planning_only and not isinstance(target, AbsentTree):
-                recover_target(journal, target)
-            planning = plan_mirror_trees(source, target, options)
             if planning_only:
+                planning = plan_mirror_trees(source, target, options)
                 if args.save_plan is not None:
                     write_plan_file(planning.plan, args.save_plan)
                 if args.dry_run:
@@ -179,9 +178,13 @@ def run(args: argparse.Namespace) -> int:
                 for violation in planning.violations:
                     print(f"dirkit: note: a real run would refuse: {violation}", file=sys.stderr)
                 return EXIT_OK
-            refuse_if_guarded(planning)
-            with executing(args, fsync=args.fsync) as execute:
-                result = run_plan(planning.plan, source, target, journal, options, execute)
+            check_separate_trees(source, target)
+            with claim_tree(journal, target, "mirror") as claim:
+                hold_if_asked()
+                planning = plan_mirror_trees(source, target, options)
+                refuse_if_guarded(planning)
+                with executing(args, fsync=args.fsync, run_id=claim.run_id) as execute:
+                    result = run_plan(planning.plan, source, target, journal, options, execute)
             return report_run(result, args)
     finally:
         journal.close()

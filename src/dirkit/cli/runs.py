@@ -8,11 +8,12 @@ import json
 import logging
 import logging.handlers
 import os
+import shlex
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import FrameType
 from typing import TextIO
@@ -136,14 +137,49 @@ def progress_for(args: argparse.Namespace) -> ProgressLine | None:
     return ProgressLine(sys.stderr)
 
 
+HOLD_ENV = "DIRKIT_TEST_HOLD_AFTER_LOCK"
+"""Tests: a file path; once the tree is claimed, create PATH.held and wait until PATH exists (or 60 s)."""
+KILL_ENV = "DIRKIT_TEST_KILL_AFTER_STEPS"
+"""Tests: kill -9 this process once that many steps of a run ended (a deterministic crash point)."""
+HOLD_LIMIT_SECONDS = 60.0
+
+
+def hold_if_asked() -> None:
+    """For tests: pause right after taking a tree's lock, while the test tries a second run."""
+    release = os.environ.get(HOLD_ENV)
+    if not release:
+        return
+    with open(f"{release}.held", "w", encoding="utf-8"):
+        pass
+    deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def kill_hook(progress: ProgressLine | None) -> Callable[[Progress], None] | None:
+    """For tests: return a progress callback that kills this process after $DIRKIT_TEST_KILL_AFTER_STEPS."""
+    after = os.environ.get(KILL_ENV)
+    if not after:
+        return progress
+    limit = int(after)
+
+    def kill_when_due(current: Progress) -> None:
+        if progress is not None:
+            progress(current)
+        if current.actions_done >= limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return kill_when_due
+
+
 @contextlib.contextmanager
 def executing(
-    args: argparse.Namespace, jobs: int | None = None, fsync: bool = False
+    args: argparse.Namespace, jobs: int | None = None, fsync: bool = False, run_id: str | None = None
 ) -> Iterator[ExecuteOptions]:
     """Yield execute options wired to SIGINT/SIGTERM and the terminal progress line; clear it after."""
     progress = progress_for(args)
     with stop_on_signals() as stop:
-        chosen = ExecuteOptions(stop=stop, on_progress=progress, fsync=fsync)
+        chosen = ExecuteOptions(stop=stop, on_progress=kill_hook(progress), fsync=fsync, run_id=run_id)
         if jobs is not None:
             chosen = replace(chosen, jobs=jobs)
         try:
@@ -173,6 +209,21 @@ def write_plan_file(plan: Plan, path: str) -> None:
         raise UsageError(f"{path}: cannot write plan: {error.strerror}") from error
 
 
+def continue_hint(result: RunResult, args: argparse.Namespace) -> str:
+    """Return the commands that finish (or revert) a run that stopped early."""
+    target = shlex.quote(display_path(result.target))
+    undo = f"dirkit undo {target}"
+    if result.operation == "undo":
+        return f"run '{undo}' again to finish the undo"
+    if getattr(args, "plan", None) is not None:
+        return f"make a new plan with 'dirkit mirror --save-plan' to finish, or run '{undo}' to revert"
+    typed = getattr(args, "command_line", None)
+    if typed:
+        again = "dirkit " + shlex.join(typed)
+        return f"run '{again}' again to finish, or '{undo}' to revert"
+    return f"run the command again to finish, or '{undo}' to revert"
+
+
 def report_run(result: RunResult, args: argparse.Namespace) -> int:
     """Print the outcome of a run (summary, failures) and return its exit code."""
     if args.json:
@@ -190,6 +241,7 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
             "skipped": len(result.plan.skipped),
             "interrupted": result.interrupted,
             "stopped_by": result.stopped_by,
+            "notes": list(result.notes),
             "seconds": round(result.seconds, 3),
         }
         lines = [json.dumps(summary)]
@@ -212,6 +264,8 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         for failure in result.failures:
             word = "conflict" if failure.conflict else "failed"
             print(f"dirkit: {word}: {display_path(failure.reason)}", file=sys.stderr)
+        for note in result.notes:
+            print(f"dirkit: note: {display_path(note)}", file=sys.stderr)
         if not args.quiet and not result.run_id:
             print(f"{display_path(result.target)}: nothing to do")
         elif not args.quiet:
@@ -225,11 +279,17 @@ def report_run(result: RunResult, args: argparse.Namespace) -> int:
         if result.interrupted:
             print(
                 f"dirkit: interrupted; run {result.run_id} stopped after its current steps "
-                f"(rerun to finish, or 'dirkit undo' to revert)",
+                f"({continue_hint(result, args)})",
                 file=sys.stderr,
             )
         if result.stopped_by is not None:
-            print(f"dirkit: run stopped: {display_path(result.stopped_by)}", file=sys.stderr)
+            print(
+                f"dirkit: run {result.run_id} stopped: {display_path(result.stopped_by)} "
+                f"({continue_hint(result, args)})",
+                file=sys.stderr,
+            )
+        elif not result.interrupted and len(result.failures) > len(result.conflicts):
+            print(f"dirkit: some steps failed ({continue_hint(result, args)})", file=sys.stderr)
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.stopped_by is not None:

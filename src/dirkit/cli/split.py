@@ -7,7 +7,7 @@ import json
 import sys
 
 from dirkit.cli.common import write_lines
-from dirkit.core.parts import parse_size
+from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_OK
 from dirkit.ops.split import SplitOptions, split_file
 
@@ -26,7 +26,7 @@ name and renamed when complete; existing parts or manifest are never replaced wi
 EPILOG = """\
 exit status:
   0   all parts and the manifest were written
-  2   error (FILE unreadable, bad size, parts already exist, output folder missing)
+  2   error (FILE unreadable, bad size, parts already exist, output folder cannot be made)
   130 interrupted (the parts written so far are removed)
 
 examples:
@@ -51,11 +51,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-s",
         "--size",
         metavar="SIZE",
-        help="bytes per part: 100M, 1G, 650MB, 4096 (K/M/G/T are powers of 1024, KB/MB/GB of 1000)",
+        help="bytes per part: 100M, 1.5G, 650MB, 4096 (K/M/G/T are powers of 1024, KB/MB/GB of 1000)",
     )
     how.add_argument("-n", "--parts", metavar="N", type=int, help="cut into N parts of near-equal size")
     parser.add_argument(
-        "-o", "--output-dir", metavar="DIR", help="folder for the parts (default: beside FILE)"
+        "-o", "--output-dir", metavar="DIR", help="folder for the parts, made if missing (default: FILE's)"
     )
     parser.add_argument("--name", help="the original's name in part names (default: FILE's name)")
     parser.add_argument("-f", "--force", action="store_true", help="replace existing parts and manifest")
@@ -67,7 +67,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Split the file and report where the parts went; return the exit code."""
     options = SplitOptions(
-        part_size=parse_size(args.size) if args.size is not None else None,
+        part_size=parse_byte_count(args.size) if args.size is not None else None,
         part_count=args.parts,
         output_dir=args.output_dir,
         name=args.name,

@@ -27,7 +27,9 @@ empty; directory modes and mtimes it changed are set back.
 
 Undo never removes or overwrites a path that changed after the run: such paths are reported
 as conflicts and left alone. An interrupted run (crash, kill -9, Ctrl-C) can be undone too.
-Undo is itself a journaled run, so 'dirkit undo DST' right after an undo redoes the run.
+An undo that stopped (interrupted, disk full, failed steps) is finished by the next
+'dirkit undo DST', never reverted. Undo is itself a journaled run, so 'dirkit undo DST'
+right after an undo that finished redoes the run.
 """
 
 EPILOG = """\

@@ -9,8 +9,8 @@ import json
 from dirkit.cli.common import write_lines
 from dirkit.cli.runs import run_log
 from dirkit.core.archive_safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
-from dirkit.core.parts import parse_size
 from dirkit.core.paths import display_path
+from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
 from dirkit.ops.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
 from dirkit.ops.unpack_journal import unpack_with_journal
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-files must be at least 1")
     options = UnpackOptions(
         overwrite=args.overwrite,
-        max_total_bytes=parse_size(args.max_size) if args.max_size is not None else None,
+        max_total_bytes=parse_byte_count(args.max_size) if args.max_size is not None else None,
         max_ratio=args.max_ratio,
         max_members=args.max_files,
     )

@@ -18,7 +18,16 @@ DEFAULT_MAX_RATIO = 200.0
 DEFAULT_RATIO_FLOOR = 1024 * 1024
 DEFAULT_MAX_MEMBERS = 1_000_000
 
+BACKSLASH_REFUSAL = (
+    "holds a backslash, which dirkit refuses in archive names "
+    "(a Windows separator would hide '..' or an absolute path)"
+)
+
 _DRIVE = re.compile(r"[A-Za-z]:")
+
+
+class _LinkLoopError(Exception):
+    """Raised inside link resolution when more than MAX_LINK_HOPS links are followed."""
 
 
 class MemberKind(enum.Enum):
@@ -63,13 +72,20 @@ def member_path(member: ArchiveMember) -> RelPath:
     shown = display_path(name)
     if "\0" in name:
         raise UnsafeArchiveError(f"{shown}: member name holds a NUL byte")
-    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+    if "\\" in name:
+        raise UnsafeArchiveError(f"{shown}: {BACKSLASH_REFUSAL}")
+    if name.startswith("/") or _DRIVE.match(name):
         raise UnsafeArchiveError(f"{shown}: member has an absolute path")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise UnsafeArchiveError(f"{shown}: member path escapes DEST with '..'")
     if parts and parts[0] == RESERVED_DIR_NAME:
         raise UnsafeArchiveError(f"{shown}: member writes into dirkit's own {RESERVED_DIR_NAME}/ folder")
+    if RESERVED_DIR_NAME in parts:
+        raise UnsafeArchiveError(
+            f"{shown}: member name holds a {RESERVED_DIR_NAME} component, "
+            "which dirkit never scans (it would hide from find, compare, verify and mirror)"
+        )
     if any(TEMP_MARKER in part for part in parts):
         raise UnsafeArchiveError(f"{shown}: member name holds dirkit's temporary marker {TEMP_MARKER}")
     return RelPath("/".join(parts))
@@ -91,7 +107,9 @@ def check_member(member: ArchiveMember) -> RelPath:
         target = member.link_target or ""
         if not target:
             raise UnsafeArchiveError(f"{shown}: symlink has an empty target")
-        if target.startswith(("/", "\\")) or _DRIVE.match(target):
+        if "\\" in target:
+            raise UnsafeArchiveError(f"{shown}: symlink target {display_path(target)}: {BACKSLASH_REFUSAL}")
+        if target.startswith("/") or _DRIVE.match(target):
             raise UnsafeArchiveError(f"{shown}: symlink points to an absolute path {display_path(target)}")
         if resolve_link(path, target, {}) is None:
             raise UnsafeArchiveError(f"{shown}: symlink points outside DEST ({display_path(target)})")
@@ -114,9 +132,12 @@ def check_hardlink(member: ArchiveMember, files_written: Mapping[RelPath, object
 
 
 def resolve_link(link: RelPath, target: str, links: Mapping[RelPath, str]) -> RelPath | None:
-    """Return where a symlink at link leads inside DEST, following the given links; None if outside."""
+    """Return where a symlink at link leads inside DEST through the given links; None if outside or a loop."""
     start = link.split("/")[:-1] if link else []
-    resolved = _resolve(start, target, links, [0])
+    try:
+        resolved = _resolve(start, target, links, [0])
+    except _LinkLoopError:
+        return None
     return None if resolved is None else RelPath("/".join(resolved))
 
 
@@ -139,7 +160,7 @@ def _resolve(
         if inner is not None:
             hops[0] += 1
             if hops[0] > MAX_LINK_HOPS:
-                return None
+                raise _LinkLoopError
             followed = _resolve(parts[:-1], inner, links, hops)
             if followed is None:
                 return None
@@ -148,10 +169,29 @@ def _resolve(
 
 
 def first_escaping_link(links: Mapping[RelPath, str]) -> RelPath | None:
-    """Return the first link (in path order) that leads outside DEST through the others, or None."""
+    """Return the first link (in path order) that leads outside DEST through the others or loops, or None."""
+    found = first_unsafe_link(links)
+    return None if found is None else found[0]
+
+
+def first_unsafe_link(links: Mapping[RelPath, str]) -> tuple[RelPath, str] | None:
+    """Return the first link (in path order) that loops or leads outside DEST through the others, and why."""
     for link in sorted(links):
-        if resolve_link(link, links[link], links) is None:
-            return link
+        reason = link_refusal(link, links)
+        if reason is not None:
+            return link, reason
+    return None
+
+
+def link_refusal(link: RelPath, links: Mapping[RelPath, str]) -> str | None:
+    """Return why the symlink at link (one of links) is refused (a loop, or leading outside DEST), or None."""
+    start = link.split("/")[:-1] if link else []
+    try:
+        resolved = _resolve(start, links[link], links, [0])
+    except _LinkLoopError:
+        return f"symlink loop (still not resolved after {MAX_LINK_HOPS} links)"
+    if resolved is None:
+        return "symlink leads outside DEST through other links"
     return None
 
 

@@ -7,6 +7,14 @@ from typing import NamedTuple
 
 from dirkit.core.paths import RelPath
 
+UNSAFE_MODE_BITS = 0o6002
+"""Setuid, setgid and other-write: the mode bits never applied from input (manifests, plans, archives)."""
+
+
+def safe_mode(mode: int) -> int:
+    """Return mode without setuid, setgid and other-write (the bits input may not grant)."""
+    return mode & ~UNSAFE_MODE_BITS & 0o7777
+
 
 class EntryKind(enum.Enum):
     """The kind of thing found at a path."""

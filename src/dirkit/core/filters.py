@@ -35,6 +35,30 @@ def compile_patterns(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(lines, backend=PATHSPEC_BACKEND)
 
 
+def glob_problem(glob: str, backslash_escapes: bool = False) -> str | None:
+    """Return why a shell or gitignore glob is malformed (an unclosed '[', a lone trailing '\\'), or None."""
+    index, length = 0, len(glob)
+    while index < length:
+        char = glob[index]
+        index += 1
+        if char == "\\" and backslash_escapes:
+            if index >= length:
+                return "it ends in a lone backslash (write \\\\ for a literal one)"
+            index += 1
+        elif char == "[":
+            end = index
+            if end < length and glob[end] in "!^":
+                end += 1
+            if end < length and glob[end] == "]":
+                end += 1
+            while end < length and glob[end] != "]":
+                end += 2 if glob[end] == "\\" and backslash_escapes else 1
+            if end >= length:
+                return f"the '[' at offset {index - 1} is never closed by ']' (write [[] for a literal '[')"
+            index = end + 1
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreRules:
     """The rules of one .gitignore file, which apply below the directory that holds it."""

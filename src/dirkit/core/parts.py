@@ -1,4 +1,4 @@
-"""Split parts: part naming, part sizes, size parsing, and the parts manifest format (pure)."""
+"""Split parts: part naming, part sizes, and the parts manifest format (pure)."""
 
 from __future__ import annotations
 
@@ -20,23 +20,6 @@ MIN_PART_DIGITS = 4
 DIGEST_ALGORITHM = "blake3"
 MAX_PARTS = 10_000_000
 
-_SIZE_UNITS = {
-    "": 1,
-    "B": 1,
-    "K": 1024,
-    "KIB": 1024,
-    "KB": 1000,
-    "M": 1024**2,
-    "MIB": 1024**2,
-    "MB": 1000**2,
-    "G": 1024**3,
-    "GIB": 1024**3,
-    "GB": 1000**3,
-    "T": 1024**4,
-    "TIB": 1024**4,
-    "TB": 1000**4,
-}
-_SIZE_PATTERN = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
 _DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
@@ -55,15 +38,6 @@ class Hasher(Protocol):
 def new_hasher() -> Hasher:
     """Return a fresh hasher of DIGEST_ALGORITHM (the one place the digest of parts is chosen)."""
     return blake3.blake3()
-
-
-def parse_size(text: str) -> int:
-    """Return a byte count from text like '100M', '1G', '4096', '10MB' (K/M/G/T are powers of 1024)."""
-    match = _SIZE_PATTERN.fullmatch(text)
-    unit = match.group(2).upper() if match else ""
-    if match is None or unit not in _SIZE_UNITS:
-        raise UsageError(f"bad size {text!r}: expected a number with an optional unit K, M, G, T, KB, MB")
-    return int(match.group(1)) * _SIZE_UNITS[unit]
 
 
 def part_digits(count: int) -> int:

@@ -6,11 +6,11 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from dirkit.core.diff import Change, Diff, Status
-from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.entry import Entry, EntryKind, safe_mode
 from dirkit.core.paths import ROOT, RelPath, is_inside, parent_path, rel_path
 from dirkit.core.sameness import SamenessPolicy, mtimes_equal
 from dirkit.errors import UsageError
@@ -307,6 +307,15 @@ def plan_to_json_lines(plan: Plan) -> Iterator[str]:
     for skipped in plan.skipped:
         yield json.dumps({"type": "skipped", "path": skipped.path, "reason": skipped.reason})
     yield json.dumps({"type": "totals", **totals_to_json(plan.totals)})
+
+
+def plan_with_safe_modes(plan: Plan) -> Plan:
+    """Return plan with setuid, setgid and other-write taken out of every mode it would set."""
+    actions = tuple(
+        action if action.mode is None else action._replace(mode=safe_mode(action.mode))
+        for action in plan.actions
+    )
+    return replace(plan, actions=actions)
 
 
 def plan_from_json_lines(lines: Iterable[str]) -> Plan:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from dirkit.core.entry import EntryKind
@@ -158,6 +158,30 @@ def plan_undo(
         options=chosen_options,
         created=created,
     )
+
+
+def plan_undo_continuation(
+    undo_run_id: str,
+    undoes: str,
+    target: str,
+    actions: Sequence[Action],
+    steps: Iterable[JournalStep],
+    created: str = "",
+) -> Plan:
+    """Return the plan that finishes an undo run that stopped: its actions not done yet, in order.
+
+    Steps still pending may have happened, so they become optional; steps that failed, were skipped
+    or never started are taken again.
+    """
+    statuses = {step.seq: step.status for step in steps}
+    remaining: list[Action] = []
+    for seq, action in enumerate(actions):
+        status = statuses.get(seq)
+        if status is StepStatus.DONE:
+            continue
+        remaining.append(action._replace(optional=True) if status is StepStatus.PENDING else action)
+    options: dict[str, JsonValue] = {"undoes": undoes, "continues": undo_run_id}
+    return make_plan("undo", target, remaining, options=options, created=created)
 
 
 def _settle_metadata(metadata: list[Action]) -> list[Action]:

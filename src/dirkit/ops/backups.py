@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.paths import RelPath, base_name
-from dirkit.errors import BackendError, NotFoundError
-from dirkit.ops.execute import BACKUP_ROOT
+from dirkit.errors import BackendError, NotADirError, NotFoundError
+from dirkit.ops.execute import BACKUP_ROOT, require_own_folders
+from dirkit.ops.recovery import runs_on_tree
 from dirkit.state.journal import Journal, RunRecord
 
 DEFAULT_KEEP = 20
@@ -57,21 +59,23 @@ def list_backup_folders(
     """Return the backup folders of target, oldest run first (sizes zero unless measure).
 
     every_run also lists the journaled runs that have no backup folder (they backed up nothing).
+    Raise RefusedError if a part of the backup folder is a link (it is never listed through one).
     """
-    runs = {run.run_id: run for run in journal.runs_for_target(target.description)}
+    require_own_folders(target, BACKUP_ROOT)
+    runs = {run.run_id: run for run in runs_on_tree(journal, target)}
     folders: dict[str, RelPath] = {}
     try:
         for entry in target.list_dir(BACKUP_ROOT):
             if entry.kind is EntryKind.DIR:
                 folders[base_name(entry.path)] = entry.path
-    except NotFoundError:
+    except (NotFoundError, NotADirError):
         pass
     for run in runs.values():
         if run.run_id not in folders:
             try:
                 if target.stat(run.backup_dir).kind is EntryKind.DIR:
                     folders[run.run_id] = run.backup_dir
-            except NotFoundError:
+            except BackendError:
                 continue
     found: list[BackupFolder] = []
     listed = set(folders) | (set(runs) if every_run else set())
@@ -104,11 +108,31 @@ def remove_tree(target: Backend, top: RelPath) -> None:
 
 
 def prune_backups(
-    target: Backend, journal: Journal, keep: int = DEFAULT_KEEP, measure: bool = False
+    target: Backend,
+    journal: Journal,
+    keep: int = DEFAULT_KEEP,
+    measure: bool = False,
+    on_failure: Callable[[BackupFolder, BackendError], None] | None = None,
 ) -> list[BackupFolder]:
-    """Delete the backup folders of all but the newest keep runs; return those deleted."""
+    """Delete the backup folders of all but the newest keep runs; return those deleted.
+
+    A folder that cannot be removed is passed to on_failure and the others are still pruned
+    (without on_failure, the first such error is raised after the others were tried).
+    """
     folders = list_backup_folders(target, journal, measure=measure)
     doomed = folders[: max(0, len(folders) - max(0, keep))]
+    removed: list[BackupFolder] = []
+    first_error: BackendError | None = None
     for folder in doomed:
-        remove_tree(target, folder.path)
-    return doomed
+        try:
+            remove_tree(target, folder.path)
+        except BackendError as error:
+            if on_failure is not None:
+                on_failure(folder, error)
+            elif first_error is None:
+                first_error = error
+            continue
+        removed.append(folder)
+    if first_error is not None:
+        raise first_error
+    return removed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
@@ -15,7 +17,7 @@ from dirkit.core.plan import Action, ActionKind, Plan, SkippedPath, entry_matche
 from dirkit.errors import NotFoundError, UsageError
 from dirkit.ops.execute import ExecuteOptions, RunResult, utc_now
 from dirkit.ops.mirror import MirrorOptions, run_plan
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import TreeClaim, claim_tree
 from dirkit.state.journal import Journal
 
 
@@ -36,10 +38,11 @@ def check_separate_roots(backends: Sequence[Backend]) -> None:
                 )
 
 
-def recover_roots(journal: Journal, backends: Sequence[Backend]) -> None:
-    """Mark dead runs on every root interrupted (refusing if a live run works on one)."""
-    for backend in backends:
-        recover_target(journal, backend)
+@contextlib.contextmanager
+def claim_roots(journal: Journal, backends: Sequence[Backend], operation: str) -> Iterator[list[TreeClaim]]:
+    """Within the block, hold the one-run lock of every root (refusing if a live run works on one)."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(claim_tree(journal, backend, operation)) for backend in backends]
 
 
 def plan_dupe_actions_per_root(
@@ -99,15 +102,22 @@ def run_dupe_plans(
     jobs: int,
     execute: ExecuteOptions | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    claims: Sequence[TreeClaim] = (),
 ) -> list[RunResult]:
-    """Execute each root's plan as its own run; stop after a run that was interrupted or stopped."""
+    """Execute each root's plan as its own run; stop after a run that was interrupted or stopped.
+
+    claims (one per root, from claim_roots) give each root's run its id.
+    """
     results: list[RunResult] = []
     options = MirrorOptions(jobs=jobs)
     for index, plan in plans:
         if execute is not None and execute.stop is not None and execute.stop.is_set():
             break
         backend = backends[index]
-        result = run_plan(drop_changed_keepers(plan, backend), None, backend, journal, options, execute)
+        chosen = execute
+        if claims:
+            chosen = dataclasses.replace(execute or ExecuteOptions(), run_id=claims[index].run_id)
+        result = run_plan(drop_changed_keepers(plan, backend), None, backend, journal, options, chosen)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -127,6 +137,6 @@ def link_and_remove_duplicates(
 ) -> list[RunResult]:
     """Link or remove the duplicates of groups found in backends, one undoable run per root."""
     check_separate_roots(backends)
-    recover_roots(journal, backends)
-    plans = plan_dupe_actions_per_root(groups, action, rule, backends)
-    return run_dupe_plans(plans, backends, journal, jobs, execute)
+    with claim_roots(journal, backends, action.value) as claims:
+        plans = plan_dupe_actions_per_root(groups, action, rule, backends)
+        return run_dupe_plans(plans, backends, journal, jobs, execute, claims=claims)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import logging
 import os
 import secrets
@@ -15,10 +16,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local import LocalBackend, temp_name_for
 from dirkit.backends.protocol import Backend
 from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import ROOT, RelPath, join_path, parent_path, path_parts
+from dirkit.core.filters import TEMP_MARKER
+from dirkit.core.paths import ROOT, RelPath, display_path, join_path, parent_path, path_parts
 from dirkit.core.plan import (
     Action,
     ActionKind,
@@ -34,7 +36,9 @@ from dirkit.errors import (
     BackendError,
     ConnectionLostError,
     NoSpaceError,
+    NotADirError,
     NotFoundError,
+    RefusedError,
 )
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 
@@ -51,6 +55,16 @@ BATCH_BYTES = 1024 * 1024
 """A batch of copies is handed over once it holds this many bytes (large files go one by one)."""
 FATAL_ERRORS = (NoSpaceError, ConnectionLostError)
 """Errors after which every later step would fail too: the run stops."""
+CREATING_KINDS = (
+    ActionKind.COPY_FILE,
+    ActionKind.MAKE_SYMLINK,
+    ActionKind.HARD_LINK,
+    ActionKind.MAKE_DIR,
+    ActionKind.RENAME,
+)
+"""Actions that fill a path; after a backup of the same path they replace what it held."""
+LINK_UNSUPPORTED_ERRNOS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS})
+"""Why a filesystem may refuse a hard link; a replace then moves the old file aside with a rename."""
 
 
 def utc_now() -> str:
@@ -88,6 +102,8 @@ class ExecuteOptions:
     fsync: bool = False
     """Flush each copied file to disk before renaming it into place (survives a power cut; slower)."""
     undoes: str | None = None
+    run_id: str | None = None
+    """The id the run gets (the one its tree claim holds); a fresh one by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +134,8 @@ class RunResult:
     stopped_by: str | None = None
     """The error that stopped the run early (no space left, connection lost), if any."""
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """What the run could not do on this target by its nature (not failures), for the summary."""
 
     @property
     def ok(self) -> bool:
@@ -150,9 +168,11 @@ class _StepDone(NamedTuple):
 
 @dataclass(slots=True)
 class _Unit:
-    """Steps run together: one action, or a backup fused with the copy that replaces it."""
+    """Steps run together: one action, or a backup fused with the creating action that replaces it."""
 
     steps: list[tuple[int, Action]] = field(default_factory=list)
+    replace: bool = False
+    """True for a backup and its replacement: the new content is made first, then swapped in."""
 
     @property
     def paths(self) -> set[RelPath]:
@@ -166,7 +186,10 @@ class _Unit:
 
     @property
     def parallel(self) -> bool:
-        """Tell whether the unit may run in the copy pool."""
+        """Tell whether the unit may run in the copy pool (never when it replaces a directory)."""
+        expected = self.steps[0][1].expected
+        if self.replace and expected is not None and expected.kind is EntryKind.DIR:
+            return False
         return self.steps[-1][1].kind is ActionKind.COPY_FILE
 
 
@@ -178,11 +201,11 @@ def _units(actions: tuple[Action, ...]) -> Iterator[_Unit]:
         if (
             action.kind is ActionKind.BACKUP
             and index + 1 < count
-            and actions[index + 1].kind is ActionKind.COPY_FILE
+            and actions[index + 1].kind in CREATING_KINDS
             and actions[index + 1].path == action.path
-            and (action.expected is None or action.expected.kind is not EntryKind.DIR)
+            and action.path
         ):
-            yield _Unit([(index, action), (index + 1, actions[index + 1])])
+            yield _Unit([(index, action), (index + 1, actions[index + 1])], replace=True)
             index += 2
             continue
         yield _Unit([(index, action)])
@@ -222,11 +245,13 @@ class _Executor:
             isinstance(target, LocalBackend) and source is not None and isinstance(source, LocalBackend)
         )
         self.resolution = target.capabilities.mtime_resolution_ns
+        self.set_modes = target.capabilities.can_set_mode
+        """False where the filesystem cannot chmod (FAT): content is written without its mode."""
 
     def _stat(self, path: RelPath) -> Entry | None:
         try:
             return self.target.stat(path)
-        except NotFoundError:
+        except (NotFoundError, NotADirError):
             return None
 
     def _ensure_dir(self, path: RelPath) -> None:
@@ -236,8 +261,13 @@ class _Executor:
                 built = join_path(built, part)
                 if built in self.made_dirs:
                     continue
-                with contextlib.suppress(AlreadyExistsError):
+                try:
                     self.target.make_dir(built)
+                except AlreadyExistsError:
+                    if self.target.stat(built).kind is not EntryKind.DIR:
+                        raise NotADirError(
+                            errno.ENOTDIR, "not a directory (a link or a file)", built
+                        ) from None
                 self.made_dirs.add(built)
 
     def _require(self, action: Action, path: RelPath, expected: Fingerprint | None) -> Entry:
@@ -276,7 +306,7 @@ class _Executor:
             return self._copy(action)
         if kind is ActionKind.MAKE_DIR:
             self._require_absent(action, path)
-            target.make_dir(path, action.mode)
+            target.make_dir(path, action.mode if self.set_modes else None)
             with self.dirs_lock:
                 self.made_dirs.add(path)
             return Fingerprint(EntryKind.DIR), 0
@@ -328,6 +358,8 @@ class _Executor:
             return None, 0
         if kind is ActionKind.SET_MODE:
             self._require(action, path, action.expected)
+            if not self.set_modes:
+                raise _SkipError(f"{path}: the target cannot set permission bits")
             if action.mode is not None:
                 target.set_mode(path, action.mode)
             return None, 0
@@ -364,11 +396,148 @@ class _Executor:
                 action.mtime_ns,
                 action.mode,
                 fsync=self.options.fsync,
+                keep_mode=self.set_modes,
             )
         else:
             with source.open_read(source_path) as stream:
-                entry = self.target.write_file(action.path, stream, action.mtime_ns, action.mode)
+                mode = action.mode if self.set_modes else None
+                entry = self.target.write_file(action.path, stream, action.mtime_ns, mode)
         return fingerprint_of(entry), entry.size
+
+    def _run_replace(self, unit: _Unit) -> list[_StepDone]:
+        """Replace a path: make the new content under a temporary name, then back up the old and swap.
+
+        If making the new content fails, the old content never moves and the temporary name is removed.
+        A rename needs no temporary name: its source already holds the complete new content.
+        """
+        (backup_seq, backup), (create_seq, create) = unit.steps
+        path = backup.path
+        try:
+            old = self._require(backup, path, backup.expected)
+        except _SkipError:
+            skipped = _StepDone(backup_seq, backup, StepStatus.SKIPPED, None, None, 0)
+            return [skipped, *self.run_unit(_Unit([(create_seq, create)]))]
+        except (_ConflictError, BackendError) as error:
+            return self._unit_failed(unit, error)
+        renames = create.kind is ActionKind.RENAME
+        staged = temp_name_for(path)
+        made_dir = create.kind is ActionKind.MAKE_DIR
+        try:
+            if renames:
+                assert create.source_path is not None
+                staged = create.source_path
+                entry = self._require(create, staged, create.source_expected)
+                result: Fingerprint | None = fingerprint_of(entry)
+                copied = 0
+                made_dir = entry.kind is EntryKind.DIR
+            else:
+                source_path = create.source_path
+                if create.kind is ActionKind.COPY_FILE:
+                    source_path = source_path or path
+                result, copied = self.perform(create._replace(path=staged, source_path=source_path))
+        except _SkipError:
+            if not renames:
+                self._remove_temp(staged, made_dir)
+            alone = self.run_unit(_Unit([(backup_seq, backup)]))
+            return [*alone, _StepDone(create_seq, create, StepStatus.SKIPPED, None, None, 0)]
+        except (_ConflictError, BackendError) as error:
+            if not renames:
+                self._remove_temp(staged, made_dir)
+            return self._unit_failed(unit, error, kept=True)
+        try:
+            self._require(backup, path, backup.expected)
+            self._swap_in(staged, path, old.kind is EntryKind.DIR or made_dir)
+        except (_ConflictError, _SkipError, BackendError) as error:
+            if not renames:
+                self._remove_temp(staged, made_dir)
+            return self._unit_failed(unit, error, kept=True)
+        finally:
+            if create.kind is ActionKind.MAKE_DIR:
+                with self.dirs_lock:
+                    self.made_dirs.discard(staged)
+        if create.kind is ActionKind.MAKE_DIR:
+            with self.dirs_lock:
+                self.made_dirs.add(path)
+        return [
+            _StepDone(backup_seq, backup, StepStatus.DONE, None, None, 0),
+            _StepDone(create_seq, create, StepStatus.DONE, result, None, copied),
+        ]
+
+    def _swap_in(self, temp: RelPath, path: RelPath, any_dir: bool) -> None:
+        """Put temp in place of path, keeping the old content at path's backup name.
+
+        With hard links the old file gets its backup name first and one atomic rename swaps: path is
+        never missing. Otherwise (directories, no hard links) two renames leave a short gap, which
+        recovery closes after a crash, and a failed second rename puts the old content back.
+        """
+        target = self.target
+        backup = join_path(self.backup_dir, path)
+        self._ensure_dir(parent_path(backup))
+        if target.capabilities.hard_links and not any_dir:
+            try:
+                target.hard_link(path, backup)
+            except BackendError as error:
+                if error.errno not in LINK_UNSUPPORTED_ERRNOS:
+                    raise
+            else:
+                try:
+                    target.rename(temp, path, replace=True)
+                except BackendError:
+                    with contextlib.suppress(BackendError):
+                        target.remove_file(backup)
+                    raise
+                return
+        target.rename(path, backup)
+        try:
+            target.rename(temp, path)
+        except BackendError as error:
+            try:
+                target.rename(backup, path)
+            except BackendError:
+                raise type(error)(
+                    error.errno or 0,
+                    f"{error.strerror or error}; the old content is in {backup}",
+                    path,
+                ) from error
+            raise
+
+    def _remove_temp(self, temp: RelPath, is_dir: bool) -> None:
+        """Remove a temporary name made for a replace that did not complete, if it exists (best effort)."""
+        try:
+            if is_dir:
+                self.target.remove_dir(temp)
+            else:
+                self.target.remove_file(temp)
+        except NotFoundError:
+            pass
+        except BackendError as error:
+            log.warning("run %s: cannot remove temporary %s: %s", self.run_id, temp, error)
+
+    def _unit_failed(self, unit: _Unit, error: Exception, kept: bool = False) -> list[_StepDone]:
+        """Return the outcomes of a replace that did not happen: nothing changed at its path."""
+        (backup_seq, backup), (create_seq, create) = unit.steps
+        path = backup.path
+        fatal = False
+        if isinstance(error, _ConflictError):
+            status, culprit = StepStatus.CONFLICT, str(error)
+        elif isinstance(error, _SkipError):
+            status, culprit = StepStatus.CONFLICT, f"{path}: changed while it was replaced; left alone"
+        else:
+            assert isinstance(error, BackendError)
+            named = error.filename if error.filename and TEMP_MARKER not in str(error.filename) else path
+            status, culprit = StepStatus.FAILED, f"{named}: {error.strerror or error}"
+            fatal = isinstance(error, FATAL_ERRORS)
+        if kept:
+            reason = culprit if status is StepStatus.CONFLICT else f"{culprit}; {path} keeps its old content"
+            return [
+                _StepDone(backup_seq, backup, StepStatus.SKIPPED, None, None, 0),
+                _StepDone(create_seq, create, status, None, reason, 0, fatal),
+            ]
+        later = f"{path}: not done because an earlier step on it failed"
+        return [
+            _StepDone(backup_seq, backup, status, None, culprit, 0, fatal),
+            _StepDone(create_seq, create, StepStatus.SKIPPED, None, later, 0),
+        ]
 
     def run_units(self, units: list[_Unit]) -> list[_StepDone]:
         """Run several units one after another (a batch of small copies)."""
@@ -379,6 +548,8 @@ class _Executor:
 
     def run_unit(self, unit: _Unit) -> list[_StepDone]:
         """Run the steps of a unit in order; a failed step stops the rest of the unit."""
+        if unit.replace:
+            return self._run_replace(unit)
         finished: list[_StepDone] = []
         for position, (seq, action) in enumerate(unit.steps):
             try:
@@ -400,6 +571,41 @@ class _Executor:
                 finished.append(_StepDone(later_seq, later, StepStatus.SKIPPED, None, reason, 0))
             break
         return finished
+
+
+def require_own_folders(target: Backend, folder: RelPath, create: bool = False) -> list[RelPath]:
+    """Check that each part of one of dirkit's folders is a real directory, never a link; return them.
+
+    With create, missing parts are made (each checked again after it is made, without following
+    links). Raise RefusedError naming the first part that is a symlink or not a directory.
+    """
+    checked: list[RelPath] = []
+    built = ROOT
+    for part in path_parts(folder):
+        built = join_path(built, part)
+        try:
+            entry: Entry | None = target.stat(built)
+        except NotFoundError:
+            entry = None
+        if entry is None and create:
+            with contextlib.suppress(AlreadyExistsError):
+                target.make_dir(built)
+            entry = target.stat(built)
+        if entry is None:
+            break
+        if entry.kind is not EntryKind.DIR:
+            where = display_path(f"{target.description.rstrip('/')}/{built}")
+            what = (
+                f"is a symbolic link (to {display_path(entry.target or '')})"
+                if entry.kind is EntryKind.SYMLINK
+                else "is not a directory"
+            )
+            raise RefusedError(
+                f"{where}: {what}; dirkit keeps its backups only in real directories of the tree, "
+                f"so nothing was changed (remove it and run again)"
+            )
+        checked.append(built)
+    return checked
 
 
 def _blocked(path: RelPath, failed: set[RelPath]) -> bool:
@@ -424,11 +630,14 @@ def execute_plan(
     """Run every action of plan on target (copying from source), journaling each step before and after.
 
     Each step first checks that its path still holds what the plan expected; if not it is a conflict
-    and nothing is changed. Replaced and deleted paths are renamed into the run's backup folder.
+    and nothing is changed. Replaced and deleted paths are renamed into the run's backup folder,
+    which must be made of real directories (RefusedError before any step, naming a planted link).
     """
     chosen = options or ExecuteOptions()
-    run_id = new_run_id()
+    run_id = chosen.run_id or new_run_id()
     executor = _Executor(plan, target, source, journal, chosen, run_id)
+    backs_up = any(action.kind is ActionKind.BACKUP for action in plan.actions)
+    executor.made_dirs.update(require_own_folders(target, parent_path(executor.backup_dir), create=backs_up))
     started = time.monotonic()
     journal.start_run(
         run_id,
@@ -637,4 +846,18 @@ def execute_plan(
         interrupted=interrupted,
         stopped_by=stopped_by,
         seconds=time.monotonic() - started,
+        notes=_capability_notes(plan, target),
     )
+
+
+def _capability_notes(plan: Plan, target: Backend) -> tuple[str, ...]:
+    """Return what the plan asked for that the target cannot do (its capabilities say so)."""
+    notes: list[str] = []
+    capabilities = target.capabilities
+    creates = (ActionKind.COPY_FILE, ActionKind.MAKE_DIR, ActionKind.SET_MODE)
+    if not capabilities.can_set_mode and any(action.kind in creates for action in plan.actions):
+        notes.append(
+            f"{target.description}: this filesystem cannot set permission bits; "
+            f"files and folders were written without their modes"
+        )
+    return tuple(notes)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from dirkit.core.entry import safe_mode
 from dirkit.core.filters import TEMP_MARKER
 from dirkit.core.parts import (
     MANIFEST_SUFFIX,
@@ -16,7 +18,14 @@ from dirkit.core.parts import (
     new_hasher,
     parse_manifest,
 )
-from dirkit.errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError, translate_os_error
+from dirkit.errors import (
+    AlreadyExistsError,
+    IntegrityError,
+    NotADirError,
+    NotFoundError,
+    UsageError,
+    translate_os_error,
+)
 from dirkit.ops.byte_copy import CopyBuffer, copy_stream, open_new_file, remove_quietly, temp_path_beside
 
 MANIFEST_MAX_BYTES = 256 * 1024 * 1024
@@ -29,6 +38,8 @@ class JoinOptions:
     output: str | None = None
     """The file to write, or a folder to write the original's name in (default: the current folder)."""
     force: bool = False
+    keep_modes: bool = False
+    """Apply the manifest's mode as it is, setuid, setgid and other-write included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,8 @@ def join_parts(location: str, options: JoinOptions, on_part: PartJoined | None =
     output = _output_path(options, manifest.name)
     _check_part_files(folder, manifest)
     _refuse_existing(output, options.force)
+    if manifest.mode is not None and not options.keep_modes:
+        manifest = replace(manifest, mode=safe_mode(manifest.mode))
     size, digest = _copy_parts(folder, list(manifest.parts), output, manifest, on_part)
     return JoinResult(output, size, len(manifest.parts), digest)
 
@@ -158,7 +171,7 @@ def _copy_parts(
     total = 0
     fd = -1
     try:
-        fd = open_new_file(temp, 0o600)
+        fd = _create_temp(temp, output)
         try:
             for number, part in enumerate(parts, 1):
                 path = os.path.join(folder, part.name)
@@ -198,6 +211,23 @@ def _copy_parts(
     finally:
         buffer.close()
     return total, digest
+
+
+def _create_temp(temp: str, output: str) -> int:
+    """Create the temporary file beside output, or raise an error giving the true reason it cannot be."""
+    try:
+        return open_new_file(temp, 0o600)
+    except OSError as error:
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.lexists(folder):
+            raise NotFoundError(errno.ENOENT, f"its folder {folder} does not exist", output) from error
+        if not os.path.isdir(folder):
+            raise NotADirError(errno.ENOTDIR, f"{folder} is not a folder", output) from error
+        if error.errno == errno.ENOENT:
+            reason = f"its folder {folder} does not accept new files (creating one failed: {error.strerror})"
+        else:
+            reason = f"cannot create a file in {folder}: {error.strerror or error}"
+        raise translate_os_error(OSError(error.errno, reason), output) from error
 
 
 def _check_part(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from dirkit.backends.protocol import Backend
 from dirkit.core.entry import EntryKind
 from dirkit.core.filters import RESERVED_DIR_NAME, make_filter
 from dirkit.core.guards import GuardOptions, guard_violations
-from dirkit.core.paths import ROOT, RelPath, display_path, is_inside, rel_path
+from dirkit.core.paths import ROOT, RelPath, display_path, is_inside, join_path, path_parts, rel_path
 from dirkit.core.plan import (
     JsonValue,
     MirrorPolicy,
@@ -23,16 +24,24 @@ from dirkit.core.plan import (
     unrenameable_moves,
 )
 from dirkit.core.snapshot import Snapshot
-from dirkit.errors import NotFoundError, RefusedError, StalePlanError, UsageError, translate_os_error
-from dirkit.ops.backups import DEFAULT_KEEP, prune_backups
+from dirkit.errors import (
+    BackendError,
+    NotFoundError,
+    RefusedError,
+    StalePlanError,
+    UsageError,
+    translate_os_error,
+)
+from dirkit.ops.backups import DEFAULT_KEEP, BackupFolder, prune_backups
 from dirkit.ops.compare import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree
 from dirkit.ops.scan import ScanOptions, scan_tree
 from dirkit.ops.trees import REMOTE_SCHEMES, open_tree
 from dirkit.state.journal import Journal
 
 STALE_REASONS_SHOWN = 5
+log = logging.getLogger("dirkit")
 
 
 class AbsentTree(MemoryBackend):
@@ -142,6 +151,34 @@ def backup_dir_from_user(text: str, target_root: str | None) -> RelPath:
     return chosen
 
 
+def check_backup_dir(target: Backend, backup_dir: RelPath) -> None:
+    """Raise UsageError if a backup folder cannot be one: a file, a symlink or another kind on its way."""
+    built = ROOT
+    for part in path_parts(backup_dir):
+        built = join_path(built, part)
+        try:
+            entry = target.stat(built)
+        except NotFoundError:
+            return
+        if entry.kind is not EntryKind.DIR:
+            what = "a symlink" if entry.kind is EntryKind.SYMLINK else f"a {entry.kind.value}, not a folder"
+            raise UsageError(
+                f"{display_path(target.native_path(built) or built)}: cannot keep backups there: it is {what}"
+            )
+
+
+def check_mirror_options(target: Backend, options: MirrorOptions) -> None:
+    """Raise UsageError for options that cannot work on target, before anything starts."""
+    if options.keep_backups < 1:
+        raise UsageError(
+            "--keep-backups must be at least 1 (undo restores from the backups of the last run; "
+            "'dirkit backups --prune --keep 0 DST' deletes them all)"
+        )
+    if options.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    check_backup_dir(target, options.backup_dir)
+
+
 def scan_options_for(options: MirrorOptions, backup_excluded: bool) -> ScanOptions:
     """Return the scan options of a mirror (the target's also leave out a custom backup folder)."""
     patterns = list(options.exclude)
@@ -156,6 +193,30 @@ def scan_pair(source: Backend, target: Backend, options: MirrorOptions) -> tuple
         left = pool.submit(scan_tree, source, scan_options_for(options, backup_excluded=False))
         right = pool.submit(scan_tree, target, scan_options_for(options, backup_excluded=True))
         return left.result(), right.result()
+
+
+def check_links_between_trees(
+    source: Backend, target: Backend, source_snapshot: Snapshot, target_snapshot: Snapshot
+) -> None:
+    """Raise UsageError if a symlink followed in one tree reaches the root of the other."""
+    source_root, target_root = source.native_path(ROOT), target.native_path(ROOT)
+    if source_root is None or target_root is None:
+        return
+    for snapshot, other_root, other_name in (
+        (source_snapshot, target_root, "target"),
+        (target_snapshot, source_root, "source"),
+    ):
+        try:
+            other = os.stat(other_root)
+        except OSError:
+            continue
+        for entry in snapshot:
+            if entry.kind is EntryKind.DIR and (entry.dev, entry.ino) == (other.st_dev, other.st_ino):
+                raise UsageError(
+                    f"{display_path(entry.path)}: a symlink followed here reaches the {other_name} tree "
+                    f"{display_path(other_root)}; the source and target trees must be separate "
+                    f"(exclude it, or mirror without --follow-symlinks)"
+                )
 
 
 def check_separate_trees(source: Backend, target: Backend) -> None:
@@ -179,6 +240,8 @@ def plan_mirror_trees(
     chosen = options or MirrorOptions()
     check_separate_trees(source, target)
     source_snapshot, target_snapshot = scan_pair(source, target, chosen)
+    if chosen.follow_symlinks:
+        check_links_between_trees(source, target, source_snapshot, target_snapshot)
     compare_options = CompareOptions(
         content=chosen.content,
         modify_window_ns=chosen.modify_window_ns,
@@ -225,14 +288,20 @@ def mirror_trees(
     execute: ExecuteOptions | None = None,
     on_planned: Callable[[Plan], None] | None = None,
 ) -> RunResult:
-    """Make target an exact copy of source: recover dead runs, plan, guard, execute, prune backups."""
+    """Make target an exact copy of source: claim it, plan, guard, execute, prune backups.
+
+    The tree's one-run lock is taken before scanning and held to the end (RefusedError if taken).
+    """
     chosen = options or MirrorOptions()
-    recover_target(journal, target)
-    planning = plan_mirror_trees(source, target, chosen)
-    refuse_if_guarded(planning)
-    if on_planned is not None:
-        on_planned(planning.plan)
-    return run_plan(planning.plan, source, target, journal, chosen, execute)
+    check_mirror_options(target, chosen)
+    check_separate_trees(source, target)
+    with claim_tree(journal, target, "mirror") as claim:
+        planning = plan_mirror_trees(source, target, chosen)
+        refuse_if_guarded(planning)
+        if on_planned is not None:
+            on_planned(planning.plan)
+        claimed = replace(execute or ExecuteOptions(), run_id=claim.run_id)
+        return run_plan(planning.plan, source, target, journal, chosen, claimed)
 
 
 def run_plan(
@@ -249,19 +318,16 @@ def run_plan(
     """
     if plan.is_empty:
         return RunResult("", plan.operation, target.description, options.backup_dir, plan)
-    base = execute or ExecuteOptions()
-    chosen = ExecuteOptions(
-        jobs=options.jobs,
-        backup_root=options.backup_dir,
-        stop=base.stop,
-        on_progress=base.on_progress,
-        fsync=base.fsync,
-        undoes=base.undoes,
-    )
+    chosen = replace(execute or ExecuteOptions(), jobs=options.jobs, backup_root=options.backup_dir)
     result = execute_plan(plan, target, journal, source, chosen)
     if result.ok and options.backup_dir == BACKUP_ROOT:
-        prune_backups(target, journal, options.keep_backups)
+        prune_backups(target, journal, max(1, options.keep_backups), on_failure=log_prune_failure)
     return result
+
+
+def log_prune_failure(folder: BackupFolder, error: BackendError) -> None:
+    """Log that an old backup folder could not be pruned (the run itself succeeded)."""
+    log.warning("cannot prune the backups of run %s (%s): %s", folder.run_id, folder.path, error)
 
 
 def read_plan_file(path: str) -> Plan:
@@ -296,7 +362,23 @@ def apply_saved_plan(
     execute: ExecuteOptions | None = None,
 ) -> RunResult:
     """Apply exactly a saved plan, refusing (changing nothing) if the trees changed where it acts."""
-    recover_target(journal, target)
+    if keep_backups < 1:
+        raise UsageError("--keep-backups must be at least 1")
+    with claim_tree(journal, target, "apply") as claim:
+        claimed = replace(execute or ExecuteOptions(), run_id=claim.run_id)
+        return _apply_claimed(plan, source, target, journal, guards, jobs, keep_backups, claimed)
+
+
+def _apply_claimed(
+    plan: Plan,
+    source: Backend | None,
+    target: Backend,
+    journal: Journal,
+    guards: GuardOptions | None,
+    jobs: int,
+    keep_backups: int,
+    execute: ExecuteOptions,
+) -> RunResult:
     reasons = stale_reasons(plan, source, target)
     if reasons:
         shown = "; ".join(reasons[:STALE_REASONS_SHOWN])

@@ -80,9 +80,12 @@ def pack_tree(
     if not options.force and os.path.lexists(archive):
         raise AlreadyExistsError(17, "already exists (use --force to replace it)", archive)
     snapshot = scan_tree(backend, options.scan)
+    itself = _path_in_tree(root, archive)
     packed: list[Entry] = []
     skipped: list[tuple[RelPath, str]] = []
     for entry in snapshot:
+        if entry.path == itself:
+            continue
         if entry.error is not None:
             skipped.append((entry.path, entry.error))
         elif entry.kind is EntryKind.OTHER:
@@ -116,6 +119,16 @@ def pack_tree(
         archive_bytes=os.path.getsize(archive),
         skipped=tuple(skipped),
     )
+
+
+def _path_in_tree(root: str, archive: str) -> RelPath | None:
+    """Return where the archive being written lies inside the tree at root, or None if outside it."""
+    real_root = os.path.realpath(root)
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(archive)))
+    where = os.path.join(parent, os.path.basename(archive))
+    if not where.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return RelPath(os.path.relpath(where, real_root).replace(os.sep, "/"))
 
 
 class _Totals:

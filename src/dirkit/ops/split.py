@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -68,8 +69,8 @@ def split_file(
     if not is_plain_name(name):
         raise UsageError(f"{name!r}: the original's name must be a plain file name")
     output_dir = options.output_dir or ("." if from_stdin else os.path.dirname(source) or ".")
-    if not os.path.isdir(output_dir):
-        raise UsageError(f"{output_dir}: output folder does not exist")
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"{output_dir}: output folder is not a folder")
     if from_stdin:
         if stdin is None:
             raise UsageError("'-' needs standard input")
@@ -77,7 +78,8 @@ def split_file(
             raise UsageError("--parts needs a file of known size; use --size with standard input")
         assert options.part_size is not None
         part_count_by_size(0, options.part_size)
-        return _split_stream(stdin, None, None, name, None, options, output_dir, on_part)
+        with _output_folder(output_dir):
+            return _split_stream(stdin, None, None, name, None, options, output_dir, on_part)
     try:
         stream = open(source, "rb", buffering=0)  # noqa: SIM115
     except OSError as error:
@@ -93,12 +95,38 @@ def split_file(
             sizes = [options.part_size] * part_count_by_size(info.st_size, options.part_size)
             if sizes:
                 sizes[-1] = info.st_size - options.part_size * (len(sizes) - 1)
-        result = _split_stream(stream, sizes, info, name, source, options, output_dir, on_part)
+        with _output_folder(output_dir):
+            result = _split_stream(stream, sizes, info, name, source, options, output_dir, on_part)
         after = os.fstat(stream.fileno())
     if (after.st_size, after.st_mtime_ns) != (info.st_size, info.st_mtime_ns):
         _remove_written(result)
         raise IntegrityError(f"{source}: file changed while it was being split; parts removed")
     return result
+
+
+@contextlib.contextmanager
+def _output_folder(path: str) -> Iterator[None]:
+    """Make the output folder and its missing parents (like mkdir -p); remove those again on failure."""
+    made: list[str] = []
+    missing = os.path.abspath(path)
+    while not os.path.isdir(missing):
+        made.append(missing)
+        missing = os.path.dirname(missing)
+    for folder in reversed(made):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise UsageError(f"{folder}: exists and is not a folder") from None
+        except OSError as error:
+            raise translate_os_error(error, folder) from error
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        raise
 
 
 def _split_stream(

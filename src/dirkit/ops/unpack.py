@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
+from dirkit.backends.local import LocalBackend
 from dirkit.core.archive_format import MAGIC_BYTES_NEEDED, ArchiveFormat, format_from_magic, format_from_name
 from dirkit.core.archive_safety import (
     DEFAULT_MAX_MEMBERS,
@@ -30,9 +31,11 @@ from dirkit.core.archive_safety import (
     check_hardlink,
     check_member,
     check_totals,
-    first_escaping_link,
+    first_unsafe_link,
     link_above,
+    link_refusal,
 )
+from dirkit.core.entry import safe_mode
 from dirkit.core.filters import RESERVED_DIR_NAME, TEMP_MARKER
 from dirkit.core.paths import ROOT, RelPath, display_path, parent_path
 from dirkit.core.tar_format import (
@@ -55,6 +58,7 @@ from dirkit.errors import (
 )
 from dirkit.ops.archive_streams import CHUNK_BYTES, DecompressingReader, open_decompressed
 from dirkit.ops.byte_copy import open_new_file, remove_quietly, write_all
+from dirkit.ops.execute import require_own_folders
 
 BACKUPS_FOLDER = "backups"
 DAMAGED_STREAM_ERRORS = (
@@ -352,8 +356,9 @@ def list_archive(archive: str) -> Iterator[ListedMember]:
                 raise UnsafeArchiveError(f"{display_path(member.name)}: written through symlink {above}")
             if member.kind is MemberKind.SYMLINK:
                 links[path] = member.link_target or ""
-                if first_escaping_link(links) == path:
-                    raise UnsafeArchiveError(f"{display_path(member.name)}: symlink leads outside DEST")
+                reason = link_refusal(path, links)
+                if reason is not None:
+                    raise UnsafeArchiveError(f"{display_path(member.name)}: {reason}")
             elif member.kind is MemberKind.HARDLINK:
                 check_hardlink(member, files)
             elif member.kind is MemberKind.FILE:
@@ -392,6 +397,8 @@ def unpack_archive(
         max_members=options.max_members,
     )
     fresh = not dest_existed or _is_empty_dir(dest)
+    if options.overwrite and not fresh:
+        require_own_folders(LocalBackend(dest), RelPath(f"{RESERVED_DIR_NAME}/{BACKUPS_FOLDER}"))
     extraction = _Extraction(
         os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh, recorder
     )
@@ -498,7 +505,7 @@ class _Extraction:
         if kind is MemberKind.DIR:
             if path != ROOT:
                 self.ensure_dir(path)
-                self.dir_times[path] = (member.mode & 0o1777, member.mtime_ns)
+                self.dir_times[path] = (safe_mode(member.mode) & 0o1777, member.mtime_ns)
         elif kind is MemberKind.SYMLINK:
             if path in self.links or path in self.created_set:
                 raise UnsafeArchiveError(f"{display_path(member.name)}: member appears twice in the archive")
@@ -590,7 +597,7 @@ class _Extraction:
         if parent and parent not in self.known_dirs:
             self.ensure_dir(parent)
         native = self.native(path)
-        mode = member.mode & 0o777
+        mode = safe_mode(member.mode) & 0o777
         self.temp = temp = self.temp_beside(path)
         try:
             fd = open_new_file(temp, mode)
@@ -645,11 +652,9 @@ class _Extraction:
 
     def finish(self) -> None:
         """Create the symlinks (checked against each other), then set directory modes and times."""
-        escaping = first_escaping_link(self.links)
-        if escaping is not None:
-            raise UnsafeArchiveError(
-                f"{display_path(escaping)}: symlink leads outside DEST through other links"
-            )
+        unsafe = first_unsafe_link(self.links)
+        if unsafe is not None:
+            raise UnsafeArchiveError(f"{display_path(unsafe[0])}: {unsafe[1]}")
         for path, target in sorted(self.links.items()):
             parent = parent_path(path)
             if parent:

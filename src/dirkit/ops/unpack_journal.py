@@ -22,7 +22,7 @@ from dirkit.core.plan import Action, ActionKind, Fingerprint, fingerprint_of
 from dirkit.core.undo import StepStatus
 from dirkit.errors import translate_os_error
 from dirkit.ops.execute import BACKUP_ROOT, new_run_id, utc_now
-from dirkit.ops.recovery import recover_target
+from dirkit.ops.recovery import claim_tree
 from dirkit.ops.unpack import UnpackOptions, UnpackResult, unpack_archive
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 
@@ -34,11 +34,11 @@ JOURNAL_BATCH = 2048
 class UnpackRecorder:
     """Records the backups and creations of one extraction as the steps of a journaled run."""
 
-    def __init__(self, journal: Journal, dest: str, archive: str) -> None:
+    def __init__(self, journal: Journal, dest: str, archive: str, run_id: str | None = None) -> None:
         self.journal = journal
         self.dest = os.path.abspath(dest)
         self.archive = os.path.abspath(archive)
-        self.run_id = new_run_id()
+        self.run_id = run_id or new_run_id()
         self.backup_dir = join_path(BACKUP_ROOT, self.run_id)
         self.waiting: list[Action] = []
         self.recorded = 0
@@ -148,8 +148,9 @@ def _entry_at(path: RelPath, native: str) -> Entry:
 
 
 def unpack_with_journal(archive: str, dest: str, options: UnpackOptions, journal: Journal) -> UnpackResult:
-    """Unpack archive into dest as a journaled run (dead runs on dest recovered first)."""
-    if os.path.isdir(dest):
-        recover_target(journal, LocalBackend(dest))
-    recorder = UnpackRecorder(journal, dest, archive)
-    return unpack_archive(archive, dest, options, recorder)
+    """Unpack archive into dest as a journaled run, holding dest's one-run lock (dead runs recovered)."""
+    if not os.path.isdir(dest):
+        return unpack_archive(archive, dest, options, UnpackRecorder(journal, dest, archive))
+    with claim_tree(journal, LocalBackend(dest), "unpack") as claim:
+        recorder = UnpackRecorder(journal, dest, archive, claim.run_id)
+        return unpack_archive(archive, dest, options, recorder)

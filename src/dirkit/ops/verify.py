@@ -22,6 +22,8 @@ from dirkit.ops.scan import ScanOptions, scan_tree
 MANIFEST_MAX_BYTES = 1024 * 1024 * 1024
 PROBE_FILES = 8
 """Listed files tried with both algorithms when a 64-hex manifest does not say which it is."""
+MAX_LINK_HOPS = 40
+"""Symlinks followed for one listed path before it is reported as a loop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +56,74 @@ def read_manifest_file(path: str) -> ParsedManifest:
 
 
 def _stat_listed(backend: Backend, path: RelPath) -> Entry | VerifyItem:
-    """Return the followed entry of a listed path, or the item that says why it cannot be hashed."""
+    """Return the entry of the file a listed path leads to inside ROOT, or the item that says why not.
+
+    Each component is looked at without following it; a symlink is followed only while it stays
+    inside ROOT, so no listed path reads a file outside the tree. The entry's path is the real one.
+    """
+    pending = path.split("/")
+    resolved: list[str] = []
+    hops = 0
+    through = ""
+    while pending:
+        component = pending.pop(0)
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if not resolved:
+                how = f"through {through}" if through else "with '..'"
+                return VerifyItem(path, VerifyStatus.ERROR, detail=f"leads outside ROOT {how}")
+            resolved.pop()
+            continue
+        current = RelPath("/".join([*resolved, component]))
+        try:
+            entry = backend.stat(current, follow_symlinks=False)
+        except NotFoundError:
+            return VerifyItem(path, VerifyStatus.MISSING)
+        except BackendError as error:
+            return VerifyItem(path, VerifyStatus.ERROR, detail=error.strerror or str(error))
+        if entry.kind is not EntryKind.SYMLINK:
+            resolved.append(component)
+            continue
+        hops += 1
+        target = _target_inside_root(backend, entry.target or "")
+        through = f"symlink {display_path(current)} -> {display_path(entry.target or '')}"
+        if hops > MAX_LINK_HOPS:
+            return VerifyItem(path, VerifyStatus.ERROR, detail=f"symlink loop at {through}")
+        if target is None:
+            return VerifyItem(path, VerifyStatus.ERROR, detail=f"leads outside ROOT through {through}")
+        if target.startswith("/"):
+            resolved = []
+        pending = [part for part in target.split("/") if part] + pending
+    if not resolved:
+        return VerifyItem(path, VerifyStatus.ERROR, detail="names the root")
+    real = RelPath("/".join(resolved))
     try:
-        entry = backend.stat(path, follow_symlinks=True)
+        entry = backend.stat(real, follow_symlinks=False)
     except NotFoundError:
         return VerifyItem(path, VerifyStatus.MISSING)
     except BackendError as error:
         return VerifyItem(path, VerifyStatus.ERROR, detail=error.strerror or str(error))
     if entry.kind is not EntryKind.FILE:
         return VerifyItem(path, VerifyStatus.ERROR, detail=f"listed as a file but is a {entry.kind.value}")
-    return entry._replace(path=path)
+    return entry
+
+
+def _target_inside_root(backend: Backend, target: str) -> str | None:
+    """Return a link target as ROOT-relative ('/'-led when it was absolute), or None if it is outside."""
+    if not target.startswith("/"):
+        return target
+    root = backend.native_path(RelPath(""))
+    if root is None:
+        return None
+    real_root = os.path.realpath(root).rstrip("/")
+    normal = os.path.normpath(target)
+    if normal == real_root or normal == root.rstrip("/"):
+        return "/"
+    for prefix in {real_root, root.rstrip("/")}:
+        if prefix and normal.startswith(prefix + "/"):
+            return "/" + normal[len(prefix) + 1 :]
+    return None
 
 
 def _choose_algorithm(
@@ -96,7 +156,7 @@ def _choose_algorithm(
         probed += 1
         for algorithm in choices:
             engine = DigestEngine(backend, DigestOptions(algorithm, use_cache=False, jobs=1))
-            digest = engine.digest_entries([entry]).digests.get(path)
+            digest = engine.digest_entries([entry]).digests.get(entry.path)
             if digest == record.digest:
                 return algorithm
     names = " or ".join(algorithm.value for algorithm in choices)
@@ -129,7 +189,12 @@ def verify_tree(
             continue
         looked_up.add(path)
         found = scanned.get(path)
-        if found is not None and found.kind is EntryKind.FILE and found.error is None:
+        if (
+            found is not None
+            and found.kind is EntryKind.FILE
+            and found.error is None
+            and not chosen.scan.follow_symlinks
+        ):
             entries[path] = found
             continue
         followed = _stat_listed(backend, path)
@@ -139,7 +204,7 @@ def verify_tree(
             entries[path] = followed
     algorithm = _choose_algorithm(backend, records, entries, chosen)
     engine = DigestEngine(backend, DigestOptions(algorithm, use_cache=False, jobs=chosen.jobs))
-    results = engine.digest_entries(list(entries.values()))
+    results = engine.digest_entries(list({entry.path: entry for entry in entries.values()}.values()))
     malformed = list(manifest.malformed_lines)
     for path, record in records:
         if path not in entries:
@@ -149,9 +214,10 @@ def verify_tree(
         if len(record.digest) != algorithm.hex_length:
             malformed.append(record.line_number)
             continue
-        actual = results.digests.get(path)
+        real = entries[path].path
+        actual = results.digests.get(real)
         if actual is None:
-            reason = results.failures.get(path, "unreadable")
+            reason = results.failures.get(real, "unreadable")
             items.append(VerifyItem(path, VerifyStatus.ERROR, record.digest, detail=reason))
         elif actual == record.digest:
             items.append(VerifyItem(path, VerifyStatus.OK, record.digest, actual))

@@ -24,8 +24,26 @@ def all_migrations() -> tuple[Migration, ...]:
     return tuple(sorted(migrations, key=lambda migration: migration.name))
 
 
+def script_statements(script: str) -> list[str]:
+    """Return the SQL statements of a migration script, one by one."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
+
+
 def apply_migrations(connection: sqlite3.Connection, migrations: Iterable[Migration]) -> list[str]:
-    """Apply the migrations not yet recorded in the database; return the names applied."""
+    """Apply the migrations not yet recorded in the database; return the names applied.
+
+    Each migration runs in a BEGIN IMMEDIATE transaction that first checks, inside it, whether
+    another process applied it meanwhile (two commands started at once on a fresh state folder).
+    """
     connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
     )
@@ -34,13 +52,23 @@ def apply_migrations(connection: sqlite3.Connection, migrations: Iterable[Migrat
     for migration in migrations:
         if migration.name in done:
             continue
-        with connection:
-            connection.executescript("BEGIN;" + migration.script)
-            connection.execute(
-                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, datetime('now'))",
-                (migration.name,),
-            )
-        applied.append(migration.name)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            already = connection.execute(
+                "SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)
+            ).fetchone()
+            if already is None:
+                for statement in script_statements(migration.script):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, datetime('now'))",
+                    (migration.name,),
+                )
+                applied.append(migration.name)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
     return applied
 
 

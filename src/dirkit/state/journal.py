@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,14 @@ class RunStatus(enum.Enum):
     """Stopped by a signal, or found dead after a crash."""
     FAILED = "failed"
     """Stopped by an error before finishing."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreeIdentity:
+    """What a tree is, whatever its spelling: a key ('local:DEV:INO', or a URL) and its real path."""
+
+    key: str
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,14 @@ class Journal:
         """Close the database connection."""
         self.connection.close()
 
+    @property
+    def folder(self) -> str:
+        """Return the state folder that holds the database."""
+        for _, name, file in self.connection.execute("PRAGMA database_list"):
+            if name == "main" and file:
+                return os.path.dirname(str(file))
+        raise BackendError(0, "the state database has no folder (in memory)", "state database")
+
     def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         try:
             with self.connection:
@@ -113,10 +130,16 @@ class Journal:
         undoes: str | None = None,
         actions: Sequence[Action] = (),
     ) -> None:
-        """Record that a run starts, with every action it is about to take (none started yet)."""
+        """Record that a run starts, with every action it is about to take (none started yet).
+
+        A run that holds its tree's lock (tree_lock) is keyed by the tree identity of the lock.
+        """
         self._write(
             "INSERT INTO runs (run_id, operation, target, source, backup_dir, status, pid, host,"
-            " started_at, undoes, totals, actions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " started_at, undoes, totals, actions, tree, tree_path)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT tree FROM tree_locks WHERE run_id = ?1),"
+            " (SELECT tree_path FROM tree_locks WHERE run_id = ?1))",
             [
                 (
                     run_id,
@@ -191,12 +214,44 @@ class Journal:
         ).fetchall()
         return [_run_from_row(row) for row in rows]
 
+    def runs_for_tree(self, identity: TreeIdentity) -> list[RunRecord]:
+        """Return the runs on a tree, by its identity or its real path, oldest first."""
+        rows = self.connection.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE tree = ? OR tree_path = ? ORDER BY run_id",
+            (identity.key, _text(identity.path)),
+        ).fetchall()
+        return [_run_from_row(row) for row in rows]
+
+    def unkeyed_targets(self) -> list[str]:
+        """Return the targets of runs recorded without a tree identity (before migration 0102)."""
+        rows = self.connection.execute("SELECT DISTINCT target FROM runs WHERE tree IS NULL").fetchall()
+        return [str(_untext(str(row[0]))) for row in rows]
+
+    def key_runs_of_target(self, target: str, identity: TreeIdentity) -> None:
+        """Give the runs recorded without a tree identity on target that identity."""
+        self._write(
+            "UPDATE runs SET tree = ?, tree_path = ? WHERE tree IS NULL AND target = ?",
+            [(identity.key, _text(identity.path), _text(target))],
+        )
+
     def run(self, run_id: str) -> RunRecord | None:
         """Return one run, or None if the journal has no such run."""
         row = self.connection.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
         return None if row is None else _run_from_row(row)
+
+    def planned_actions(self, run_id: str) -> list[Action]:
+        """Return every action of a run, started or not, in order."""
+        row = self.connection.execute("SELECT actions FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return []
+        actions = actions_from_compact(row[0])
+        for (chunk,) in self.connection.execute(
+            "SELECT actions FROM run_action_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ):
+            actions.extend(actions_from_compact(chunk))
+        return actions
 
     def steps(self, run_id: str) -> list[JournalStep]:
         """Return the steps of a run that started, in order; those never reported back are pending."""

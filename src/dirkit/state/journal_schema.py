@@ -52,6 +52,24 @@ JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        "0102_tree_identity_and_locks",
+        """
+        ALTER TABLE runs ADD COLUMN tree TEXT;
+        ALTER TABLE runs ADD COLUMN tree_path TEXT;
+        CREATE INDEX runs_by_tree ON runs (tree, run_id);
+        CREATE INDEX runs_by_tree_path ON runs (tree_path, run_id);
+        CREATE TABLE tree_locks (
+            tree TEXT PRIMARY KEY,
+            tree_path TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at TEXT NOT NULL
+        );
+        """,
+    ),
 )
 """Names 0100-0199: run journals (mirror, apply, undo and every feature that executes plans).
 
@@ -60,4 +78,8 @@ moves past it (so those steps count as possibly done); after steps end, their se
 step_marks by status in one row per batch, and failures get a step_notes row with the error.
 A run that learns its steps as it goes (unpack) appends them in run_action_chunks (a backup before
 it happens, new paths in batches after); they count as started and follow the started actions of runs.
+Runs are keyed by the identity of their tree (tree: 'local:DEV:INO' or a URL; tree_path: the real
+path), not by how the user spelled it; rows from before 0102 get theirs when first looked up.
+tree_locks holds the run that holds a tree's OS lock (a file in the state folder's locks/), so a
+refused second run can name it.
 """
