@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 from dirkit import __version__
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, DirkitError
@@ -42,8 +46,13 @@ checksum manifests, split and join files, and pack trees into archives safely.
 
 EPILOG = """\
 exit status: 0 ok; 1 differences found (compare) or finished with item failures; 2 error;
-130 interrupted. Run 'dirkit COMMAND --help' for the options of one command.
+130 interrupted; 141 output cut off (the reader of a pipe went away, as with `| head`).
+Run 'dirkit COMMAND --help' for the options of one command.
 """
+
+
+EXIT_BROKEN_PIPE = 128 + 13
+"""The status a shell reports for a command killed by SIGPIPE (13): output was cut off by its reader."""
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:
@@ -73,6 +82,24 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so that it stops a command the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM interrupts like Ctrl-C (clean-up runs, exit status 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run dirkit with argv (default: the process arguments) and return the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -84,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return run(args)
+        with interrupt_on_sigterm():
+            code = run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+            return code
     except DirkitError as error:
         print(f"dirkit: {describe_error(error)}", file=sys.stderr)
         return error.exit_code
@@ -92,11 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dirkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, and keep Python's exit-time flush
-        # of stdout from printing a second traceback.
+        # The reader went away (e.g. `| head`): stop quietly with the status a shell gives a
+        # command killed by SIGPIPE, and keep Python's exit-time flush of stdout from failing again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_ERROR
+        return EXIT_BROKEN_PIPE
     except OSError as error:
         print(f"dirkit: {describe_error(error)}", file=sys.stderr)
         return EXIT_ERROR

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import tempfile
+from typing import BinaryIO
 
 from dirkit.cli.common import add_filter_options, default_jobs, scan_options_from_args
 from dirkit.core.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
@@ -95,6 +97,16 @@ def write_output_atomically(path: str, data: bytes) -> None:
         raise translate_os_error(error, path) from error
 
 
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write all of data; a pipe whose reader went away raises BrokenPipeError, not a silent short write."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if not written:
+            raise BrokenPipeError(errno.EPIPE, "cannot write all output")
+        view = view[written:]
+
+
 def run(args: argparse.Namespace) -> int:
     """Hash every file of ROOT and write the checksum file; return the exit code."""
     if args.jobs < 1:
@@ -118,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         write_output_atomically(args.output, result.text)
     else:
         sys.stdout.flush()
-        sys.stdout.buffer.write(result.text)
+        write_all(sys.stdout.buffer, result.text)
         sys.stdout.buffer.flush()
     if not args.quiet:
         for path, reason in sorted(result.failures.items()):

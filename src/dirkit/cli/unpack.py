@@ -14,6 +14,7 @@ from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
 from dirkit.ops.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
 from dirkit.ops.unpack_journal import unpack_with_journal
+from dirkit.report.entries import path_fields
 from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
@@ -127,16 +128,19 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         return EXIT_OK
     if args.json:
-        summary = {
-            "dest": result.dest,
+        replaced = [path_fields("path", path) for path in result.replaced]
+        summary: dict[str, object] = {
+            **path_fields("dest", result.dest),
             "files": result.files,
             "dirs": result.dirs,
             "symlinks": result.symlinks,
             "bytes": result.bytes_written,
-            "replaced": list(result.replaced),
-            "backup_folder": result.backup_folder,
+            "replaced": [fields["path"] for fields in replaced],
+            "backup_folder": None if result.backup_folder is None else display_path(result.backup_folder),
             "run_id": result.run_id,
         }
+        if any("path_b64" in fields for fields in replaced):
+            summary["replaced_b64"] = [fields.get("path_b64") for fields in replaced]
         write_lines([json.dumps(summary, ensure_ascii=False)])
         return EXIT_OK
     lines = [
@@ -165,18 +169,14 @@ def _run_list(args: argparse.Namespace) -> int:
 def _render_listed(listed: ListedMember, as_json: bool) -> str:
     member = listed.member
     if as_json:
-        return json.dumps(
-            {
-                "name": member.name,
-                "kind": member.kind.value,
-                "size": member.size,
-                "mode": member.mode,
-                "mtime_ns": member.mtime_ns,
-                "link_target": member.link_target,
-                "refused": listed.refusal,
-            },
-            ensure_ascii=False,
-        )
+        record: dict[str, object] = {**path_fields("name", member.name)}
+        record.update(kind=member.kind.value, size=member.size, mode=member.mode, mtime_ns=member.mtime_ns)
+        if member.link_target is None:
+            record["link_target"] = None
+        else:
+            record.update(path_fields("link_target", member.link_target))
+        record["refused"] = None if listed.refusal is None else display_path(listed.refusal)
+        return json.dumps(record, ensure_ascii=False)
     when = "-"
     if member.mtime_ns is not None:
         moment = datetime.datetime.fromtimestamp(member.mtime_ns / 1e9, datetime.UTC)

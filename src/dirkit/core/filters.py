@@ -17,6 +17,9 @@ RESERVED_DIR_NAME = ".dirkit"
 TEMP_MARKER = ".dirkit-tmp-"
 """Part of the name of every temporary file dirkit writes; such files are never scanned."""
 GITIGNORE_NAME = ".gitignore"
+PATHSPEC_BACKEND = "simple"
+"""pathspec's matching engine, named: it would pick RE2 once google-re2 is installed (dirkit needs that
+for grep), and its compiled RE2 sets cannot be sent to worker processes (they do not pickle)."""
 
 
 def compile_patterns(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
@@ -26,10 +29,10 @@ def compile_patterns(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     lines = [line for line in patterns if line.strip() and not line.lstrip().startswith("#")]
     for line in lines:
         try:
-            pathspec.GitIgnoreSpec.from_lines([line])
+            pathspec.GitIgnoreSpec.from_lines([line], backend=PATHSPEC_BACKEND)
         except Exception as error:
             raise UsageError(f"bad exclude pattern {line!r}: {error}") from error
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines, backend=PATHSPEC_BACKEND)
 
 
 def glob_problem(glob: str, backslash_escapes: bool = False) -> str | None:
@@ -72,10 +75,10 @@ def parse_ignore_file(base: RelPath, text: str) -> IgnoreRules | None:
     if not lines:
         return None
     try:
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        spec = pathspec.GitIgnoreSpec.from_lines(lines, backend=PATHSPEC_BACKEND)
     except Exception:
         valid = [line for line in lines if _is_valid_pattern(line)]
-        spec = pathspec.GitIgnoreSpec.from_lines(valid)
+        spec = pathspec.GitIgnoreSpec.from_lines(valid, backend=PATHSPEC_BACKEND)
     return IgnoreRules(base, spec)
 
 
@@ -83,7 +86,7 @@ def _is_valid_pattern(line: str) -> bool:
     import pathspec
 
     try:
-        pathspec.GitIgnoreSpec.from_lines([line])
+        pathspec.GitIgnoreSpec.from_lines([line], backend=PATHSPEC_BACKEND)
     except Exception:
         return False
     return True

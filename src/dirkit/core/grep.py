@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from typing import NamedTuple
 
 import pathspec
 
+from dirkit.core.filters import PATHSPEC_BACKEND
+from dirkit.core.linear_regex import LinearRegex, compile_linear, quote_literal
 from dirkit.core.paths import RelPath
 from dirkit.errors import UsageError
 
@@ -31,10 +32,10 @@ class GrepPattern:
 
 @dataclass(frozen=True, slots=True)
 class ByteMatcher:
-    """A compiled pattern that finds matches in bytes: a plain needle, or a regular expression."""
+    """A compiled pattern that finds matches in bytes: a plain needle, or a linear-time regular expression."""
 
     needle: bytes | None
-    regex: re.Pattern[bytes] | None
+    regex: LinearRegex | None
 
     def search(self, data: bytes, start: int, end: int) -> tuple[int, int] | None:
         """Return the span of the first match in data[start:end], or None."""
@@ -42,8 +43,7 @@ class ByteMatcher:
             found = data.find(self.needle, start, end)
             return None if found < 0 else (found, found + len(self.needle))
         assert self.regex is not None
-        match = self.regex.search(data, start, end)
-        return None if match is None else match.span()
+        return self.regex.search(data, start, end)
 
     def occurs_in(self, data: bytes | bytearray, end: int | None = None) -> bool:
         """Tell whether data (up to end) holds a match anywhere, lines not considered."""
@@ -64,27 +64,31 @@ def _caseless_literal(text: str) -> bytes:
     pieces: list[bytes] = []
     for char in text:
         variants = sorted({char, char.lower(), char.upper(), char.swapcase()})
-        encoded = [re.escape(pattern_bytes(variant)) for variant in variants]
+        encoded = [quote_literal(pattern_bytes(variant)) for variant in variants]
         pieces.append(encoded[0] if len(encoded) == 1 else b"(?:" + b"|".join(encoded) + b")")
     return b"".join(pieces)
 
 
 def compile_matcher(pattern: GrepPattern) -> ByteMatcher:
-    """Return the matcher for a pattern, or raise UsageError naming a bad regular expression."""
+    """Return the matcher for a pattern, or raise UsageError naming a bad or unsupported regular expression.
+
+    Regular expressions run on RE2 over bytes (Latin-1 mode: a byte is a character, as in grep
+    under LC_ALL=C), so no pattern can take more than linear time.
+    """
     raw = pattern_bytes(pattern.text)
     if pattern.fixed and not pattern.ignore_case and not pattern.whole_word:
         return ByteMatcher(raw, None)
     if pattern.fixed:
-        body = _caseless_literal(pattern.text) if pattern.ignore_case else re.escape(raw)
+        body = _caseless_literal(pattern.text) if pattern.ignore_case else quote_literal(raw)
     else:
         body = raw
+    group = 0
     if pattern.whole_word:
-        body = b"(?<![" + WORD_BYTES + b"])(?:" + body + b")(?![" + WORD_BYTES + b"])"
-    flags = re.MULTILINE | (re.IGNORECASE if pattern.ignore_case else 0)
-    try:
-        return ByteMatcher(None, re.compile(body, flags))
-    except re.error as error:
-        raise UsageError(f"bad regular expression {pattern.text!r}: {error}") from error
+        # RE2 has no lookaround: take the bytes on either side into the match, report group 1.
+        body = b"(?:^|[^" + WORD_BYTES + b"\\n])(" + body + b")(?:[^" + WORD_BYTES + b"\\n]|$)"
+        group = 1
+    caseless = pattern.ignore_case and not pattern.fixed
+    return ByteMatcher(None, compile_linear(pattern.text, b"(?m)" + body, caseless, utf8=False, group=group))
 
 
 def looks_binary(head: bytes) -> bool:
@@ -288,8 +292,8 @@ def compile_globs(globs: Sequence[str]) -> GlobFilter:
     unwanted = [glob[1:] for glob in globs if glob.startswith("!") and glob[1:].strip()]
     try:
         return GlobFilter(
-            pathspec.GitIgnoreSpec.from_lines(wanted) if wanted else None,
-            pathspec.GitIgnoreSpec.from_lines(unwanted) if unwanted else None,
+            pathspec.GitIgnoreSpec.from_lines(wanted, backend=PATHSPEC_BACKEND) if wanted else None,
+            pathspec.GitIgnoreSpec.from_lines(unwanted, backend=PATHSPEC_BACKEND) if unwanted else None,
         )
     except Exception as error:
         raise UsageError(f"bad --glob pattern in {list(globs)!r}: {error}") from error

@@ -422,11 +422,12 @@ def plan_mirror(
                 continue
             backed_up_dir = None
         left, right = change.left, change.right
-        if left is not None and left.kind is EntryKind.DIR:
+        status = change.status
+        # A directory that could not be read is skipped whole: no mode or time is set on it either.
+        if left is not None and left.kind is EntryKind.DIR and status is not Status.ERROR:
             source_dirs.append(left)
         if right is not None and right.kind is EntryKind.DIR:
             target_dirs[path] = right
-        status = change.status
         if status is Status.SAME or (status is Status.CHANGED and change.metadata_only):
             if left is not None and right is not None and left.kind is EntryKind.FILE:
                 actions.extend(_file_metadata_actions(left, right, chosen))
@@ -742,14 +743,14 @@ def find_stale_actions(
             current = None
         if action.kind in (ActionKind.SET_MTIME, ActionKind.SET_MODE):
             if action.expected is not None and not entry_matches(action.expected, current):
-                reasons.append(f"{path}: changed in the target since the plan was made")
+                reasons.append(f"{path}: {_what_happened('target', current)} since the plan was made")
             metadata_set.setdefault(path, []).append(action)
             continue
         if action.kind in CREATING_KINDS:
             if current is not None:
                 reasons.append(f"{path}: now exists in the target; the plan expected nothing there")
         elif action.expected is None or not entry_matches(action.expected, current):
-            reasons.append(f"{path}: changed in the target since the plan was made")
+            reasons.append(f"{path}: {_what_happened('target', current)} since the plan was made")
         elif (
             action.expected.tree_digest is not None
             and tree_digest(below.get(path, []), path) != action.expected.tree_digest
@@ -762,12 +763,19 @@ def find_stale_actions(
             if moved is not None and action.source_path in metadata_set:
                 moved = _after_metadata(moved, metadata_set[action.source_path])
             if action.source_expected is not None and not entry_matches(action.source_expected, moved):
-                reasons.append(f"{action.source_path}: changed in the target since the plan was made")
+                what = _what_happened("target", moved)
+                reasons.append(f"{action.source_path}: {what} since the plan was made")
         if action.kind is ActionKind.COPY_FILE and action.source_expected is not None:
             source_path = action.source_path or path
-            if not entry_matches(action.source_expected, source_entries.get(source_path)):
-                reasons.append(f"{source_path}: changed in the source since the plan was made")
+            source = source_entries.get(source_path)
+            if not entry_matches(action.source_expected, source):
+                reasons.append(f"{source_path}: {_what_happened('source', source)} since the plan was made")
     return reasons
+
+
+def _what_happened(side: str, current: object | None) -> str:
+    """Say how a path of one side no longer fits the plan: it was deleted, or it changed."""
+    return f"was deleted from the {side}" if current is None else f"changed in the {side}"
 
 
 def _lies_in_any(path: RelPath, tops: set[RelPath]) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dirkit.core.entry import Entry, EntryKind
+from dirkit.core.linear_regex import LinearRegex, compile_linear
 from dirkit.core.sizes import SizeBound
 from dirkit.errors import UsageError
 
@@ -20,8 +21,8 @@ class FindCriteria:
 
     name_pattern: re.Pattern[str] | None = None
     """Matched against the whole base name (from --name/--iname globs)."""
-    name_regex: re.Pattern[str] | None = None
-    """Searched anywhere in the base name (--regex)."""
+    name_regex: LinearRegex | None = None
+    """Searched anywhere in the base name (--regex), as UTF-8 (undecodable name bytes kept)."""
     kinds: frozenset[EntryKind] | None = None
     size: SizeBound | None = None
     newer_than_ns: int | None = None
@@ -42,8 +43,10 @@ class FindCriteria:
             return False
         if self.name_pattern is not None and self.name_pattern.match(name) is None:
             return False
-        if self.name_regex is not None and self.name_regex.search(name) is None:
-            return False
+        if self.name_regex is not None:
+            raw = name.encode("utf-8", "surrogateescape")
+            if self.name_regex.search(raw, 0, len(raw)) is None:
+                return False
         if self.size is not None and (entry.kind is not EntryKind.FILE or not self.size.admits(entry.size)):
             return False
         mtime = entry.mtime_ns
@@ -60,14 +63,11 @@ def compile_name_globs(globs: Sequence[str], ignore_case: bool = False) -> re.Pa
     return re.compile(body, re.IGNORECASE if ignore_case else 0)
 
 
-def compile_name_regex(text: str | None, ignore_case: bool = False) -> re.Pattern[str] | None:
-    """Return the --regex pattern compiled, or raise UsageError naming a bad one."""
+def compile_name_regex(text: str | None, ignore_case: bool = False) -> LinearRegex | None:
+    """Return the --regex pattern compiled for RE2 (linear time), or raise UsageError naming a bad one."""
     if text is None:
         return None
-    try:
-        return re.compile(text, re.IGNORECASE if ignore_case else 0)
-    except re.error as error:
-        raise UsageError(f"bad regular expression {text!r}: {error}") from error
+    return compile_linear(text, text.encode("utf-8", "surrogateescape"), ignore_case, utf8=True)
 
 
 def parse_kinds(letters: Sequence[str]) -> frozenset[EntryKind] | None:

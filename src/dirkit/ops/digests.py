@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-import signal
 import sqlite3
 import threading
 import time
@@ -32,6 +31,7 @@ from dirkit.core.digest import DigestAlgorithm
 from dirkit.core.entry import Entry
 from dirkit.core.paths import RelPath
 from dirkit.errors import BackendError, UsageError
+from dirkit.ops.workers import start_process_pool
 from dirkit.state.database import connect_state
 from dirkit.state.digest_cache import DigestCache, FileIdentity, identity_of
 
@@ -158,20 +158,9 @@ def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> L
     return digest, unchanged, None
 
 
-def _ignore_interrupts() -> None:
-    """Leave Ctrl-C to the parent: a worker finishes its batch quietly and the parent stops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _small_file_workers(jobs: int) -> Executor:
     """Return a pool of forked processes, one per core (at most jobs), for hashing small files."""
-    # imported here: multiprocessing costs a noticeable share of start-up, and most runs never fork
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    workers = max(1, min(os.cpu_count() or 1, jobs))
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    return start_process_pool(max(1, min(os.cpu_count() or 1, jobs)))
 
 
 def _can_fork_workers() -> bool:

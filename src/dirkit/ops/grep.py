@@ -8,7 +8,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -27,7 +27,7 @@ from dirkit.core.grep import (
     matching_lines,
 )
 from dirkit.core.paths import ROOT, RelPath
-from dirkit.errors import BackendError
+from dirkit.errors import BackendError, DirkitError
 from dirkit.ops.scan import ScanOptions, iter_tree
 from dirkit.ops.workers import start_process_pool
 
@@ -285,6 +285,8 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
         pool = ThreadPoolExecutor(workers, thread_name_prefix="dirkit-grep")
         batch_size = BATCH_FILES
     window = workers * 4
+    # Leaving the block early (an error, Ctrl-C, the reader gone) kills worker processes at once;
+    # threads cannot be killed, so their batches not yet started are cancelled.
     with pool:
         try:
             for batch in _batches(files, batch_size):
@@ -293,14 +295,23 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
                 else:
                     pending.append(pool.submit(searcher.search_paths, [entry.path for entry in batch]))
                 while len(pending) > window:
-                    for result in pending.popleft().result():
+                    for result in _results_of(pending.popleft()):
                         yield from _report(searcher, result)
             while pending:
-                for result in pending.popleft().result():
+                for result in _results_of(pending.popleft()):
                     yield from _report(searcher, result)
         finally:
-            for future in pending:
-                future.cancel()
+            if not local:
+                for future in pending:
+                    future.cancel()
+
+
+def _results_of(future: Future[list[FileMatches | Entry | None]]) -> list[FileMatches | Entry | None]:
+    """Return the results of one batch, or raise DirkitError when its worker process died."""
+    try:
+        return future.result()
+    except BrokenExecutor as error:
+        raise DirkitError(f"a grep worker process ended unexpectedly: {error}") from error
 
 
 def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:

@@ -67,8 +67,12 @@ def open_mirror_target(location: str, create: bool) -> Backend:
         return AbsentTree(location)
     try:
         os.mkdir(location, 0o777)
+    except FileNotFoundError as error:
+        absolute = os.path.abspath(location)
+        reason = f"cannot create it: its parent folder {os.path.dirname(absolute)} does not exist"
+        raise NotFoundError(error.errno, reason, absolute) from error
     except OSError as error:
-        raise translate_os_error(error, location) from error
+        raise translate_os_error(error, os.path.abspath(location)) from error
     return open_tree(location)
 
 

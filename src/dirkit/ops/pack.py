@@ -14,9 +14,9 @@ from typing import BinaryIO
 from dirkit.backends.local import LocalBackend
 from dirkit.core.archive_format import ArchiveFormat, format_from_name
 from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import RelPath, display_path
+from dirkit.core.paths import RelPath, display_path, is_valid_utf8
 from dirkit.core.tar_format import TarType, build_header, end_of_archive, padding_for
-from dirkit.errors import AlreadyExistsError, BackendError, UsageError, translate_os_error
+from dirkit.errors import AlreadyExistsError, BackendError, RefusedError, UsageError, translate_os_error
 from dirkit.ops.archive_streams import CHUNK_BYTES, CompressingWriter, make_compressor
 from dirkit.ops.byte_copy import remove_quietly, temp_path_beside
 from dirkit.ops.scan import ScanOptions, scan_tree
@@ -92,6 +92,8 @@ def pack_tree(
             skipped.append((entry.path, "special file (socket, fifo or device) not packed"))
         else:
             packed.append(entry)
+    if archive_format is ArchiveFormat.ZIP:
+        _refuse_names_zip_cannot_hold(packed)
     temp = temp_path_beside(os.path.abspath(archive))
     totals = _Totals(sum(1 for entry in packed if entry.is_file), sum(e.size for e in packed if e.is_file))
     try:
@@ -228,6 +230,22 @@ def _zip_time(entry: Entry, options: PackOptions) -> tuple[int, int, int, int, i
     if moment.tm_year > 2107:
         return (2107, 12, 31, 23, 59, 58)
     return (moment.tm_year, moment.tm_mon, moment.tm_mday, moment.tm_hour, moment.tm_min, moment.tm_sec)
+
+
+def _refuse_names_zip_cannot_hold(entries: list[Entry]) -> None:
+    """Raise RefusedError naming the paths that are not valid UTF-8, which zip cannot store as they are.
+
+    Zip readers decode a name without the UTF-8 flag as code page 437, so such a name would come
+    back garbled; tar keeps names as bytes.
+    """
+    bad = [entry.path for entry in entries if not is_valid_utf8(entry.path)]
+    if not bad:
+        return
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    raise RefusedError(
+        f"{display_path(bad[0])}{more}: name is not valid UTF-8, and a .zip cannot store it as it is; "
+        "pack to a tar format (.tar, .tar.gz, .tar.zst), which keeps names as bytes, or --exclude it"
+    )
 
 
 def _write_zip(

@@ -1,0 +1,170 @@
+"""Catastrophic regexes stay bounded, and Ctrl-C or SIGTERM stops grep and all its workers at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dirkit.cli.main import main
+from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+
+EVIL = "(a+)+$"
+SLOW_BUT_LINEAR = "(a|b)*a(a|b){25}x"
+"""RE2 cannot build a DFA for this, so it searches slowly (but linearly): the workers stay busy."""
+
+
+def dirkit_command(*arguments: str) -> list[str]:
+    entry = "import sys; from dirkit.cli.main import main; sys.exit(main())"
+    return [sys.executable, "-c", entry, *arguments]
+
+
+def children_of(pid: int) -> set[int]:
+    """Return the pids of the live processes whose parent is pid (read from /proc)."""
+    found: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stream:
+                fields = stream.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != b"Z":
+            found.add(int(name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Tell whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def wait_until(condition: object, seconds: float) -> bool:
+    """Poll a condition (a callable) every 20 ms for at most seconds; return its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if condition():  # type: ignore[operator]
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def busy_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a tree of 300 files of random a/b bytes: more than one batch for each of two workers."""
+    root = tmp_path_factory.mktemp("busy")
+    table = bytes(b"ab"[value & 1] for value in range(256))
+    for number in range(300):
+        (root / f"f{number:03}.txt").write_bytes(os.urandom(100_000).translate(table))
+    return root
+
+
+def start_busy_grep(tree: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
+    """Start grep in its own process group; return it and its workers once they run."""
+    process = subprocess.Popen(
+        dirkit_command("grep", "-l", "-j", "2", SLOW_BUT_LINEAR, str(tree)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    workers: set[int] = set()
+    if (os.cpu_count() or 1) > 1:
+        assert wait_until(lambda: len(children_of(process.pid)) >= 2, 20), "grep started no workers"
+        workers = children_of(process.pid)
+    time.sleep(0.3)
+    assert process.poll() is None, "grep finished before it could be interrupted"
+    return process, workers
+
+
+def assert_all_stopped(process: subprocess.Popen[bytes], workers: set[int]) -> tuple[int, bytes]:
+    """Assert the process and every worker end within 2 s; return the exit code and standard error."""
+    try:
+        code = process.wait(timeout=2.5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        _, stderr = process.communicate()
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), 2), "workers still running"
+    return code, stderr
+
+
+def test_ctrl_c_to_the_process_group_stops_grep_and_its_workers(busy_tree: Path) -> None:
+    process, workers = start_busy_grep(busy_tree)
+    os.killpg(process.pid, signal.SIGINT)
+    code, stderr = assert_all_stopped(process, workers)
+    assert code == EXIT_INTERRUPTED
+    assert b"interrupted" in stderr
+    assert b"Traceback" not in stderr
+
+
+def test_sigterm_to_grep_stops_its_workers_with_exit_130(busy_tree: Path) -> None:
+    process, workers = start_busy_grep(busy_tree)
+    process.terminate()
+    code, stderr = assert_all_stopped(process, workers)
+    assert code == EXIT_INTERRUPTED
+    assert b"Traceback" not in stderr
+
+
+def test_workers_die_when_grep_is_killed(busy_tree: Path) -> None:
+    process, workers = start_busy_grep(busy_tree)
+    process.kill()
+    assert assert_all_stopped(process, workers)[0] == -signal.SIGKILL
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["grep", EVIL],
+        ["grep", "-c", "-w", EVIL],
+        ["grep", "-i", "-j", "2", EVIL],
+        ["find", "--regex", "^" + EVIL],
+    ],
+    ids=["grep", "grep -w", "grep -i -j2", "find --regex"],
+)
+def test_catastrophic_patterns_finish_at_once(tmp_path: Path, arguments: list[str]) -> None:
+    evil_name = "a" * 40 + "!"
+    (tmp_path / evil_name).write_text("a" * 40 + "!\n" + "a" * 30 + "\n")
+    for number in range(5):
+        (tmp_path / f"more{number}.txt").write_text(("a" * 60 + "b\n") * 20)
+    result = subprocess.run(
+        dirkit_command(*arguments, str(tmp_path)), capture_output=True, timeout=20, check=False
+    )
+    assert result.returncode == EXIT_OK, result.stderr
+    assert b"Traceback" not in result.stderr
+    if arguments[0] == "find":
+        assert result.stdout == b""
+    else:
+        assert evil_name.encode() in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["grep", r"(a)\1"], "backreferences"),
+        (["grep", "(?<=a)b"], "lookbehind"),
+        (["grep", "a(?=b)"], "lookahead"),
+        (["find", "--regex", r"(x)\1"], "backreferences"),
+    ],
+    ids=["backreference", "lookbehind", "lookahead", "find backreference"],
+)
+def test_patterns_that_need_backtracking_are_refused(
+    tmp_path: Path, arguments: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text("aab\n")
+    assert main([*arguments, str(tmp_path)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"bad regular expression {arguments[-1]!r}" in err
+    assert reason in err
+    assert "linear time" in err
