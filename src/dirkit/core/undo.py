@@ -73,18 +73,14 @@ def plan_undo(
     ordered = sorted(steps, key=lambda item: item.seq)
     final_modes: dict[RelPath, int] = {}
     final_mtimes: dict[RelPath, int] = {}
+    # A pending step may have happened: expect its value (if it did not happen, the path still has
+    # the old value and the optional step that sets it back is skipped, which is right either way).
     for step in ordered:
-        if (
-            step.status is StepStatus.DONE
-            and step.action.kind is ActionKind.SET_MODE
-            and step.action.mode is not None
-        ):
+        if step.status not in (StepStatus.DONE, StepStatus.PENDING):
+            continue
+        if step.action.kind is ActionKind.SET_MODE and step.action.mode is not None:
             final_modes[step.action.path] = step.action.mode
-        if (
-            step.status is StepStatus.DONE
-            and step.action.kind is ActionKind.SET_MTIME
-            and step.action.mtime_ns is not None
-        ):
+        if step.action.kind is ActionKind.SET_MTIME and step.action.mtime_ns is not None:
             final_mtimes[step.action.path] = step.action.mtime_ns
     for step in reversed(ordered):
         if step.status not in (StepStatus.DONE, StepStatus.PENDING):
