@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dirkit.backends.protocol import Backend
-    from dirkit.core.plan import Plan
-    from dirkit.ops.execute import RunResult
-    from dirkit.ops.mirror import MirrorOptions
+    from dirkit.core.run.plan import Plan
+    from dirkit.ops.run.execute import RunResult
+    from dirkit.ops.run.mirror import MirrorOptions
 
 __version__ = "0.1.0"
 
 
 def _open(tree: str | os.PathLike[str] | Backend, create: bool = False) -> Backend:
     from dirkit.backends.protocol import Backend as BackendProtocol
-    from dirkit.ops.mirror import open_mirror_target
-    from dirkit.ops.trees import open_tree
+    from dirkit.backends.trees import open_tree
+    from dirkit.ops.run.mirror import open_mirror_target
 
     if isinstance(tree, BackendProtocol):
         return tree
@@ -42,8 +42,8 @@ def _mirror_options(
     jobs: int,
     keep_backups: int,
 ) -> MirrorOptions:
-    from dirkit.core.guards import GuardOptions, parse_delete_limit
-    from dirkit.ops.mirror import MirrorOptions
+    from dirkit.core.run.guards import GuardOptions, parse_delete_limit
+    from dirkit.ops.run.mirror import MirrorOptions
 
     return MirrorOptions(
         exclude=tuple(exclude),
@@ -70,7 +70,7 @@ def plan_mirror(
     modify_window: float = 0.0,
 ) -> Plan:
     """Return the plan that would make target an exact copy of source (nothing is changed)."""
-    from dirkit.ops.mirror import plan_mirror_trees
+    from dirkit.ops.run.mirror import plan_mirror_trees
 
     options = _mirror_options(
         delete, content, exclude, gitignore, follow_symlinks, modify_window, "100%", True, 8, 20
@@ -94,7 +94,7 @@ def mirror(
     keep_backups: int = 20,
 ) -> RunResult:
     """Make target an exact copy of source, with backups and a journal; return the run's result."""
-    from dirkit.ops.mirror import mirror_trees
+    from dirkit.ops.run.mirror import mirror_trees
     from dirkit.state.journal import Journal
 
     options = _mirror_options(
@@ -118,9 +118,9 @@ def mirror(
 
 def apply(plan: Plan | str | os.PathLike[str], *, force: bool = False, jobs: int = 8) -> RunResult:
     """Apply exactly a saved mirror plan (a Plan or its file); raise StalePlanError if it no longer fits."""
-    from dirkit.core.guards import GuardOptions
-    from dirkit.core.plan import Plan as PlanValue
-    from dirkit.ops.mirror import apply_saved_plan, read_plan_file
+    from dirkit.core.run.guards import GuardOptions
+    from dirkit.core.run.plan import Plan as PlanValue
+    from dirkit.ops.run.mirror import apply_saved_plan, read_plan_file
     from dirkit.state.journal import Journal
 
     chosen = plan if isinstance(plan, PlanValue) else read_plan_file(os.fspath(plan))
@@ -135,8 +135,8 @@ def apply(plan: Plan | str | os.PathLike[str], *, force: bool = False, jobs: int
 
 def undo(target: str | os.PathLike[str] | Backend, *, run_id: str | None = None, jobs: int = 8) -> RunResult:
     """Revert the last run on target (or run_id); conflicts are left alone and listed in the result."""
-    from dirkit.ops.execute import ExecuteOptions
-    from dirkit.ops.undo import undo_run
+    from dirkit.ops.run.execute import ExecuteOptions
+    from dirkit.ops.run.undo import undo_run
     from dirkit.state.journal import Journal
 
     journal = Journal.open()

@@ -11,8 +11,8 @@ import pytest
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend
-from dirkit.core.entry import EntryKind
-from dirkit.core.paths import ROOT, RelPath
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,

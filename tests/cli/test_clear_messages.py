@@ -16,13 +16,13 @@ import pytest
 
 import dirkit.cli.apply
 import dirkit.cli.mirror
-import dirkit.ops.execute
+import dirkit.ops.run.execute
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR
 from tests.conftest import build_tree
 
 NOBODY = 65534
-PRELOADED = (json, logging.handlers, sqlite3, dirkit.cli.apply, dirkit.cli.mirror, dirkit.ops.execute)
+PRELOADED = (json, logging.handlers, sqlite3, dirkit.cli.apply, dirkit.cli.mirror, dirkit.ops.run.execute)
 """Modules loaded before a child drops to an unprivileged user who cannot read the Python install."""
 
 

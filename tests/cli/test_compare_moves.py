@@ -14,9 +14,9 @@ import pytest
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.memory import MemoryBackend
 from dirkit.cli.main import main
-from dirkit.core.diff import Status
-from dirkit.core.paths import RelPath
-from dirkit.ops.compare import CompareOptions, compare_snapshots, compare_trees, scan_both
+from dirkit.core.compare.diff import Status
+from dirkit.core.tree.paths import RelPath
+from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, compare_trees, scan_both
 
 BIG = "x" * 5000
 

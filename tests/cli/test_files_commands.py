@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dirkit.cli.main import main
-from dirkit.core.filters import TEMP_MARKER
+from dirkit.core.tree.filters import TEMP_MARKER
 
 Capture = pytest.CaptureFixture[str]
 

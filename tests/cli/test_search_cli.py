@@ -20,7 +20,7 @@ from dirkit.cli import dupes as dupes_command
 from dirkit.cli import find as find_command
 from dirkit.cli import grep as grep_command
 from dirkit.cli.main import main
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.paths import RelPath
 
 Capture = pytest.CaptureFixture[str]
 

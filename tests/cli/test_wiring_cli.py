@@ -18,12 +18,12 @@ from dirkit.backends.protocol import Backend
 from dirkit.cli import dupes as dupes_command
 from dirkit.cli import runs as runs_module
 from dirkit.cli.main import main
-from dirkit.core.archive_safety import MemberKind
-from dirkit.core.dupes import DupeAction, DupeGroup, KeepRule
-from dirkit.core.paths import RelPath
-from dirkit.core.plan import Plan
-from dirkit.ops import unpack_journal
-from dirkit.ops.dupes_actions import plan_dupe_actions_per_root
+from dirkit.core.archive.safety import MemberKind
+from dirkit.core.run.plan import Plan
+from dirkit.core.search.dupes import DupeAction, DupeGroup, KeepRule
+from dirkit.core.tree.paths import RelPath
+from dirkit.ops.archive import unpack_journal
+from dirkit.ops.search.dupes_actions import plan_dupe_actions_per_root
 
 Capture = pytest.CaptureFixture[str]
 ORIGINAL = b"the same bytes\n" * 100

@@ -16,13 +16,13 @@ import pytest
 
 from dirkit.backends.faulty import Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
-from dirkit.core.diff import Diff, NameTwin, Status
-from dirkit.core.entry import EntryKind
-from dirkit.core.filters import make_filter
-from dirkit.core.paths import RelPath
+from dirkit.core.compare.diff import Diff, NameTwin, Status
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.filters import make_filter
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import TreeNotFoundError
-from dirkit.ops.compare import CompareOptions, compare_trees
-from dirkit.ops.scan import ScanOptions, scan_tree
+from dirkit.ops.compare.trees import CompareOptions, compare_trees
+from dirkit.ops.tree.scan import ScanOptions, scan_tree
 
 MakeTree = Callable[..., Path]
 

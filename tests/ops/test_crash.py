@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.filters import TEMP_MARKER
-from dirkit.core.guards import GuardOptions
-from dirkit.ops.mirror import MirrorOptions, mirror_trees
-from dirkit.ops.undo import undo_run
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.tree.filters import TEMP_MARKER
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 
 TRIALS_PER_MODE = 30

@@ -17,13 +17,13 @@ import pytest
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend, Capabilities
-from dirkit.core.digest import DigestAlgorithm
-from dirkit.core.entry import Entry
-from dirkit.core.paths import RelPath
-from dirkit.ops import digests as digests_module
-from dirkit.ops.digests import DigestOptions, DigestResults, open_digest_engine
-from dirkit.ops.manifest import ManifestOptions, build_manifest
-from dirkit.ops.scan import scan_tree
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.paths import RelPath
+from dirkit.ops.checksums import digests as digests_module
+from dirkit.ops.checksums.digests import DigestOptions, DigestResults, open_digest_engine
+from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
+from dirkit.ops.tree.scan import scan_tree
 from dirkit.state.database import connect_state, schema_names
 
 OPENED: list[str] = []

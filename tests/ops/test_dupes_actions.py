@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.dupes import DupeAction, KeepRule, choose_keeper
+from dirkit.core.search.dupes import DupeAction, KeepRule, choose_keeper
 from dirkit.errors import UsageError
-from dirkit.ops.dupes import DupesOptions, find_duplicates
-from dirkit.ops.dupes_actions import (
+from dirkit.ops.run.undo import undo_run
+from dirkit.ops.search.dupes import DupesOptions, find_duplicates
+from dirkit.ops.search.dupes_actions import (
     check_separate_roots,
     link_and_remove_duplicates,
     plan_dupe_actions_per_root,
     run_dupe_plans,
 )
-from dirkit.ops.undo import undo_run
 from dirkit.state.journal import Journal
 
 FILES = {

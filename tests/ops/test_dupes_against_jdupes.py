@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dirkit.core.filters import make_filter
-from dirkit.ops import dupes as dupes_module
-from dirkit.ops.dupes import DupesOptions, digest_file, find_duplicates
-from dirkit.ops.scan import ScanOptions
-from dirkit.ops.trees import open_tree
+from dirkit.backends.trees import open_tree
+from dirkit.core.tree.filters import make_filter
+from dirkit.ops.search import dupes as dupes_module
+from dirkit.ops.search.dupes import DupesOptions, digest_file, find_duplicates
+from dirkit.ops.tree.scan import ScanOptions
 from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
 

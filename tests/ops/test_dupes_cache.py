@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dirkit.backends.local import LocalBackend
-from dirkit.ops.dupes import DupesOptions, find_duplicates
+from dirkit.ops.search.dupes import DupesOptions, find_duplicates
 from dirkit.state.database import connect_state
 
 BIG = os.urandom(200_000)

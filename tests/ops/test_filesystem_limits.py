@@ -10,9 +10,9 @@ import pytest
 
 from dirkit.backends.faulty import FaultyBackend
 from dirkit.backends.local import LocalBackend, filesystem_type, local_capabilities
-from dirkit.core.guards import GuardOptions
-from dirkit.ops.mirror import MirrorOptions, mirror_trees
-from dirkit.ops.undo import undo_run
+from dirkit.core.run.guards import GuardOptions
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
 
 MakeTree = Callable[..., Path]

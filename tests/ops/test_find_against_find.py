@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.main import main
-from dirkit.core.search import FindCriteria, compile_name_globs
-from dirkit.ops.find import FindOptions, find_entries
-from dirkit.ops.scan import ScanOptions
-from dirkit.ops.trees import open_tree
+from dirkit.core.search.criteria import FindCriteria, compile_name_globs
+from dirkit.ops.search.find import FindOptions, find_entries
+from dirkit.ops.tree.scan import ScanOptions
 from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
 
@@ -101,7 +101,7 @@ def test_exclude_and_gitignore_prune_like_every_command(tmp_path: Path) -> None:
     (tmp_path / "src" / "main.c").write_text("x")
     (tmp_path / "src" / "main.o").write_text("x")
     (tmp_path / ".gitignore").write_text("*.o\n")
-    from dirkit.core.filters import make_filter
+    from dirkit.core.tree.filters import make_filter
 
     def found(scan: ScanOptions) -> list[str]:
         options = FindOptions(FindCriteria(name_pattern=compile_name_globs(["*"]), min_depth=1), scan)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.main import main
-from dirkit.core.grep import GrepPattern, LineRole
-from dirkit.ops import grep as grep_module
-from dirkit.ops.grep import GrepMode, GrepOptions, grep_tree
-from dirkit.ops.trees import open_tree
+from dirkit.core.search.grep import GrepPattern, LineRole
+from dirkit.ops.search import grep as grep_module
+from dirkit.ops.search.grep import GrepMode, GrepOptions, grep_tree
 from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.manifest import parse_manifest
-from dirkit.core.verify import VerifyStatus
+from dirkit.core.checksums.manifest import parse_manifest
+from dirkit.core.checksums.verify import VerifyStatus
 from dirkit.errors import UnsafeArchiveError
-from dirkit.ops.join import JoinOptions, join_parts
-from dirkit.ops.split import SplitOptions, split_file
-from dirkit.ops.unpack import UnpackOptions, list_archive, unpack_archive
-from dirkit.ops.verify import VerifyOptions, verify_tree
+from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.checksums.verify import VerifyOptions, verify_tree
+from dirkit.ops.files.join import JoinOptions, join_parts
+from dirkit.ops.files.split import SplitOptions, split_file
 
 
 def edited_parts(tmp_path: Path, mode: int) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dirkit.ops.scan import ScanOptions, iter_tree
-from dirkit.ops.trees import open_tree
+from dirkit.backends.trees import open_tree
+from dirkit.ops.tree.scan import ScanOptions, iter_tree
 from tests.ops.sample_trees import make_sample_tree
 
 

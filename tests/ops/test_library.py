@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import dirkit
-from dirkit.core.plan import ActionKind
+from dirkit.core.run.plan import ActionKind
 from dirkit.errors import RefusedError, StalePlanError
 
 

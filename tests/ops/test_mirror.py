@@ -15,22 +15,22 @@ import pytest
 from dirkit.backends.faulty import Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.memory import MemoryBackend
-from dirkit.core.entry import EntryKind
-from dirkit.core.guards import GuardOptions
-from dirkit.core.paths import RelPath
-from dirkit.core.plan import Action, ActionKind, fingerprint_of, make_plan
-from dirkit.core.undo import StepStatus
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import Action, ActionKind, fingerprint_of, make_plan
+from dirkit.core.run.undo import StepStatus
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import RefusedError, StalePlanError
-from dirkit.ops.backups import list_backup_folders, prune_backups
-from dirkit.ops.execute import ExecuteOptions, execute_plan
-from dirkit.ops.mirror import (
+from dirkit.ops.run.backups import list_backup_folders, prune_backups
+from dirkit.ops.run.execute import ExecuteOptions, execute_plan
+from dirkit.ops.run.mirror import (
     MirrorOptions,
     apply_saved_plan,
     mirror_trees,
     plan_mirror_trees,
 )
-from dirkit.ops.recovery import claim_tree, recover_target
-from dirkit.ops.undo import undo_run
+from dirkit.ops.run.recovery import claim_tree, recover_target
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 from tests.conftest import require_tool
 

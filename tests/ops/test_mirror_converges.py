@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.guards import GuardOptions
-from dirkit.core.plan import ActionKind
-from dirkit.ops.compare import CompareOptions, compare_trees
-from dirkit.ops.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
-from dirkit.ops.undo import undo_run
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import ActionKind
+from dirkit.ops.compare.trees import CompareOptions, compare_trees
+from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
 from tests.ops.test_mirror import tree_state
 

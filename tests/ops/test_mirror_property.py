@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.guards import GuardOptions
-from dirkit.ops.compare import CompareOptions, compare_trees
-from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
-from dirkit.ops.undo import undo_run
+from dirkit.core.run.guards import GuardOptions
+from dirkit.ops.compare.trees import CompareOptions, compare_trees
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
 from tests.ops.test_mirror import tree_state
 

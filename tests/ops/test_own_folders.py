@@ -11,15 +11,15 @@ import pytest
 
 from dirkit.backends.local import LocalBackend
 from dirkit.cli.main import main
-from dirkit.core.guards import GuardOptions
-from dirkit.core.paths import RelPath
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import DirkitError, RefusedError
-from dirkit.ops.backups import list_backup_folders
-from dirkit.ops.execute import ExecuteOptions, execute_plan
-from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
-from dirkit.ops.pack import PackOptions, pack_tree
-from dirkit.ops.undo import undo_run
-from dirkit.ops.unpack import UnpackOptions, unpack_archive
+from dirkit.ops.archive.pack import PackOptions, pack_tree
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
+from dirkit.ops.run.backups import list_backup_folders
+from dirkit.ops.run.execute import ExecuteOptions, execute_plan
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
 
 MakeTree = Callable[..., Path]

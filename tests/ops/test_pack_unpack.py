@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dirkit.core.filters import TEMP_MARKER, make_filter
+from dirkit.core.tree.filters import TEMP_MARKER, make_filter
 from dirkit.errors import AlreadyExistsError, ArchiveLimitError, UnsafeArchiveError, UsageError
-from dirkit.ops.pack import PackOptions, pack_tree
-from dirkit.ops.scan import ScanOptions
-from dirkit.ops.unpack import UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.archive.pack import PackOptions, pack_tree
+from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.tree.scan import ScanOptions
 from tests.conftest import require_tool
 
 SUFFIXES = [".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"]

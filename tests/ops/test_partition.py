@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.diff import Status
-from dirkit.core.filters import make_filter
-from dirkit.core.paths import RelPath
-from dirkit.ops import partition
-from dirkit.ops.compare import CompareOptions, compare_snapshots, compare_trees, scan_both
-from dirkit.ops.scan import ScanOptions
+from dirkit.core.compare.diff import Status
+from dirkit.core.tree.filters import make_filter
+from dirkit.core.tree.paths import RelPath
+from dirkit.ops.compare import partition
+from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, compare_trees, scan_both
+from dirkit.ops.tree.scan import ScanOptions
 
 MakeTree = Callable[..., Path]
 

@@ -16,15 +16,15 @@ from dirkit.backends.faulty import ANY_METHOD, Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend, Capabilities
-from dirkit.core.filters import TEMP_MARKER
-from dirkit.core.guards import GuardOptions
-from dirkit.core.paths import RelPath
-from dirkit.core.plan import Action, ActionKind, Plan, fingerprint_of, make_plan
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import Action, ActionKind, Plan, fingerprint_of, make_plan
+from dirkit.core.tree.filters import TEMP_MARKER
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import DirkitError
-from dirkit.ops.execute import ExecuteOptions, RunResult, execute_plan
-from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
-from dirkit.ops.recovery import recover_target
-from dirkit.ops.undo import plan_undo_run, undo_run
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
+from dirkit.ops.run.recovery import recover_target
+from dirkit.ops.run.undo import plan_undo_run, undo_run
 from dirkit.state.journal import Journal
 from tests.conftest import build_tree
 

@@ -20,15 +20,15 @@ import pytest
 from dirkit.backends.faulty import Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
 from dirkit.cli.main import main
-from dirkit.core.entry import EntryKind
-from dirkit.core.guards import GuardOptions
-from dirkit.core.paths import RelPath
-from dirkit.core.plan import Action, ActionKind, Fingerprint
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import Action, ActionKind, Fingerprint
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import RefusedError
-from dirkit.ops.execute import ExecuteOptions, execute_plan
-from dirkit.ops.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
-from dirkit.ops.recovery import claim_tree
-from dirkit.ops.undo import undo_run
+from dirkit.ops.run.execute import ExecuteOptions, execute_plan
+from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
+from dirkit.ops.run.recovery import claim_tree
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.database import all_migrations, apply_migrations
 from dirkit.state.journal import Journal, RunStatus
 from dirkit.state.location import DATABASE_NAME

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dirkit.core.filters import TEMP_MARKER
+from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.errors import AlreadyExistsError, IntegrityError, UsageError
-from dirkit.ops.join import JoinOptions, join_parts
-from dirkit.ops.split import SplitOptions, split_file
+from dirkit.ops.files.join import JoinOptions, join_parts
+from dirkit.ops.files.split import SplitOptions, split_file
 from tests.conftest import require_tool
 
 

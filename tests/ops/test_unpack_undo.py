@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.paths import RelPath
-from dirkit.core.plan import Action, ActionKind
-from dirkit.core.undo import StepStatus
+from dirkit.core.run.plan import Action, ActionKind
+from dirkit.core.run.undo import StepStatus
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import UnsafeArchiveError
-from dirkit.ops.undo import undo_run
-from dirkit.ops.unpack import UnpackOptions
-from dirkit.ops.unpack_journal import unpack_with_journal
+from dirkit.ops.archive.unpack import UnpackOptions
+from dirkit.ops.archive.unpack_journal import unpack_with_journal
+from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 
 OVERWRITE = UnpackOptions(overwrite=True)
@@ -156,8 +156,8 @@ def test_a_refused_unpack_is_rolled_back_and_stays_an_interrupted_run(dest: Path
 
 CRASHING_CHILD = """
 import os, sys
-from dirkit.ops import unpack_journal
-from dirkit.ops.unpack import UnpackOptions
+from dirkit.ops.archive import unpack_journal
+from dirkit.ops.archive.unpack import UnpackOptions
 from dirkit.state.journal import Journal
 
 original = unpack_journal.UnpackRecorder.created

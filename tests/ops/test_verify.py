@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.local import LocalBackend
-from dirkit.core.digest import DigestAlgorithm
-from dirkit.core.manifest import parse_manifest
-from dirkit.core.verify import VerifyStatus
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.checksums.manifest import parse_manifest
+from dirkit.core.checksums.verify import VerifyStatus
 from dirkit.errors import UsageError
-from dirkit.ops.digests import DigestOptions
-from dirkit.ops.manifest import ManifestOptions, build_manifest
-from dirkit.ops.verify import VerifyOptions, verify_tree
+from dirkit.ops.checksums.digests import DigestOptions
+from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
+from dirkit.ops.checksums.verify import VerifyOptions, verify_tree
 
 OLD = 1_500_000_000
 

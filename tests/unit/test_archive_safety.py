@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.archive_format import ArchiveFormat, format_from_magic, format_from_name
-from dirkit.core.archive_safety import (
+from dirkit.core.archive.formats import ArchiveFormat, format_from_magic, format_from_name
+from dirkit.core.archive.safety import (
     ArchiveMember,
     ExtractionLimits,
     MemberKind,
@@ -20,7 +20,7 @@ from dirkit.core.archive_safety import (
     member_path,
     resolve_link,
 )
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import ArchiveLimitError, UnsafeArchiveError, UsageError
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.diff import NameTwin, Status, build_diff, diff_snapshots, pair_snapshots
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import RelPath
-from dirkit.core.sameness import NS_PER_SECOND, SamenessPolicy, Verdict, judge_entries
-from dirkit.core.snapshot import Snapshot, make_snapshot
+from dirkit.core.compare.diff import NameTwin, Status, build_diff, diff_snapshots, pair_snapshots
+from dirkit.core.compare.sameness import NS_PER_SECOND, SamenessPolicy, Verdict, judge_entries
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath
+from dirkit.core.tree.snapshot import Snapshot, make_snapshot
 
 S = NS_PER_SECOND
 QUICK = SamenessPolicy()

@@ -5,8 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.dupes import DupeAction, DupeFile, DupeGroup, KeepRule, choose_keeper, plan_dupe_actions
-from dirkit.core.paths import RelPath
+from dirkit.core.search.dupes import (
+    DupeAction,
+    DupeFile,
+    DupeGroup,
+    KeepRule,
+    choose_keeper,
+    plan_dupe_actions,
+)
+from dirkit.core.tree.paths import RelPath
 
 
 def make_group(*files: DupeFile) -> DupeGroup:

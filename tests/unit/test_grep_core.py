@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.grep import (
+from dirkit.core.search.grep import (
     BREAK_LINE,
     ContextWindow,
     GrepPattern,
@@ -21,7 +21,7 @@ from dirkit.core.grep import (
     match_spans,
     matching_lines,
 )
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import UsageError
 
 

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import re2
 
-from dirkit.core.linear_regex import LinearRegex, compile_linear, spans_through_search
+from dirkit.core.search.linear_regex import LinearRegex, compile_linear, spans_through_search
 from dirkit.errors import UsageError
 
 

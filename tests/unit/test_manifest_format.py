@@ -5,14 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.digest import (
+from dirkit.core.checksums.digest import (
     DigestAlgorithm,
     algorithm_for_tag,
     algorithm_hint_from_name,
     algorithms_for_length,
     is_hex_digest,
 )
-from dirkit.core.manifest import (
+from dirkit.core.checksums.manifest import (
     format_manifest,
     format_manifest_line,
     parse_manifest,

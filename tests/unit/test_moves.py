@@ -7,12 +7,12 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.diff import Diff, Status, diff_snapshots
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.moves import SideDigests, detect_moves, move_candidates
-from dirkit.core.paths import RelPath, parent_path
-from dirkit.core.sameness import SamenessPolicy
-from dirkit.core.snapshot import make_snapshot
+from dirkit.core.compare.diff import Diff, Status, diff_snapshots
+from dirkit.core.compare.moves import SideDigests, detect_moves, move_candidates
+from dirkit.core.compare.sameness import SamenessPolicy
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath, parent_path
+from dirkit.core.tree.snapshot import make_snapshot
 
 
 def _tree(files: dict[str, bytes], dirs: tuple[str, ...] = ()) -> list[Entry]:

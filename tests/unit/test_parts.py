@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.parts import (
+from dirkit.core.files.parts import (
     PartRecord,
     PartsManifest,
     natural_key,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.paths import (
+from dirkit.core.tree.paths import (
     base_name,
     display_path,
     is_inside,

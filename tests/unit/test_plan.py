@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dirkit.core.diff import diff_snapshots
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.guards import DeleteLimit, GuardOptions, guard_violations, parse_delete_limit
-from dirkit.core.paths import ROOT, RelPath, is_inside, join_path, parent_path, path_parts
-from dirkit.core.plan import (
+from dirkit.core.compare.diff import diff_snapshots
+from dirkit.core.compare.sameness import SamenessPolicy
+from dirkit.core.run.guards import DeleteLimit, GuardOptions, guard_violations, parse_delete_limit
+from dirkit.core.run.plan import (
     Action,
     ActionKind,
     Fingerprint,
@@ -25,9 +24,10 @@ from dirkit.core.plan import (
     plan_mirror,
     plan_to_json_lines,
 )
-from dirkit.core.sameness import SamenessPolicy
-from dirkit.core.snapshot import Snapshot, make_snapshot
-from dirkit.core.undo import JournalStep, StepStatus, plan_undo
+from dirkit.core.run.undo import JournalStep, StepStatus, plan_undo
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import ROOT, RelPath, is_inside, join_path, parent_path, path_parts
+from dirkit.core.tree.snapshot import Snapshot, make_snapshot
 from dirkit.errors import UsageError
 
 Tree = dict[RelPath, Entry]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import RelPath
-from dirkit.core.search import FindCriteria, compile_name_globs, compile_name_regex, depth_of, parse_kinds
+from dirkit.core.search.criteria import (
+    FindCriteria,
+    compile_name_globs,
+    compile_name_regex,
+    depth_of,
+    parse_kinds,
+)
 from dirkit.core.sizes import parse_size_bound
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import UsageError
 
 FILE = Entry(RelPath("src/main.PY"), EntryKind.FILE, size=2048, mtime_ns=1000)

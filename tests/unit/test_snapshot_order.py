@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import RelPath, is_inside, parent_path
-from dirkit.core.snapshot import is_component_ordered, make_snapshot
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath, is_inside, parent_path
+from dirkit.core.tree.snapshot import is_component_ordered, make_snapshot
 
 components = st.sampled_from(["a", "b", "a-b", "a.b", "a b", "a0", "B", "é", "z"])
 paths = st.lists(components, min_size=1, max_size=4).map("/".join)

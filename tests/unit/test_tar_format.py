@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.tar_format import (
+from dirkit.core.archive.tar import (
     BLOCK,
     TarFormatError,
     TarType,

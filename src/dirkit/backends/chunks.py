@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from dirkit.backends.protocol import Backend
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError, translate_os_error
 
 _READ_FLAGS = (

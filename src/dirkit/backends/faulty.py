@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend, Capabilities
-from dirkit.core.entry import Entry
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import translate_os_error
 
 ANY_METHOD = "*"

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.filters import TEMP_MARKER
-from dirkit.core.paths import RelPath, base_name, join_path, parent_path
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.filters import TEMP_MARKER
+from dirkit.core.tree.paths import RelPath, base_name, join_path, parent_path
 from dirkit.errors import (
     AlreadyExistsError,
     NotADirError,

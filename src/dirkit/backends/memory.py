@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import ROOT, RelPath, join_path, parent_path, rel_path
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import ROOT, RelPath, join_path, parent_path, rel_path
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,

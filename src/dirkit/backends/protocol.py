@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from dirkit.core.entry import Entry
-from dirkit.core.paths import RelPath
+from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.paths import RelPath
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options
 from dirkit.cli.runs import (
     add_run_options,
@@ -13,12 +14,11 @@ from dirkit.cli.runs import (
     report_run,
     run_log,
 )
-from dirkit.core.guards import GuardOptions, parse_delete_limit
-from dirkit.core.plan import plan_with_safe_modes
+from dirkit.core.run.guards import GuardOptions, parse_delete_limit
+from dirkit.core.run.plan import plan_with_safe_modes
 from dirkit.errors import EXIT_OK, StalePlanError, UsageError
-from dirkit.ops.backups import DEFAULT_KEEP
-from dirkit.ops.mirror import apply_saved_plan, read_plan_file, stale_reasons
-from dirkit.ops.trees import open_tree
+from dirkit.ops.run.backups import DEFAULT_KEEP
+from dirkit.ops.run.mirror import apply_saved_plan, read_plan_file, stale_reasons
 from dirkit.state.journal import Journal
 
 DESCRIPTION = """\

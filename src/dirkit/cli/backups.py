@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options, write_lines
-from dirkit.core.paths import display_path
+from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_ERROR, EXIT_OK, BackendError, UsageError
-from dirkit.ops.backups import DEFAULT_KEEP, BackupFolder, list_backup_folders, prune_backups
-from dirkit.ops.recovery import claim_tree
-from dirkit.ops.trees import open_tree
+from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, list_backup_folders, prune_backups
+from dirkit.ops.run.recovery import claim_tree
 from dirkit.report.plan import human_bytes
 from dirkit.state.journal import Journal
 

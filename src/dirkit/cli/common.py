@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from dirkit.core.filters import TreeFilter, make_filter
+from dirkit.core.tree.filters import TreeFilter, make_filter
 from dirkit.errors import UsageError
-from dirkit.ops.scan import ScanOptions
+from dirkit.ops.tree.scan import ScanOptions
 from dirkit.report.style import Style
 
 

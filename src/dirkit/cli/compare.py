@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_output_options,
@@ -13,12 +14,11 @@ from dirkit.cli.common import (
     style_for,
     write_lines,
 )
-from dirkit.core.diff import Status
-from dirkit.core.textdiff import TextDiff
+from dirkit.core.compare.diff import Status
+from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
-from dirkit.ops.compare import CompareOptions, compare_trees, seconds_to_ns
-from dirkit.ops.textdiff import unified_diff_of
-from dirkit.ops.trees import open_tree
+from dirkit.ops.compare.textdiff import unified_diff_of
+from dirkit.ops.compare.trees import CompareOptions, compare_trees, seconds_to_ns
 from dirkit.report.compare import render_json_lines, render_text, summary_line
 
 DESCRIPTION = """\

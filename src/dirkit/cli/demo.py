@@ -7,13 +7,13 @@ import os
 import sys
 import tempfile
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import style_for, write_lines
-from dirkit.core.diff import Status
+from dirkit.core.compare.diff import Status
 from dirkit.errors import EXIT_OK
-from dirkit.ops.compare import compare_trees
+from dirkit.ops.compare.textdiff import unified_diff_of
+from dirkit.ops.compare.trees import compare_trees
 from dirkit.ops.demo import make_demo_trees
-from dirkit.ops.textdiff import unified_diff_of
-from dirkit.ops.trees import open_tree
 from dirkit.report.compare import render_text
 
 

@@ -9,20 +9,20 @@ import sys
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_filter_options, add_output_options, default_jobs, scan_options_from_args
 from dirkit.cli.runs import executing, report_run, run_log
-from dirkit.core.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
-from dirkit.core.paths import display_path
+from dirkit.core.search.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.sizes import parse_byte_count
+from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from dirkit.ops.dupes import DupesOptions, find_duplicates
-from dirkit.ops.dupes_actions import (
+from dirkit.ops.search.dupes import DupesOptions, find_duplicates
+from dirkit.ops.search.dupes_actions import (
     check_separate_roots,
     claim_roots,
     plan_dupe_actions_per_root,
     run_dupe_plans,
 )
-from dirkit.ops.trees import open_tree
 from dirkit.report.entries import path_fields
 from dirkit.report.search import dupes_group_json, output_bytes
 from dirkit.state.journal import Journal

@@ -9,14 +9,14 @@ import sys
 import time
 from typing import BinaryIO
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_filter_options, add_output_options, scan_options_from_args, style_for
-from dirkit.core.filters import glob_problem
-from dirkit.core.paths import display_path
-from dirkit.core.search import FindCriteria, compile_name_globs, compile_name_regex, parse_kinds
+from dirkit.core.search.criteria import FindCriteria, compile_name_globs, compile_name_regex, parse_kinds
 from dirkit.core.sizes import moment_to_ns, parse_moment, parse_size_bound
+from dirkit.core.tree.filters import glob_problem
+from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.find import FindOptions, find_entries
-from dirkit.ops.trees import open_tree
+from dirkit.ops.search.find import FindOptions, find_entries
 from dirkit.report.search import find_json, find_long_text, output_bytes
 
 SIZE_OR_NUMBER = re.compile(r"^-(?!0$)\d+(?:\.\d+)?[a-zA-Z]*$")

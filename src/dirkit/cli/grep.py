@@ -7,6 +7,7 @@ import os
 import sys
 from typing import BinaryIO
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_output_options,
@@ -14,12 +15,11 @@ from dirkit.cli.common import (
     scan_options_from_args,
     style_for,
 )
-from dirkit.core.filters import glob_problem
-from dirkit.core.grep import GrepPattern, compile_globs, compile_matcher, match_spans
-from dirkit.core.paths import RelPath, display_path
+from dirkit.core.search.grep import GrepPattern, compile_globs, compile_matcher, match_spans
+from dirkit.core.tree.filters import glob_problem
+from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
-from dirkit.ops.grep import GrepMode, GrepOptions, grep_files, grep_tree
-from dirkit.ops.trees import open_tree
+from dirkit.ops.search.grep import GrepMode, GrepOptions, grep_files, grep_tree
 from dirkit.report.search import (
     grep_count_json,
     grep_line_json,

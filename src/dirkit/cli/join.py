@@ -7,7 +7,7 @@ import json
 
 from dirkit.cli.common import write_lines
 from dirkit.errors import EXIT_OK
-from dirkit.ops.join import JoinOptions, join_parts
+from dirkit.ops.files.join import JoinOptions, join_parts
 
 DESCRIPTION = """\
 Join the parts made by `dirkit split` back into the original file. PARTS is the folder

@@ -9,14 +9,14 @@ import sys
 import tempfile
 from typing import BinaryIO
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_filter_options, default_jobs, scan_options_from_args
-from dirkit.core.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
-from dirkit.core.paths import RelPath, display_path
+from dirkit.core.checksums.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
+from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError, translate_os_error
-from dirkit.ops.digests import DigestOptions
-from dirkit.ops.manifest import ManifestOptions, build_manifest
-from dirkit.ops.trees import open_tree
-from dirkit.ops.verify import path_inside_tree
+from dirkit.ops.checksums.digests import DigestOptions
+from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
+from dirkit.ops.checksums.verify import path_inside_tree
 
 DESCRIPTION = """\
 Write a checksum file of every file below ROOT: one line per file, the digest, two spaces and

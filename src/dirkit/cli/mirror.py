@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_output_options,
@@ -21,12 +22,12 @@ from dirkit.cli.runs import (
     run_log,
     write_plan_file,
 )
-from dirkit.core.guards import GuardOptions, parse_delete_limit
-from dirkit.core.paths import ROOT
+from dirkit.core.run.guards import GuardOptions, parse_delete_limit
+from dirkit.core.tree.paths import ROOT
 from dirkit.errors import EXIT_OK, UsageError
-from dirkit.ops.backups import DEFAULT_KEEP
-from dirkit.ops.compare import seconds_to_ns
-from dirkit.ops.mirror import (
+from dirkit.ops.compare.trees import seconds_to_ns
+from dirkit.ops.run.backups import DEFAULT_KEEP
+from dirkit.ops.run.mirror import (
     MirrorOptions,
     backup_dir_from_user,
     check_mirror_options,
@@ -36,8 +37,7 @@ from dirkit.ops.mirror import (
     refuse_if_guarded,
     run_plan,
 )
-from dirkit.ops.recovery import claim_tree
-from dirkit.ops.trees import open_tree
+from dirkit.ops.run.recovery import claim_tree
 from dirkit.state.journal import Journal
 
 DESCRIPTION = """\

@@ -9,10 +9,10 @@ import sys
 import time
 
 from dirkit.cli.common import add_filter_options, scan_options_from_args, write_lines
-from dirkit.core.archive_format import SUPPORTED_SUFFIXES
-from dirkit.core.paths import display_path
+from dirkit.core.archive.formats import SUPPORTED_SUFFIXES
+from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.pack import FIXED_MTIME, PackOptions, PackProgress, pack_tree
+from dirkit.ops.archive.pack import FIXED_MTIME, PackOptions, PackProgress, pack_tree
 
 DESCRIPTION = f"""\
 Pack the tree at ROOT into ARCHIVE. The format comes from ARCHIVE's name:

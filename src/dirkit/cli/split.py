@@ -9,7 +9,7 @@ import sys
 from dirkit.cli.common import write_lines
 from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_OK
-from dirkit.ops.split import SplitOptions, split_file
+from dirkit.ops.files.split import SplitOptions, split_file
 
 DESCRIPTION = """\
 Cut FILE into parts NAME.part0001, NAME.part0002, ... (the number grows wider past 9999)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options
 from dirkit.cli.runs import (
     add_run_options,
@@ -14,8 +15,7 @@ from dirkit.cli.runs import (
     run_log,
 )
 from dirkit.errors import EXIT_OK
-from dirkit.ops.trees import open_tree
-from dirkit.ops.undo import plan_undo_run, undo_run
+from dirkit.ops.run.undo import plan_undo_run, undo_run
 from dirkit.state.journal import Journal
 
 DESCRIPTION = """\

@@ -8,12 +8,12 @@ import json
 
 from dirkit.cli.common import write_lines
 from dirkit.cli.runs import run_log
-from dirkit.core.archive_safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
-from dirkit.core.paths import display_path
+from dirkit.core.archive.safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.sizes import parse_byte_count
+from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
-from dirkit.ops.unpack_journal import unpack_with_journal
+from dirkit.ops.archive.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.archive.unpack_journal import unpack_with_journal
 from dirkit.report.entries import path_fields
 from dirkit.state.journal import Journal
 

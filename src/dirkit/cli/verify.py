@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_output_options,
@@ -14,11 +15,10 @@ from dirkit.cli.common import (
     style_for,
     write_lines,
 )
-from dirkit.core.digest import DigestAlgorithm
-from dirkit.core.paths import RelPath
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
-from dirkit.ops.trees import open_tree
-from dirkit.ops.verify import VerifyOptions, path_inside_tree, read_manifest_file, verify_tree
+from dirkit.ops.checksums.verify import VerifyOptions, path_inside_tree, read_manifest_file, verify_tree
 from dirkit.report.verify import render_json_lines, render_text
 
 DESCRIPTION = """\

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from dirkit.core.diff import Change, Diff, NameTwin, Status
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import display_path
-from dirkit.core.textdiff import TextDiff
+from dirkit.core.compare.diff import Change, Diff, NameTwin, Status
+from dirkit.core.compare.textdiff import TextDiff
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import display_path
 from dirkit.report.entries import change_to_json
 from dirkit.report.style import Style
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from dirkit.core.diff import Change
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.paths import display_path, is_valid_utf8
+from dirkit.core.compare.diff import Change
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import display_path, is_valid_utf8
 
 
 def path_fields(key: str, path: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dirkit.core.paths import display_path
+from dirkit.core.tree.paths import display_path
 
 
 def describe_error(error: BaseException) -> str:

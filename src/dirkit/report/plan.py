@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dirkit.core.entry import EntryKind
-from dirkit.core.paths import display_path
-from dirkit.core.plan import Action, ActionKind, Plan, PlanTotals
+from dirkit.core.run.plan import Action, ActionKind, Plan, PlanTotals
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import display_path
 from dirkit.report.style import Style
 
 ACTION_WORDS: dict[ActionKind, tuple[str, str]] = {

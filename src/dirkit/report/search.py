@@ -8,9 +8,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dirkit.core.entry import Entry, EntryKind
-from dirkit.core.grep import LineRole, OutputLine, decode_for_display
-from dirkit.core.paths import display_path, is_valid_utf8
+from dirkit.core.search.grep import LineRole, OutputLine, decode_for_display
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import display_path, is_valid_utf8
 from dirkit.report.entries import path_fields
 from dirkit.report.style import Style
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from dirkit.core.paths import display_path
-from dirkit.core.verify import VerifyItem, VerifyResult, VerifyStatus
+from dirkit.core.checksums.verify import VerifyItem, VerifyResult, VerifyStatus
+from dirkit.core.tree.paths import display_path
 from dirkit.report.entries import path_fields
 from dirkit.report.style import Style
 

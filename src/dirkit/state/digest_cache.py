@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-from dirkit.core.digest import DigestAlgorithm
-from dirkit.core.entry import Entry
-from dirkit.core.manifest import encode_name
-from dirkit.core.paths import RelPath
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.checksums.manifest import encode_name
+from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError
 from dirkit.state.migrations import Migration
 

@@ -9,8 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dirkit.core.paths import RelPath, join_path
-from dirkit.core.plan import (
+from dirkit.core.run.plan import (
     Action,
     ActionKind,
     Fingerprint,
@@ -18,7 +17,8 @@ from dirkit.core.plan import (
     actions_from_compact,
     actions_to_compact,
 )
-from dirkit.core.undo import JournalStep, StepStatus
+from dirkit.core.run.undo import JournalStep, StepStatus
+from dirkit.core.tree.paths import RelPath, join_path
 from dirkit.errors import BackendError
 from dirkit.state.database import connect_state
 

@@ -1,0 +1,1 @@
+"""Archive formats, the tar byte format, and the safety rules for members (pure)."""

@@ -1,0 +1,1 @@
+"""Digest algorithms, checksum-file lines and verify results (pure)."""

@@ -1,0 +1,1 @@
+"""Split parts and their manifest (pure)."""

@@ -1,0 +1,1 @@
+"""Plans and runs: actions, the mirror planner, guards, and undo plans from journals (pure)."""

@@ -1,0 +1,1 @@
+"""What find, grep and dupes look for and how they decide (pure)."""

@@ -1,0 +1,1 @@
+"""Pack a tree into an archive, unpack one safely, and the compressed streams they share."""

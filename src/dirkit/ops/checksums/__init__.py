@@ -1,0 +1,1 @@
+"""The digest engine, manifests of trees, and verify against a checksum file."""

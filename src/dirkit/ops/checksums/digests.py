@@ -1,0 +1,346 @@
+"""The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
+
+Local files (backends with a native path) are read directly: small ones with three system calls each,
+in one worker process per core when there are many; large ones memory-mapped, hashed by BLAKE3 on
+every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
+inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
+a file rewritten after the scan can never be served the old digest. Other backends are read through
+`open_read`, and never cached: remote trees give no inode or ctime, and a digest keyed on size and
+mtime alone could be served stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+import blake3
+
+from dirkit.backends.protocol import Backend
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.paths import RelPath
+from dirkit.errors import BackendError, UsageError
+from dirkit.ops.tree.workers import start_process_pool
+from dirkit.state.database import connect_state
+from dirkit.state.digest_cache import DigestCache, FileIdentity, identity_of
+
+READ_CHUNK = 1024 * 1024
+PARALLEL_HASH_BYTES = 8 * 1024 * 1024
+"""From this size BLAKE3 hashes one file on every core."""
+BATCH_FILES = 512
+"""Small local files handed to one worker process at a time."""
+PROCESS_POOL_FILES = 4000
+"""From this many small local files, they are hashed in one process per core (the GIL makes
+threads slower than one thread for small files: every file is several system calls)."""
+RACY_WINDOW_NS = 2_000_000_000
+
+
+class Hasher(Protocol):
+    """What hashlib objects and blake3 objects both offer."""
+
+    def update(self, data: bytes | memoryview | mmap.mmap, /) -> object:
+        """Add bytes."""
+        ...
+
+    def hexdigest(self) -> str:
+        """Return the digest in lower-case hex."""
+        ...
+
+
+def new_hasher(algorithm: DigestAlgorithm, size_hint: int = 0) -> Hasher:
+    """Return a fresh hasher; BLAKE3 uses every core for inputs of PARALLEL_HASH_BYTES or more."""
+    if algorithm is DigestAlgorithm.BLAKE3:
+        threads = blake3.blake3.AUTO if size_hint >= PARALLEL_HASH_BYTES else 1
+        return blake3.blake3(max_threads=threads)
+    if algorithm is DigestAlgorithm.SHA256:
+        return hashlib.sha256()
+    if algorithm is DigestAlgorithm.SHA1:
+        return hashlib.sha1(usedforsecurity=False)
+    return hashlib.md5(usedforsecurity=False)
+
+
+def digest_bytes(data: bytes, algorithm: DigestAlgorithm) -> str:
+    """Return the hex digest of data."""
+    hasher = new_hasher(algorithm, len(data))
+    hasher.update(data)
+    return hasher.hexdigest()
+
+
+def digest_stream(stream: Callable[[int], bytes], algorithm: DigestAlgorithm, size_hint: int = 0) -> str:
+    """Return the hex digest of everything a read(n) callable yields."""
+    hasher = new_hasher(algorithm, size_hint)
+    while chunk := stream(READ_CHUNK):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _identity_of_stat(st: os.stat_result) -> FileIdentity:
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def digest_local_file(native: str, algorithm: DigestAlgorithm, expected: FileIdentity) -> tuple[str, bool]:
+    """Return a local file's digest, and whether its identity was the expected one all along."""
+    descriptor = os.open(native, _OPEN_FLAGS)
+    try:
+        before = os.fstat(descriptor)
+        size = before.st_size
+        if algorithm is DigestAlgorithm.BLAKE3 and size:
+            hasher = new_hasher(algorithm, size)
+            with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
+                hasher.update(mapped)
+            digest = hasher.hexdigest()
+        else:
+            with os.fdopen(os.dup(descriptor), "rb", buffering=0) as stream:
+                digest = digest_stream(stream.read, algorithm, size)
+        after = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    first, last = _identity_of_stat(before), _identity_of_stat(after)
+    return digest, first == last == expected
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+LocalOutcome = tuple[str | None, bool, str | None]
+"""A local file's digest, whether it was unchanged since the scan, and why it was unreadable."""
+
+
+def digest_small_files(
+    root: str, files: Sequence[tuple[str, int]], algorithm: DigestAlgorithm
+) -> list[LocalOutcome]:
+    """Return the outcome of hashing each (path, scanned size) below a local root, one after the other.
+
+    Three system calls a file: no fstat. A file found at its scanned size counts as unchanged: had
+    it been rewritten after the scan, its ctime would differ from the scanned one (the racy window
+    keeps files changed within a clock tick of the scan out of the cache), so the digest recorded
+    under the scanned identity could never be served for other bytes.
+    """
+    outcomes: list[LocalOutcome] = []
+    append = outcomes.append
+    join = os.path.join
+    read = os.read
+    for path, size in files:
+        try:
+            descriptor = os.open(join(root, path), _OPEN_FLAGS)
+            try:
+                data = read(descriptor, size + 1)
+                if len(data) > size:
+                    hasher = new_hasher(algorithm)
+                    hasher.update(data)
+                    while chunk := read(descriptor, READ_CHUNK):
+                        hasher.update(chunk)
+                    append((hasher.hexdigest(), False, None))
+                    continue
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            append((None, False, error.strerror or str(error)))
+            continue
+        append((digest_bytes(data, algorithm), len(data) == size, None))
+    return outcomes
+
+
+def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> LocalOutcome:
+    try:
+        digest, unchanged = digest_local_file(os.path.join(root, entry.path), algorithm, identity_of(entry))
+    except OSError as error:
+        return None, False, error.strerror or str(error)
+    return digest, unchanged, None
+
+
+def _small_file_workers(jobs: int) -> Executor:
+    """Return a pool of forked processes, one per core (at most jobs), for hashing small files."""
+    return start_process_pool(max(1, min(os.cpu_count() or 1, jobs)))
+
+
+def _can_fork_workers() -> bool:
+    """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOptions:
+    """How to compute digests: the algorithm, whether to use the cache, how many files at once."""
+
+    algorithm: DigestAlgorithm = DigestAlgorithm.BLAKE3
+    use_cache: bool = True
+    jobs: int = 8
+    """Files read at once from remote trees; local small files use one process per core."""
+    racy_window_ns: int = RACY_WINDOW_NS
+    """Files whose ctime is this recent are not cached (a write in the same clock tick as the read
+    would leave size, mtime and ctime unchanged: git's 'racily clean' problem). ctime alone is
+    judged: the kernel sets it, while mtimes may lie in the future."""
+
+
+@dataclass(slots=True)
+class DigestResults:
+    """The digests of a set of files, the reasons some could not be read, and what it cost."""
+
+    digests: dict[RelPath, str] = field(default_factory=dict)
+    failures: dict[RelPath, str] = field(default_factory=dict)
+    hashed_files: int = 0
+    hashed_bytes: int = 0
+    cached_files: int = 0
+
+
+FEW_LOOKUPS = 5000
+"""Below this many files, the cache is asked path by path instead of loading the tree's rows."""
+
+
+class _Outcome(NamedTuple):
+    path: RelPath
+    digest: str | None
+    identity: FileIdentity | None
+    error: str | None
+    size: int
+
+
+class DigestEngine:
+    """Computes file digests of one tree, serving and filling the digest cache where it can."""
+
+    def __init__(self, backend: Backend, options: DigestOptions, cache: DigestCache | None = None) -> None:
+        if options.jobs < 1:
+            raise UsageError("--jobs must be at least 1")
+        self.backend = backend
+        self.options = options
+        self.cache = cache
+        self._local_root = backend.native_path(RelPath(""))
+
+    def digest_entries(self, entries: Iterable[Entry]) -> DigestResults:
+        """Return the digests of file entries, from the cache where their identity is unchanged.
+
+        entries may be a lazy scan: local files are handed to worker processes while it goes on.
+        """
+        results = DigestResults()
+        cache_before_ns = time.time_ns() - self.options.racy_window_ns
+        try:
+            for outcome in self._compute(self._uncached(entries, results)):
+                if outcome.digest is None:
+                    results.failures[outcome.path] = outcome.error or "unreadable"
+                    continue
+                results.digests[outcome.path] = outcome.digest
+                results.hashed_files += 1
+                results.hashed_bytes += outcome.size
+                identity = outcome.identity
+                if self.cache is not None and identity is not None and identity.ctime_ns < cache_before_ns:
+                    self.cache.remember(outcome.path, identity, outcome.digest)
+        finally:
+            if self.cache is not None:
+                self.cache.flush()
+        return results
+
+    def _uncached(self, entries: Iterable[Entry], results: DigestResults) -> Iterator[Entry]:
+        """Yield the entries the cache cannot answer, recording its answers in results."""
+        if self.cache is None:
+            yield from entries
+            return
+        few = isinstance(entries, Sized) and len(entries) < FEW_LOOKUPS
+        lookup = self.cache.lookup_one if few else self.cache.lookup_entry
+        digests = results.digests
+        for entry in entries:
+            cached = lookup(entry)
+            if cached is None:
+                yield entry
+            else:
+                digests[entry.path] = cached
+                results.cached_files += 1
+
+    def _compute(self, entries: Iterator[Entry]) -> Iterator[_Outcome]:
+        if self._local_root is None:
+            yield from self._compute_remote(list(entries))
+            return
+        root = self._local_root
+        algorithm = self.options.algorithm
+        small: list[Entry] = []
+        large: list[Entry] = []
+        with ExitStack() as stack:
+            pool: Executor | None = None
+            submitted: deque[tuple[list[Entry], Future[list[LocalOutcome]]]] = deque()
+            for entry in entries:
+                if entry.size >= PARALLEL_HASH_BYTES:
+                    large.append(entry)
+                    continue
+                small.append(entry)
+                if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
+                    pool = stack.enter_context(_small_file_workers(self.options.jobs))
+                if pool is None or len(small) < BATCH_FILES:
+                    continue
+                for start in range(0, len(small), BATCH_FILES):
+                    batch = small[start : start + BATCH_FILES]
+                    work = [(item.path, item.size) for item in batch]
+                    submitted.append((batch, pool.submit(digest_small_files, root, work, algorithm)))
+                small = []
+                while submitted and submitted[0][1].done():
+                    done_batch, future = submitted.popleft()
+                    yield from _outcomes_of(done_batch, future.result())
+            if small:
+                outcomes = digest_small_files(root, [(item.path, item.size) for item in small], algorithm)
+                yield from _outcomes_of(small, outcomes)
+            for batch, future in submitted:
+                yield from _outcomes_of(batch, future.result())
+        if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
+            for entry in large:
+                yield from _outcomes_of([entry], [_digest_large_file(root, entry, algorithm)])
+            return
+        with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="dirkit-digest") as threads:
+            done_large = threads.map(lambda entry: _digest_large_file(root, entry, algorithm), large)
+            for entry, outcome in zip(large, done_large, strict=True):
+                yield from _outcomes_of([entry], [outcome])
+
+    def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
+        if len(entries) == 1 or self.options.jobs == 1:
+            yield from map(self._digest_stream_of, entries)
+            return
+        with ThreadPoolExecutor(self.options.jobs, thread_name_prefix="dirkit-digest") as pool:
+            yield from pool.map(self._digest_stream_of, entries)
+
+    def _digest_stream_of(self, entry: Entry) -> _Outcome:
+        try:
+            with self.backend.open_read(entry.path) as stream:
+                digest = digest_stream(stream.read, self.options.algorithm, entry.size)
+        except BackendError as error:
+            return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
+        return _Outcome(entry.path, digest, None, None, entry.size)
+
+
+def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
+    for entry, (digest, unchanged, error) in zip(entries, outcomes, strict=True):
+        yield _Outcome(entry.path, digest, identity_of(entry) if unchanged else None, error, entry.size)
+
+
+def tree_cache_key(backend: Backend) -> str | None:
+    """Return the key that names a tree in the cache (its real path), or None if it is not local."""
+    root = backend.native_path(RelPath(""))
+    return os.path.realpath(root) if root is not None else None
+
+
+@contextmanager
+def open_digest_engine(backend: Backend, options: DigestOptions) -> Iterator[DigestEngine]:
+    """Yield a digest engine for backend, with the cache open when asked for and the tree is local.
+
+    The cache only saves work: when the state database cannot be opened, digests are computed anyway.
+    """
+    key = tree_cache_key(backend) if options.use_cache else None
+    if key is None:
+        yield DigestEngine(backend, options)
+        return
+    try:
+        connection = connect_state()
+    except BackendError:
+        yield DigestEngine(backend, options)
+        return
+    try:
+        yield DigestEngine(backend, options, DigestCache(connection, key, options.algorithm))
+    finally:
+        with suppress(sqlite3.Error):
+            connection.close()

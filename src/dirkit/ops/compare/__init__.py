@@ -1,0 +1,1 @@
+"""Compare two trees: scan, pair, settle content questions, partition large local compares."""

@@ -1,0 +1,66 @@
+"""Compare two snapshots that are already scanned: settle content questions, build the Diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dirkit.backends.protocol import Backend
+from dirkit.core.compare.diff import Diff, build_diff, content_candidates, pair_snapshots
+from dirkit.core.compare.sameness import SamenessPolicy
+from dirkit.core.tree.snapshot import Snapshot
+from dirkit.ops.compare.content import compare_contents
+from dirkit.ops.compare.digest_compare import (
+    compare_contents_by_digest,
+    compare_digest_options,
+    digests_worth_using,
+    find_moves,
+)
+from dirkit.ops.tree.scan import ScanOptions
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    """How to compare two trees."""
+
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    content: bool = False
+    modify_window_ns: int = 0
+    normalize_unicode: bool = False
+    jobs: int = 8
+    keep_same: bool = True
+    """Keep 'same' changes in the Diff; without it they are only counted (faster, less memory)."""
+    detect_moves: bool = True
+    """Report renamed files and folders as moved (hashes one-sided files whose size matches one opposite)."""
+    digest_cache: bool = True
+    """Serve and fill the digest cache when digests are computed (local trees only)."""
+
+
+def policy_for(left: Snapshot, right: Snapshot, options: CompareOptions) -> SamenessPolicy:
+    """Return the sameness policy for two snapshots: the coarser resolution of the two wins."""
+    return SamenessPolicy(
+        content=options.content,
+        modify_window_ns=options.modify_window_ns,
+        mtime_resolution_ns=max(left.mtime_resolution_ns, right.mtime_resolution_ns),
+    )
+
+
+def compare_snapshots(
+    left_backend: Backend,
+    right_backend: Backend,
+    left: Snapshot,
+    right: Snapshot,
+    options: CompareOptions,
+) -> Diff:
+    """Return the diff of two snapshots, reading bytes where the policy asks for content."""
+    policy = policy_for(left, right, options)
+    pairings = pair_snapshots(left, right, policy, options.normalize_unicode)
+    candidates = content_candidates(pairings)
+    digest_options = compare_digest_options(options.digest_cache, options.jobs)
+    if candidates and digests_worth_using(left_backend, right_backend):
+        results = compare_contents_by_digest(left_backend, right_backend, candidates, digest_options)
+    else:
+        results = compare_contents(left_backend, right_backend, candidates, options.jobs)
+    diff = build_diff(pairings, results, policy)
+    if options.detect_moves:
+        diff = find_moves(left_backend, right_backend, diff, digest_options)
+    return diff

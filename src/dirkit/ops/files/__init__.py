@@ -1,0 +1,1 @@
+"""Split one file into checked parts and join them again."""

@@ -1,0 +1,1 @@
+"""Find, grep and dupes on a tree, and the dupes actions as undoable runs."""
