@@ -69,6 +69,7 @@ def scenarios(python: str, a: Path, b: Path, m: Path, scratch: Path) -> dict[str
     """Return the timed commands of one build, by scenario name."""
     dirkit = [python, "-m", "dirkit"]
     target = scratch / "target"
+    scratch.mkdir(parents=True, exist_ok=True)
 
     def fresh_target() -> None:
         shutil.rmtree(target, ignore_errors=True)
