@@ -140,14 +140,17 @@ def _opened(
     A tree opened here is closed after the block; a Backend passed in stays open.
     """
     from dirkit.backends.protocol import Backend as BackendProtocol
-    from dirkit.ops.run.mirror import open_mirror_target
 
     if isinstance(tree, BackendProtocol):
         yield tree
         return
     location = os.fspath(tree)
-    absent_allowed = missing_as_empty or create
-    backend = open_mirror_target(location, create) if absent_allowed else open_tree(location)
+    if missing_as_empty or create:
+        from dirkit.ops.run.mirror import open_mirror_target
+
+        backend = open_mirror_target(location, create)
+    else:
+        backend = open_tree(location)
     try:
         yield backend
     finally:
