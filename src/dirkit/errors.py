@@ -60,6 +60,9 @@ class TransientError(BackendError):
     """
 
     exit_code = EXIT_ERROR
+    may_have_taken_effect: bool = True
+    """Whether the failed call may have done its work (the reply was lost); False only when the
+    request is known never to have left (the connection was found dead before sending)."""
 
 
 class ConnectionLostError(TransientError, ConnectionError):

@@ -36,8 +36,9 @@ class FaultKind(Enum):
 class Fault:
     """Fail calls of method: the nth one (1-based, counting retries), or every call on path.
 
-    times bounds how often the fault fires (None: without end); a transient fault on a path with
-    times=1 fails the first attempt only, as a retried call would see.
+    times bounds how many calls the fault takes (None: without end); a transient fault on a path
+    with times=1 fails the first attempt only, as a retried call would see. A TRANSIENT_AFTER fault
+    whose call fails on its own is taken but not fired.
     """
 
     method: str
@@ -85,9 +86,9 @@ class FaultyBackend(BackendWrapper):
             fault = self._firing(method, path, count, overall)
             if fault is None:
                 return None
+            if fault.kind is FaultKind.TRANSIENT_AFTER:
+                return fault.kind
             self.fired.append((method, path))
-        if fault.kind is FaultKind.TRANSIENT_AFTER:
-            return fault.kind
         raise _fault_error(fault, path)
 
     def _firing(self, method: str, path: RelPath, count: int, overall: int) -> Fault | None:
@@ -105,9 +106,11 @@ class FaultyBackend(BackendWrapper):
                 return fault
         return None
 
-    def _after(self, kind: FaultKind | None, path: RelPath) -> None:
+    def _after(self, kind: FaultKind | None, method: str, path: RelPath) -> None:
         """Raise the transient error of a fault that fires after its call took effect."""
         if kind is FaultKind.TRANSIENT_AFTER:
+            with self._lock:
+                self.fired.append((method, path))
             raise ConnectionLostError(errno.ECONNRESET, "connection lost after the call (injected)", path)
 
     def _check_mode(self, path: RelPath, mode: int | None) -> None:
@@ -127,14 +130,14 @@ class FaultyBackend(BackendWrapper):
         """Stat through the inner backend unless a fault fires."""
         after = self._check("stat", path)
         entry = self.inner.stat(path, follow_symlinks)
-        self._after(after, path)
+        self._after(after, "stat", path)
         return entry
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """List through the inner backend unless a fault fires."""
         after = self._check("list_dir", path)
         entries = self.inner.list_dir(path)
-        self._after(after, path)
+        self._after(after, "list_dir", path)
         return entries
 
     def open_read(self, path: RelPath) -> BinaryIO:
@@ -143,7 +146,7 @@ class FaultyBackend(BackendWrapper):
         stream = self.inner.open_read(path)
         if after is not None:
             stream.close()
-        self._after(after, path)
+        self._after(after, "open_read", path)
         return stream
 
     def write_file(
@@ -157,7 +160,7 @@ class FaultyBackend(BackendWrapper):
         after = self._check("write_file", path)
         self._check_mode(path, mode)
         entry = self.inner.write_file(path, source, mtime_ns, mode)
-        self._after(after, path)
+        self._after(after, "write_file", path)
         return entry
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
@@ -165,54 +168,56 @@ class FaultyBackend(BackendWrapper):
         after = self._check("make_dir", path)
         self._check_mode(path, mode)
         self.inner.make_dir(path, mode)
-        self._after(after, path)
+        self._after(after, "make_dir", path)
 
     def make_symlink(self, path: RelPath, target: str) -> None:
         """Make a symlink through the inner backend unless a fault fires."""
         after = self._check("make_symlink", path)
         self.inner.make_symlink(path, target)
-        self._after(after, path)
+        self._after(after, "make_symlink", path)
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a file through the inner backend unless a fault fires."""
         after = self._check("remove_file", path)
         self.inner.remove_file(path)
-        self._after(after, path)
+        self._after(after, "remove_file", path)
 
     def hard_link(self, existing: RelPath, new: RelPath) -> None:
         """Hard-link through the inner backend unless a fault fires."""
         after = self._check("hard_link", new)
         self.inner.hard_link(existing, new)
-        self._after(after, new)
+        self._after(after, "hard_link", new)
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove a dir through the inner backend unless a fault fires."""
         after = self._check("remove_dir", path)
         self.inner.remove_dir(path)
-        self._after(after, path)
+        self._after(after, "remove_dir", path)
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename through the inner backend unless a fault fires."""
         after = self._check("rename", old)
         self.inner.rename(old, new, replace)
-        self._after(after, old)
+        self._after(after, "rename", old)
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
         """Set mtime through the inner backend unless a fault fires."""
         after = self._check("set_mtime", path)
         self.inner.set_mtime(path, mtime_ns)
-        self._after(after, path)
+        self._after(after, "set_mtime", path)
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set mode through the inner backend unless a fault fires."""
         after = self._check("set_mode", path)
         self._check_mode(path, mode)
         self.inner.set_mode(path, mode)
-        self._after(after, path)
+        self._after(after, "set_mode", path)
 
 
 def _fault_error(fault: Fault, path: RelPath) -> BackendError:
     """Return the error a fault raises before its call."""
     if fault.kind is FaultKind.TRANSIENT:
-        return ConnectionLostError(errno.ECONNRESET, "connection lost (injected)", path)
+        error = ConnectionLostError(errno.ECONNRESET, "connection lost before the call (injected)", path)
+        error.may_have_taken_effect = False
+        return error
     return translate_os_error(OSError(fault.error_number, os.strerror(fault.error_number)), path)

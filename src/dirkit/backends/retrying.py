@@ -2,11 +2,12 @@
 
 Only TransientError (a dropped connection, a timeout, FTP 421) is retried; every other error is
 permanent and raised at once. Between attempts the wrapper sleeps (an injectable function, so tests
-take no time) and calls `reconnect()` on the wrapped backend when it offers one. A call that failed
-transiently may still have taken effect, so a retry that finds its work already done counts as done:
-a remove that finds nothing, a make_dir that finds the directory, a rename whose old name is gone
-and whose new name is there. A write restarts from where a seekable source stood at the first
-attempt; a source that cannot seek is not retried. Streams from open_read are not resumed mid-read.
+take no time) and calls `reconnect()` on the wrapped backend when it offers one (wrappers forward
+it). A call that failed transiently may still have taken effect (unless its error says it never
+left), so a retry that finds its work already done counts as done: a remove that finds nothing, a
+make_dir that finds the directory, a rename whose old name is gone and whose new name is there. A
+write restarts from where a seekable source stood at the first attempt; a source that cannot seek
+is not retried. Streams from open_read are not resumed mid-read.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 from dirkit.backends.protocol import Backend
-from dirkit.backends.wrapping import BackendWrapper, backends_within
+from dirkit.backends.wrapping import BackendWrapper
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import (
@@ -114,18 +115,22 @@ class RetryingBackend(BackendWrapper):
     def _change(
         self, method: str, path: RelPath, call: Callable[[], None], done: Callable[[BackendError], bool]
     ) -> None:
-        """Run a change, retrying transient errors; a retry whose error done finds harmless succeeds."""
-        failed_before = False
+        """Run a change, retrying transient errors.
+
+        After an attempt that may have taken effect, a retry's error that done finds to mean "already
+        done" counts as success.
+        """
+        maybe_done = False
 
         def attempt() -> None:
-            nonlocal failed_before
+            nonlocal maybe_done
             try:
                 call()
-            except TransientError:
-                failed_before = True
+            except TransientError as error:
+                maybe_done = maybe_done or error.may_have_taken_effect
                 raise
             except BackendError as error:
-                if failed_before and done(error):
+                if maybe_done and done(error):
                     return
                 raise
 
@@ -136,16 +141,15 @@ class RetryingBackend(BackendWrapper):
         with self._lock:
             self.retries.append(Retry(method, path, attempt, str(error)))
         self._sleep(self._delays[attempt - 2])
-        reconnectable = next((b for b in backends_within(self.wrapped) if isinstance(b, Reconnectable)), None)
-        if reconnectable is not None:
+        if isinstance(self.wrapped, Reconnectable):
             # A reconnect that fails too is left to the retry: it meets the dead connection and counts.
             with contextlib.suppress(TransientError):
-                reconnectable.reconnect()
+                self.wrapped.reconnect()
 
     def _exists(self, path: RelPath) -> Entry | None:
-        """Return the entry at path, or None if there is none or it cannot be seen now."""
+        """Return the entry at path (retrying transient errors), or None if it is not there or not seen."""
         try:
-            return self.wrapped.stat(path)
+            return self.stat(path)
         except BackendError:
             return None
 

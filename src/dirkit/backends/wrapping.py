@@ -1,10 +1,11 @@
 """The one forwarding base of backend wrappers, and the lookup of optional interfaces through wrappers.
 
-A wrapper holds the backend it wraps as `wrapped` and forwards every protocol call to it; a subclass
-overrides only the calls it changes. Optional interfaces a backend may offer beside the protocol (a
-local fast path, `reconnect`) are never reached by attribute forwarding: `backends_within` walks the
-chain of `wrapped` backends, asking each wrapper whether such an interface may be used past it, and
-the caller picks the first that offers what it needs:
+A wrapper holds the backend it wraps as `wrapped` and forwards every protocol call to it, and
+`reconnect()` to a wrapped backend that has one; a subclass overrides only the calls it changes.
+Optional interfaces a backend may offer beside the protocol (a local fast path) are never reached by
+attribute forwarding: `local_files()` forwards only where the wrapper allows, and `backends_within`
+walks the chain of `wrapped` backends, asking each wrapper whether such an interface may be used
+past it, and the caller picks the first that offers what it needs:
 
     local = next((b for b in backends_within(tree) if isinstance(b, LocalFiles)), None)
 """
@@ -112,6 +113,12 @@ class BackendWrapper:
         """
         offer = getattr(self.wrapped, "local_files", None)
         return offer() if offer is not None and self.passes_through(writing=True) else None
+
+    def reconnect(self) -> None:
+        """Reconnect the wrapped backend, if it has a connection to renew (see retrying.Reconnectable)."""
+        renew = getattr(self.wrapped, "reconnect", None)
+        if renew is not None:
+            renew()
 
     def close(self) -> None:
         """Close the wrapped backend."""
