@@ -92,6 +92,7 @@ def make_retrying_local(root: Path) -> Made:
     retrying = RetryingBackend(faulty, RetryPolicy(attempts=3, first_delay_s=0.25), sleep=waits.append)
 
     def every_fault_was_retried() -> None:
+        assert faulty.fired, "the test made no call that a fault could fail"
         assert len(retrying.retries) == len(faulty.fired) == len(waits)
         assert set(waits) <= {0.25}
 

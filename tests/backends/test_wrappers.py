@@ -309,6 +309,8 @@ def test_optional_interfaces_pass_wrappers_as_each_allows(tmp_path: Path) -> Non
 def test_every_protocol_call_of_the_base_reaches_the_wrapped_backend() -> None:
     tree = MemoryBackend()
     base = BackendWrapper(tree)
+    wrappers = (base, ReadOnlyBackend(tree), RetryingBackend(tree), FaultyBackend(tree, []))
+    assert all(isinstance(wrapper, Backend) for wrapper in wrappers)
     base.make_dir(P("d"))
     base.write_file(P("d/a"), io.BytesIO(b"A"))
     base.make_symlink(P("l"), "d/a")

@@ -208,7 +208,7 @@ class RetryingBackend(BackendWrapper):
         self._change("remove_file", path, lambda: self.wrapped.remove_file(path), _found_nothing)
 
     def hard_link(self, existing: RelPath, new: RelPath) -> None:
-        """Hard-link; a retry that finds new already the same file as existing counts as done."""
+        """Hard-link; a retry that finds new already the same file as existing (same inode) counts as done."""
 
         def done(error: BackendError) -> bool:
             if not isinstance(error, AlreadyExistsError):
