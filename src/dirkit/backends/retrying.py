@@ -39,7 +39,7 @@ class Reconnectable(Protocol):
     """A backend that can drop its connection and open a fresh one."""
 
     def reconnect(self) -> None:
-        """Close the current connection (quietly) and open a new one."""
+        """Close the current connection (quietly) and open a new one; several threads may ask at once."""
         ...
 
 
