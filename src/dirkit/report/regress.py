@@ -56,7 +56,8 @@ def failure_details(result: CaseResult, style: Style) -> Iterator[str]:
     if result.status_changed:
         yield f"exit status: expected {result.expected_status}, got {result.actual_status}"
     if result.tree_changes:
-        yield f"tree (expected -> actual): {len(result.tree_changes)} paths differ"
+        count = len(result.tree_changes)
+        yield f"tree (expected -> actual): {count} {'path differs' if count == 1 else 'paths differ'}"
         yield from tree_lines(result.tree_changes, style)
     for text_diff in result.text_diffs:
         for line in text_diff.lines:
@@ -69,7 +70,7 @@ def tree_lines(changes: Iterable[Change], style: Style) -> Iterator[str]:
     """Yield one line per path of the working tree that differs from the expected tree."""
     for change in changes:
         mark, word = TREE_MARKS[change.status]
-        why = explain_change(change) if change.status is not Status.CHANGED else change.detail or ""
+        why = explain_change(change)
         suffix = f"  ({why})" if why else ""
         yield f"  {style.paint(mark, 'bold')} {display_path(change.path)}  {word}{suffix}"
 

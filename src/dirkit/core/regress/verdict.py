@@ -77,7 +77,8 @@ class CaseResult:
         if self.status_changed:
             found.append(f"exit status {self.expected_status} -> {self.actual_status}")
         if self.tree_changes:
-            found.append(f"tree ({len(self.tree_changes)} paths)")
+            count = len(self.tree_changes)
+            found.append(f"tree ({count} {'path' if count == 1 else 'paths'})")
         return found
 
 
