@@ -5,9 +5,9 @@ Cases are local processes by nature: their working directories, HOME and TMPDIR 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -28,11 +28,8 @@ from dirkit.ops.compare.trees import compare_trees
 from dirkit.ops.regress.expected import expectation_dir, read_expectation, save_expectation
 from dirkit.ops.regress.processes import ProcessGroups, run_in_group
 from dirkit.ops.regress.suite import Suite
+from dirkit.ops.regress.workdirs import HOME_DIR, TMP_DIR, WorkDirs
 from dirkit.ops.tree.scan import ScanOptions
-
-HOME_DIR = ".home"
-TMP_DIR = ".tmp"
-"""HOME and TMPDIR of a case, inside its working directory; TMPDIR is left out of the tree compare."""
 
 FIXED_ENV = {"TZ": "UTC", "LC_ALL": "C", "COLUMNS": "80", "NO_COLOR": "1"}
 """Set for every case (its env table may override them), so output does not depend on the caller."""
@@ -51,7 +48,6 @@ class RunOptions:
     """Never record: a case without an expectation fails (for CI)."""
     temp_root: str | None = None
     """Where working directories are made (default: the system's temporary folder)."""
-    keep_work_dirs: bool = False
 
 
 def run_suite(
@@ -68,9 +64,10 @@ def run_suite(
     groups = ProcessGroups()
     base_env = case_base_environment(environment, suite.directory)
     results: list[CaseResult] = []
-    with _EmptyFolder(options.temp_root) as empty, ThreadPoolExecutor(max(1, options.jobs)) as pool:
+    work_dirs = WorkDirs(options.temp_root)
+    with contextlib.closing(work_dirs), ThreadPoolExecutor(max(1, options.jobs)) as pool:
         futures: list[Future[CaseResult]] = [
-            pool.submit(run_case, suite, case, options, base_env, groups, empty.path) for case in cases
+            pool.submit(run_case, suite, case, options, base_env, groups, work_dirs) for case in cases
         ]
         try:
             for future in futures:
@@ -84,19 +81,6 @@ def run_suite(
                 future.cancel()
             raise
     return tuple(results)
-
-
-class _EmptyFolder:
-    """A temporary empty folder: the expected tree of cases that saved none."""
-
-    def __init__(self, parent: str | None) -> None:
-        self.path = tempfile.mkdtemp(prefix="dirkit-regress-empty-", dir=parent)
-
-    def __enter__(self) -> _EmptyFolder:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def case_base_environment(environment: Mapping[str, str], suite_dir: str) -> dict[str, str]:
@@ -113,17 +97,16 @@ def run_case(
     options: RunOptions,
     base_env: Mapping[str, str],
     groups: ProcessGroups,
-    empty_dir: str,
+    work_dirs: WorkDirs,
 ) -> CaseResult:
     """Run one case in a fresh working directory, judge it, and record it when the options say so."""
     if groups.closed:
         return CaseResult(case.name, Verdict.ERROR, message="interrupted")
-    work_dir = tempfile.mkdtemp(prefix=f"dirkit-regress-{case.name[:40]}-", dir=options.temp_root)
+    work_dir = work_dirs.take()
     try:
-        return _run_in(suite, case, options, base_env, groups, empty_dir, work_dir)
+        return _run_in(suite, case, options, base_env, groups, work_dirs, work_dir)
     finally:
-        if not options.keep_work_dirs:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        work_dirs.give_back(work_dir)
 
 
 def _run_in(
@@ -132,7 +115,7 @@ def _run_in(
     options: RunOptions,
     base_env: Mapping[str, str],
     groups: ProcessGroups,
-    empty_dir: str,
+    work_dirs: WorkDirs,
     work_dir: str,
 ) -> CaseResult:
     folder = expectation_dir(suite.directory, case.name)
@@ -165,9 +148,10 @@ def _run_in(
     text_diffs: tuple[TextDiff, ...] = ()
     if expected is not None and case.settings.compare_tree and not outcome.timed_out:
         expected_tree = os.path.join(folder, TREE_DIR)
-        changes, text_diffs = compare_work_tree(
-            expected_tree if os.path.isdir(expected_tree) else empty_dir, work_dir, tree_filter
-        )
+        if os.path.isdir(expected_tree):
+            changes, text_diffs = compare_work_tree(expected_tree, work_dir, tree_filter)
+        elif not work_dirs.untouched(work_dir):
+            changes, text_diffs = compare_work_tree(work_dirs.empty, work_dir, tree_filter)
     result = judge_case(case.name, expected, observed, streams, changes, text_diffs)
     if outcome.timed_out:
         result = replace(result, message=f"killed after its timeout of {case.settings.timeout_s:g} s")
@@ -187,8 +171,6 @@ def _prepare(suite: Suite, case: Case, work_dir: str) -> None:
         if not os.path.isdir(source):
             raise NotADirectoryError(f"input folder {case.input_dir!r} not found in {suite.directory}")
         shutil.copytree(source, work_dir, symlinks=True, dirs_exist_ok=True)
-    os.makedirs(os.path.join(work_dir, HOME_DIR), exist_ok=True)
-    os.makedirs(os.path.join(work_dir, TMP_DIR), exist_ok=True)
 
 
 def _normalizer(suite: Suite, case: Case, work_dir: str) -> Normalizer:
