@@ -143,3 +143,13 @@ def test_ctrl_c_kills_every_case_and_exits_130(tmp_path: Path) -> None:
     assert wait_until(lambda: not any(alive(pid) for pid in sleepers), 5.0)
     assert not (root / ".expected").exists()
     assert os.listdir(temp) == []
+
+
+def test_a_case_name_that_is_not_utf8_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_suite(tmp_path / "suite", {})
+    write_script(Path(os.fsdecode(bytes(root) + b"/bad\xff")), "echo hi")
+    code, out = regress(capsys, str(root))
+    assert (code, out.splitlines()[0]) == (EXIT_OK, "NEW     bad\\xff  (recorded)")
+    assert regress(capsys, "--json", str(root))[1].splitlines()[0].startswith('{"case": "bad\\udcff"')

@@ -168,3 +168,16 @@ def test_input_folder_is_copied_and_environment_applied(tmp_path: Path) -> None:
     assert sorted(os.listdir(expected / "tree")) == ["in.txt"]
     assert (root / "inputs" / "edit" / "gone.txt").exists()
     assert run(root)["edit"].verdict is Verdict.PASSED
+
+
+def test_a_case_never_sees_what_an_earlier_case_left(tmp_path: Path) -> None:
+    scripts = {
+        "a-writer": "echo left > behind.txt; mkdir -p $HOME/.cache; touch $TMPDIR/t; chmod 700 .",
+        "b-reader": "ls -A; ls -A $HOME $TMPDIR",
+        "c-reader": "ls -A; ls -A $HOME $TMPDIR",
+    }
+    root = write_suite(tmp_path / "suite", scripts)
+    run(root, jobs=1)
+    for name in ("b-reader", "c-reader"):
+        listing = (root / ".expected" / name / "stdout").read_text()
+        assert listing == ".home\n.tmp\n[WORKDIR]/.home:\n\n[WORKDIR]/.tmp:\n"

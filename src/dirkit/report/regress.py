@@ -44,12 +44,12 @@ def case_line(result: CaseResult, style: Style) -> str:
     elif result.verdict is Verdict.NEW:
         notes.append("no expectation saved")
     suffix = f"  ({'; '.join(notes)})" if notes else ""
-    return f"{word} {result.name}{suffix}"
+    return f"{word} {display_path(result.name)}{suffix}"
 
 
 def failure_details(result: CaseResult, style: Style) -> Iterator[str]:
     """Yield what a failed case did differently: stream diffs, exit status, tree changes with text diffs."""
-    yield style.paint(f"=== {result.verdict.name} {result.name}", "bold")
+    yield style.paint(f"=== {result.verdict.name} {display_path(result.name)}", "bold")
     for diff in result.stream_diffs:
         for line in diff.lines:
             yield paint_diff_line(line, style)
