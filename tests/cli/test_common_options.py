@@ -46,6 +46,7 @@ WITH_JOBS = {
     "grep": ["x", "{src}"],
     "manifest": ["{src}"],
     "verify": ["{sums}", "{src}"],
+    "regress": ["{src}"],
 }
 
 

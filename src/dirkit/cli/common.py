@@ -80,9 +80,10 @@ def add_summary_options(parser: argparse.ArgumentParser, json_help: str = "print
     add_quiet_option(parser)
 
 
-def add_jobs_option(group: ArgumentGroup, help: str) -> None:
-    """Add -j/--jobs, defaulting to default_jobs(); read it with jobs_from_args."""
-    group.add_argument("-j", "--jobs", type=int, default=default_jobs(), help=help)
+def add_jobs_option(group: ArgumentGroup, help: str, default: int | None = None) -> None:
+    """Add -j/--jobs, defaulting to default (else default_jobs()); read it with jobs_from_args."""
+    chosen = default_jobs() if default is None else default
+    group.add_argument("-j", "--jobs", type=int, default=chosen, help=help)
 
 
 def jobs_from_args(args: argparse.Namespace) -> int:

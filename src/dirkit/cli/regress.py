@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 
-from dirkit.cli.common import add_output_options, style_for, write_lines
+from dirkit.cli.common import add_jobs_option, add_output_options, jobs_from_args, style_for, write_lines
 from dirkit.core.regress.cases import CONFIG_NAME, select_cases
 from dirkit.core.regress.junit import build_junit_xml
 from dirkit.core.regress.verdict import CaseResult, Verdict, summarize
@@ -84,12 +84,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     record.add_argument(
         "--check", action="store_true", help="never record; a case with no expectation fails (for CI)"
     )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
+    add_jobs_option(
+        parser,
         help="cases run at once (default: the number of cores, %(default)s)",
+        default=os.cpu_count() or 1,
     )
     parser.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
     add_output_options(parser)
@@ -98,8 +96,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite, print a line per case, details of failures and a summary; return the exit code."""
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    jobs = jobs_from_args(args)
     interpreter = shlex.split(args.interpreter) if args.interpreter else []
     suite = load_suite(args.dir, args.glob, interpreter)
     cases = select_cases(suite.cases, args.keyword)
@@ -117,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             write_lines([line])
             sys.stdout.flush()
 
-    options = RunOptions(jobs=args.jobs, update=args.update, check=args.check)
+    options = RunOptions(jobs=jobs, update=args.update, check=args.check)
     started = time.monotonic()
     results = run_suite(suite, cases, options, os.environ, on_result=show)
     summary = summarize(results, time.monotonic() - started)
