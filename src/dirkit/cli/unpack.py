@@ -7,13 +7,13 @@ import datetime
 import json
 
 from dirkit.cli.common import write_lines
-from dirkit.cli.runs import run_log
+from dirkit.cli.runs import run_log, stop_on_signals
 from dirkit.core.archive.safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.sizes import parse_byte_count
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.archive.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
-from dirkit.ops.archive.unpack_journal import unpack_with_journal
+from dirkit.ops.archive.members import ListedMember, list_archive
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.report.entries import path_fields
 from dirkit.state.journal import Journal
 
@@ -22,20 +22,21 @@ Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read 
 first bytes) into DEST, which is created if missing. With --list, show the members and
 what unpack would refuse, and write nothing.
 
-Safe by default. The whole archive is refused, and everything written so far removed,
-when a member has an absolute path or '..' in it, is a symlink leading outside DEST
-(also through other links), would be written through a symlink, is a device or other
+Safe by default. Every member is checked before anything is written, and the whole archive
+is refused when a member has an absolute path or '..' in it, is a symlink leading outside
+DEST (also through other links), would be written through a symlink, is a device or other
 special file, has the setuid or setgid bit, or writes into dirkit's .dirkit/ folder.
 Extraction also stops, and removes what it wrote, past --max-size bytes (default: the
 free space on DEST's filesystem), past --max-files members, or when the archive expands
 more than --max-ratio times its own size (a zip bomb). Every file is written under a
 temporary name and renamed into place only when complete.
 
-Existing files are never replaced unless --overwrite; then each one is first moved to
-DEST/.dirkit/backups/RUN-ID/ (same relative path), and the unpack is journaled as a run
-on DEST: 'dirkit undo DEST' puts every replaced file back byte for byte and removes what
-the unpack created, leaving alone (as a conflict) any file changed since. An unpack that
-stops early is rolled back and stays in the journal as an interrupted run.
+Every unpack is journaled as a run on DEST, like a mirror: 'dirkit undo DEST' removes
+what it created. Existing files are never replaced unless --overwrite; then each one is
+moved to DEST/.dirkit/backups/RUN-ID/ (same relative path) only once its new content is
+complete, and undo puts every replaced file back byte for byte, leaving alone (as a
+conflict) any file changed since. An unpack that stops early is rolled back and stays in
+the journal as an interrupted run.
 unpack-record.json in the backup folder also lists what was backed up and created.
 File modes are restored without setuid/setgid; owners are not.
 """
@@ -116,15 +117,12 @@ def run(args: argparse.Namespace) -> int:
         max_ratio=args.max_ratio,
         max_members=args.max_files,
     )
-    if args.overwrite:
-        journal = Journal.open()
-        try:
-            with run_log():
-                result = unpack_with_journal(args.archive, args.dest, options, journal)
-        finally:
-            journal.close()
-    else:
-        result = unpack_archive(args.archive, args.dest, options)
+    journal = Journal.open()
+    try:
+        with run_log(), stop_on_signals() as stop:
+            result = unpack_archive(args.archive, args.dest, options, journal, stop)
+    finally:
+        journal.close()
     if args.quiet:
         return EXIT_OK
     if args.json:
@@ -151,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(
             f"replaced {len(result.replaced)} existing paths; originals kept in {result.backup_folder}"
         )
-    if result.run_id is not None:
-        lines.append(f"unpack run {result.run_id}; 'dirkit undo {result.dest}' reverts it")
+    lines.append(f"unpack run {result.run_id}; 'dirkit undo {result.dest}' reverts it")
     write_lines(lines)
     return EXIT_OK
 
