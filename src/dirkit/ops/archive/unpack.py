@@ -14,9 +14,8 @@ import json
 import os
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, cast
 
 from dirkit.backends.local import LocalBackend
 from dirkit.core.archive.formats import ArchiveFormat
@@ -26,7 +25,6 @@ from dirkit.core.archive.safety import (
     DEFAULT_RATIO_FLOOR,
     ArchiveMember,
     ExtractionLimits,
-    check_totals,
 )
 from dirkit.core.archive.unpack_plan import (
     OPERATION,
@@ -36,7 +34,7 @@ from dirkit.core.archive.unpack_plan import (
     dir_side_effects,
     plan_roll_back,
 )
-from dirkit.core.run.plan import Action, ActionKind, make_plan
+from dirkit.core.run.plan import ActionKind, make_plan
 from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, join_path
@@ -47,10 +45,9 @@ from dirkit.errors import (
     InterruptedRunError,
     NotADirError,
     NotFoundError,
-    UsageError,
 )
+from dirkit.ops.archive.member_bytes import MemberBytes, WrittenBytes
 from dirkit.ops.archive.members import (
-    DAMAGED_STREAM_ERRORS,
     TarMemberBytes,
     archive_size,
     detect_format,
@@ -58,7 +55,6 @@ from dirkit.ops.archive.members import (
     open_zip,
     zip_members,
 )
-from dirkit.ops.archive.streams import CHUNK_BYTES
 from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
@@ -166,92 +162,6 @@ def _remove_made_dirs(made: Iterable[str]) -> None:
             )
 
 
-class _WrittenBytes:
-    """The bytes written so far, checked against the limits as they are read from the archive."""
-
-    def __init__(self, settings: UnpackSettings, members: int) -> None:
-        self.settings = settings
-        self.members = members
-        self.total = 0
-        self.lock = threading.Lock()
-
-    def add(self, count: int) -> None:
-        """Count bytes read for DEST; raise ArchiveLimitError past a limit."""
-        settings = self.settings
-        with self.lock:
-            self.total += count
-            total = self.total
-        check_totals(total, self.members, settings.archive_bytes, settings.limits, settings.archive)
-
-
-class _CountedReader:
-    """A member's bytes, counted against the limits; damaged data raises UsageError naming the member."""
-
-    def __init__(self, stream: BinaryIO, counter: _WrittenBytes, member: str) -> None:
-        self.stream = stream
-        self.counter = counter
-        self.member = member
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            chunk = self.stream.read(min(size, CHUNK_BYTES) if size >= 0 else CHUNK_BYTES)
-        except DAMAGED_STREAM_ERRORS as error:
-            archive = self.counter.settings.archive
-            raise UsageError(f"{archive}: damaged member {display_path(self.member)}: {error}") from error
-        if chunk:
-            self.counter.add(len(chunk))
-        return chunk
-
-    def close(self) -> None:
-        self.stream.close()
-
-    def __enter__(self) -> _CountedReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class _MemberBytes:
-    """Opens the bytes of the member a copy action names (its source_path), counted against the limits."""
-
-    def __init__(
-        self,
-        counter: _WrittenBytes,
-        zip_file: zipfile.ZipFile | None,
-        zip_infos: Mapping[RelPath, zipfile.ZipInfo],
-        tar: TarMemberBytes | None,
-        tar_offsets: Mapping[RelPath, int],
-    ) -> None:
-        self.counter = counter
-        self.zip_file = zip_file
-        self.zip_infos = zip_infos
-        self.tar = tar
-        self.tar_offsets = tar_offsets
-
-    @property
-    def any_order(self) -> bool:
-        """Tell whether members may be read in any order, from several threads (a plain tar)."""
-        return self.tar is not None and self.tar.any_order
-
-    def open(self, action: Action) -> BinaryIO:
-        """Return the bytes of the member whose path is action's source_path."""
-        wanted = action.source_path or action.path
-        if self.zip_file is not None:
-            stream = cast(BinaryIO, self.zip_file.open(self.zip_infos[wanted]))
-        else:
-            assert self.tar is not None
-            stream = self.tar.open(self.tar_offsets[wanted], action.size)
-        return cast(BinaryIO, _CountedReader(stream, self.counter, wanted))
-
-    def close(self) -> None:
-        """Release the archive."""
-        if self.tar is not None:
-            self.tar.close()
-        if self.zip_file is not None:
-            self.zip_file.close()
-
-
 def _free_bytes(backend: LocalBackend) -> int:
     free = backend.free_bytes()
     return 2**63 if free is None else max(0, free - FREE_SPACE_MARGIN)
@@ -315,7 +225,7 @@ def _unpack_claimed(
             zip_file.close()
         _record_refused_run(journal, backend, run_id, settings.archive)
         raise
-    source = _MemberBytes(_WrittenBytes(settings, len(paths)), zip_file, zip_infos, tar, tar_offsets)
+    source = MemberBytes(WrittenBytes(settings, len(paths)), zip_file, zip_infos, tar, tar_offsets)
     jobs = 1
     execute = ExecuteOptions(jobs=jobs, stop=stop, run_id=run_id, open_source=source.open)
     try:
