@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from dirkit.core.run.plan import Action, ActionKind
 from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.core.tree.paths import RelPath
-from dirkit.errors import UnsafeArchiveError
+from dirkit.errors import UnsafeArchiveError, UsageError
 from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
@@ -295,3 +296,25 @@ def test_a_kill_at_the_swap_never_leaves_a_replaced_path_missing(dest: Path, arc
     assert undone.ok, undone.failures
     assert without_dir_times(picture(dest)) == without_dir_times(before)
     assert not [path for path in dest.rglob("*") if TEMP_MARKER in path.name]
+
+
+def test_a_member_found_damaged_while_writing_rolls_everything_back(dest: Path, tmp_path: Path) -> None:
+    before = picture(dest)
+    archive = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr("notes.txt", "new notes")
+        zip_file.writestr("fresh/new.txt", "new")
+        zip_file.writestr("late.bin", b"b" * 5000)
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"b" * 5000, b"b" * 4999 + b"c", 1))
+    journal = Journal.open()
+    try:
+        with pytest.raises(UsageError, match=r"damaged member late\.bin"):
+            unpack_archive(str(archive), str(dest), OVERWRITE, journal)
+        (run,) = journal.runs_for_target(str(dest))
+        assert run.status is RunStatus.INTERRUPTED
+        assert undo_run(journal, LocalBackend(str(dest))).ok
+    finally:
+        journal.close()
+    assert picture(dest) == before
+    assert not (dest / ".dirkit").exists()

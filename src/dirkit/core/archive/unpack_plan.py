@@ -180,14 +180,12 @@ class UnpackPlanner:
         self.actions.append(Action(ActionKind.BACKUP, path, expected=fingerprint_of(existing)))
 
 
-def plan_roll_back(
-    run_id: str, target: str, steps: Iterable[JournalStep], existing_dirs: Mapping[RelPath, Entry]
-) -> Plan:
+def plan_roll_back(run_id: str, target: str, steps: Iterable[JournalStep]) -> Plan:
     """Return the plan that takes back what the steps of a stopped unpack may have done.
 
     Like undo, last step first, but what the unpack created is removed for good (nothing of it is
-    kept), replaced paths are renamed back from the backups, and the directories that were there
-    before get their old mtimes again. Every action is optional: a step that did not happen is skipped.
+    kept) and replaced paths are renamed back from the backups. Every action is optional: a step
+    that did not happen is skipped.
     """
     maybe_done = [
         step._replace(status=StepStatus.PENDING)
@@ -198,10 +196,16 @@ def plan_roll_back(
         action._replace(kind=ActionKind.REMOVE) if action.kind is ActionKind.BACKUP else action
         for action in plan_undo(run_id, target, maybe_done).actions
     ]
-    for path in sorted(existing_dirs, key=lambda item: item.count("/"), reverse=True):
-        mtime = existing_dirs[path].mtime_ns
-        if mtime is not None:
-            actions.append(Action(ActionKind.SET_MTIME, path, mtime_ns=mtime, optional=True))
+    return make_plan("unpack-roll-back", target, actions, options={"rolls_back": run_id})
+
+
+def plan_old_dir_times(run_id: str, target: str, existing_dirs: Mapping[RelPath, Entry]) -> Plan:
+    """Return the plan that gives the directories that were in DEST their old mtimes, deepest first."""
+    actions = [
+        Action(ActionKind.SET_MTIME, path, mtime_ns=existing_dirs[path].mtime_ns, optional=True)
+        for path in sorted(existing_dirs, key=lambda item: item.count("/"), reverse=True)
+        if existing_dirs[path].mtime_ns is not None
+    ]
     return make_plan("unpack-roll-back", target, actions, options={"rolls_back": run_id})
 
 

@@ -32,6 +32,7 @@ from dirkit.core.archive.unpack_plan import (
     UnpackPlanner,
     UnpackSettings,
     dir_side_effects,
+    plan_old_dir_times,
     plan_roll_back,
 )
 from dirkit.core.run.plan import ActionKind, make_plan
@@ -290,10 +291,11 @@ def _record_refused_run(journal: Journal, backend: LocalBackend, run_id: str, ar
 
 
 def _roll_back(journal: Journal, backend: LocalBackend, run_id: str, planned: UnpackPlan) -> None:
-    """Take back what a stopped unpack did (a plan run by the executor) and leave its run interrupted.
+    """Take back what a stopped unpack did (plans run by the executor) and leave its run interrupted.
 
     Its steps are first marked as maybe done (a crash during the roll-back leaves them for undo); once
-    every one is taken back they are marked skipped. The roll-back's own run is kept in memory only.
+    every one is taken back they are marked skipped. The roll-back's own runs are kept in memory only.
+    Last, the backup folder goes if empty and the directories that were there get their old mtimes.
     """
     with contextlib.suppress(DirkitError):
         if journal.run(run_id) is None:
@@ -303,16 +305,22 @@ def _roll_back(journal: Journal, backend: LocalBackend, run_id: str, planned: Un
         ]
         journal.finish_steps(run_id, [StepOutcome(step.seq, StepStatus.PENDING) for step in steps])
         journal.set_run_status(run_id, RunStatus.INTERRUPTED)
-        plan = plan_roll_back(run_id, backend.description, steps, planned.existing_dirs)
         with contextlib.closing(Journal.open_in_memory()) as scratch:
-            undone = execute_plan(plan, backend, scratch, None, ExecuteOptions(jobs=1))
-        if undone.ok:
-            journal.finish_steps(run_id, [StepOutcome(step.seq, StepStatus.SKIPPED) for step in steps])
-    backup_dir = join_path(BACKUP_ROOT, run_id)
-    _remove_empty_dirs(backend, backup_dir)
-    for folder in (BACKUP_ROOT, RelPath(BACKUP_ROOT.split("/")[0])):
-        with contextlib.suppress(BackendError):
-            backend.remove_dir(folder)
+            undone = execute_plan(
+                plan_roll_back(run_id, backend.description, steps),
+                backend,
+                scratch,
+                None,
+                ExecuteOptions(jobs=1),
+            )
+            if undone.ok:
+                journal.finish_steps(run_id, [StepOutcome(step.seq, StepStatus.SKIPPED) for step in steps])
+            _remove_empty_dirs(backend, join_path(BACKUP_ROOT, run_id))
+            for folder in (BACKUP_ROOT, RelPath(BACKUP_ROOT.split("/")[0])):
+                with contextlib.suppress(BackendError):
+                    backend.remove_dir(folder)
+            times = plan_old_dir_times(run_id, backend.description, planned.existing_dirs)
+            execute_plan(times, backend, scratch, None, ExecuteOptions(jobs=1))
 
 
 def _remove_empty_dirs(backend: LocalBackend, top: RelPath, depth: int = 0) -> None:
