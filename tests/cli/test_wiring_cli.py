@@ -186,3 +186,32 @@ def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
     assert code == 0 and "unpack" in out and "interrupted" in out
     assert run(capsys, "undo", str(dest))[0] == 0
     assert (dest / "a.txt").read_text() == "mine"
+
+
+def test_plain_unpack_is_a_run_that_undo_reverts(
+    tmp_path: Path, make_tree: Callable[..., Path], capsys: Capture
+) -> None:
+    dest = make_tree("dest", {"mine.txt": "mine", "was-a-file": "a file"})
+    source = make_tree("src", {"new.txt": "new", "sub/deep.txt": "deep"})
+    archive = tmp_path / "x.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(source / "new.txt", arcname="new.txt")
+        tar.add(source / "sub", arcname="sub")
+    code, out, _ = run(capsys, "unpack", str(archive), str(dest))
+    assert code == 0
+    assert f"dirkit undo {dest}" in out
+    assert (dest / "sub/deep.txt").read_text() == "deep"
+    assert run(capsys, "undo", str(dest))[0] == 0
+    assert sorted(path.name for path in dest.iterdir() if path.name != ".dirkit") == [
+        "mine.txt",
+        "was-a-file",
+    ]
+    replacing = tmp_path / "dir.tar"
+    with tarfile.open(replacing, "w") as tar:
+        tar.add(source / "sub", arcname="was-a-file")
+    assert run(capsys, "unpack", str(replacing), str(dest))[0] == 2
+    assert (dest / "was-a-file").read_text() == "a file"
+    assert run(capsys, "unpack", "--overwrite", str(replacing), str(dest))[0] == 0
+    assert (dest / "was-a-file/deep.txt").read_text() == "deep"
+    assert run(capsys, "undo", str(dest))[0] == 0
+    assert (dest / "was-a-file").read_text() == "a file"

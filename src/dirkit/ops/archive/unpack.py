@@ -190,7 +190,12 @@ def _unpack_claimed(
     run_id: str,
     stop: threading.Event | None,
 ) -> UnpackResult:
-    """Plan the unpack (a refusal leaves an interrupted run that did nothing), execute it, or roll back."""
+    """Plan the unpack, execute it, or roll it back.
+
+    With --overwrite a refusal while planning is journaled as an interrupted run that did nothing (as
+    the unpack records of earlier versions were); a plain unpack refused leaves no run, so that
+    'dirkit undo' still finds the tree's last real run.
+    """
     limits = ExtractionLimits(
         max_total_bytes=(
             options.max_total_bytes if options.max_total_bytes is not None else _free_bytes(backend)
@@ -224,7 +229,8 @@ def _unpack_claimed(
     except BaseException:
         if zip_file is not None:
             zip_file.close()
-        _record_refused_run(journal, backend, run_id, settings.archive)
+        if options.overwrite:
+            _record_refused_run(journal, backend, run_id, settings.archive)
         raise
     source = MemberBytes(WrittenBytes(settings, len(paths)), zip_file, zip_infos, tar, tar_offsets)
     jobs = 1
