@@ -18,6 +18,7 @@ from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.core.tree.paths import RelPath, base_name, join_path, parent_path
 from dirkit.errors import (
     AlreadyExistsError,
+    DirkitError,
     NotADirError,
     TreeNotFoundError,
     translate_os_error,
@@ -135,6 +136,8 @@ class LocalBackend:
             kind = TreeNotFoundError if reason == "no such directory" else NotADirError
             raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
         self._capabilities: Capabilities | None = None
+        self._umask_bits: int | None = None
+        """The process umask once read (all bits when unknown: then every mode is set explicitly)."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -319,6 +322,75 @@ class LocalBackend:
         finally:
             os.close(source_fd)
         return entry_from_stat(path, written)
+
+    def write_local_file(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None,
+        mode: int | None,
+        fsync: bool = False,
+    ) -> Entry:
+        """Write source to a temporary name beside path and rename it into place, in few system calls.
+
+        Without fsync the data is not flushed before the rename (as with clone_local_file). Whatever
+        stops the write (an error of source, an interrupt) removes the temporary name.
+        """
+        temp = self.native_path(temp_name_for(path))
+        final = self.native_path(path)
+        bits = 0o666 if mode is None else mode & 0o7777
+        try:
+            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, bits & 0o777)
+        except OSError as error:
+            raise translate_os_error(error, final) from error
+        size = 0
+        try:
+            try:
+                while chunk := source.read(COPY_CHUNK):
+                    size += len(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(target_fd, view) :]
+                if mode is not None and bits & self._umask():
+                    os.fchmod(target_fd, bits)
+                if mtime_ns is not None:
+                    os.utime(target_fd, ns=(mtime_ns, mtime_ns))
+                if fsync:
+                    os.fsync(target_fd)
+                written = os.fstat(target_fd) if mtime_ns is None or mode is None else None
+            finally:
+                os.close(target_fd)
+            os.replace(temp, final)
+        except BaseException as error:
+            _remove_quietly(temp)
+            if isinstance(error, OSError) and not isinstance(error, DirkitError):
+                raise translate_os_error(error, final) from error
+            raise
+        if written is not None:
+            return entry_from_stat(path, written)
+        return Entry(path, EntryKind.FILE, size, mtime_ns, bits)
+
+    def _umask(self) -> int:
+        """Return the process umask, read once from /proc (os.umask cannot read it without setting it)."""
+        if self._umask_bits is None:
+            self._umask_bits = 0o7777
+            try:
+                with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+                    for line in status:
+                        if line.startswith("Umask:"):
+                            self._umask_bits = int(line.split()[1], 8)
+                            break
+            except (OSError, ValueError, IndexError):
+                pass
+        return self._umask_bits
+
+    def free_bytes(self) -> int | None:
+        """Return the bytes an unprivileged writer may still write on the tree's filesystem, if known."""
+        try:
+            usage = os.statvfs(self.root)
+        except OSError:
+            return None
+        return usage.f_bavail * usage.f_frsize
 
     @staticmethod
     def _finish_temp(temp: str, final: str, mtime_ns: int | None, mode: int | None) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from dirkit.backends.local import LocalBackend, temp_name_for
 from dirkit.backends.protocol import Backend
@@ -67,6 +67,10 @@ LINK_UNSUPPORTED_ERRNOS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV,
 """Why a filesystem may refuse a hard link; a replace then moves the old file aside with a rename."""
 
 
+SourceOpener = Callable[[Action], BinaryIO]
+"""Opens the bytes a copy action writes when they come from no tree (an archive's members)."""
+
+
 def utc_now() -> str:
     """Return the current time as an ISO 8601 UTC string."""
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -104,6 +108,8 @@ class ExecuteOptions:
     undoes: str | None = None
     run_id: str | None = None
     """The id the run gets (the one its tree claim holds); a fresh one by default."""
+    open_source: SourceOpener | None = None
+    """Where copy_file steps read their bytes instead of a source tree (an archive being unpacked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +390,8 @@ class _Executor:
         return fingerprint_of(entry), 0
 
     def _copy(self, action: Action) -> tuple[Fingerprint | None, int]:
+        if self.options.open_source is not None:
+            return self._copy_opened(action, self.options.open_source)
         source = self.source
         if source is None:
             raise BackendError(0, "the plan copies files but no source tree was given", action.path)
@@ -402,6 +410,19 @@ class _Executor:
             with source.open_read(source_path) as stream:
                 mode = action.mode if self.set_modes else None
                 entry = self.target.write_file(action.path, stream, action.mtime_ns, mode)
+        return fingerprint_of(entry), entry.size
+
+    def _copy_opened(self, action: Action, open_source: SourceOpener) -> tuple[Fingerprint | None, int]:
+        """Write the bytes the caller's opener gives for a copy action (an archive member) to its path."""
+        mode = action.mode if self.set_modes else None
+        target = self.target
+        with open_source(action) as stream:
+            if isinstance(target, LocalBackend):
+                entry = target.write_local_file(
+                    action.path, stream, action.mtime_ns, mode, self.options.fsync
+                )
+            else:
+                entry = target.write_file(action.path, stream, action.mtime_ns, mode)
         return fingerprint_of(entry), entry.size
 
     def _run_replace(self, unit: _Unit) -> list[_StepDone]:
