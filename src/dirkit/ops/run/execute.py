@@ -18,15 +18,8 @@ from typing import NamedTuple
 
 from dirkit.backends.local import LocalBackend, temp_name_for
 from dirkit.backends.protocol import Backend
-from dirkit.core.run.plan import (
-    Action,
-    ActionKind,
-    Fingerprint,
-    Plan,
-    entry_matches,
-    fingerprint_of,
-    totals_to_json,
-)
+from dirkit.core.run.plan import Action, ActionKind, Fingerprint, Plan, entry_matches, fingerprint_of
+from dirkit.core.run.plan_json import totals_to_json
 from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.filters import TEMP_MARKER

@@ -12,15 +12,10 @@ from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import REMOTE_SCHEMES, open_tree
 from dirkit.core.run.guards import GuardOptions, guard_violations
-from dirkit.core.run.plan import (
-    JsonValue,
-    MirrorPolicy,
-    Plan,
-    find_stale_actions,
-    plan_from_json_lines,
-    plan_mirror,
-    unrenameable_moves,
-)
+from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror, unrenameable_moves
+from dirkit.core.run.plan import JsonValue, Plan
+from dirkit.core.run.plan_json import plan_from_json_lines
+from dirkit.core.run.stale import find_stale_actions
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.filters import RESERVED_DIR_NAME, make_filter
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, is_inside, join_path, path_parts, rel_path
