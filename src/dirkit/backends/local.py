@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import shutil
 import stat as stat_module
 import sys
@@ -13,9 +11,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
+from dirkit.backends.temp_files import new_temp_name, remove_quietly
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.filters import TEMP_MARKER
-from dirkit.core.tree.paths import RelPath, base_name, join_path, parent_path
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import (
     AlreadyExistsError,
     NotADirError,
@@ -123,17 +121,6 @@ def local_capabilities(root: str) -> Capabilities:
         parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
         hard_links=True,
     )
-
-
-def temp_name_for(path: RelPath) -> RelPath:
-    """Return a fresh temporary name beside path, recognisable as dirkit's own.
-
-    A temporary name's own temporary name keeps it whole as its start, so both share one prefix.
-    """
-    base = base_name(path)
-    start = base if TEMP_MARKER in base and base.startswith(".") else f".{base[:100]}"
-    name = f"{start}{TEMP_MARKER}{secrets.token_hex(4)}"
-    return join_path(parent_path(path), name)
 
 
 class LocalBackend:
@@ -270,7 +257,7 @@ class LocalBackend:
         mode: int | None = None,
     ) -> Entry:
         """Write source to a temporary name beside path, fsync it, and rename it into place."""
-        temp = self.native_path(temp_name_for(path))
+        temp = self.native_path(new_temp_name(path))
         final = self.native_path(path)
         try:
             with open(temp, "xb") as sink:
@@ -279,7 +266,7 @@ class LocalBackend:
                 os.fsync(sink.fileno())
             self._finish_temp(temp, final, mtime_ns, mode)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         return self.stat(path)
 
@@ -287,7 +274,7 @@ class LocalBackend:
         self, source_path: str, path: RelPath, mtime_ns: int | None, mode: int | None
     ) -> Entry:
         """Copy a local file into path with the OS's fastest call, through a temporary name."""
-        temp = self.native_path(temp_name_for(path))
+        temp = self.native_path(new_temp_name(path))
         final = self.native_path(path)
         try:
             shutil.copyfile(source_path, temp)
@@ -295,7 +282,7 @@ class LocalBackend:
                 os.fsync(sink.fileno())
             self._finish_temp(temp, final, mtime_ns, mode)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             culprit = final if os.path.exists(source_path) else source_path
             raise translate_os_error(error, culprit) from error
         return self.stat(path)
@@ -317,7 +304,7 @@ class LocalBackend:
         a power cut could. Without keep_mode the file gets no mode of its own (for filesystems that
         cannot chmod, such as FAT).
         """
-        temp = self.native_path(temp_name_for(path))
+        temp = self.native_path(new_temp_name(path))
         final = self.native_path(path)
         try:
             source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -342,7 +329,7 @@ class LocalBackend:
                 os.close(target_fd)
             os.replace(temp, final)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         finally:
             os.close(source_fd)
@@ -515,8 +502,3 @@ def _copy_descriptor(source_fd: int, target_fd: int) -> None:
     os.ftruncate(target_fd, 0)
     while block := os.read(source_fd, COPY_CHUNK):
         os.write(target_fd, block)
-
-
-def _remove_quietly(full: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(full)

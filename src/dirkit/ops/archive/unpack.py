@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import lzma
 import os
-import secrets
 import stat
 import time
 import zipfile
@@ -19,6 +17,7 @@ from typing import BinaryIO, Protocol
 import zstandard
 
 from dirkit.backends.local import LocalBackend
+from dirkit.backends.temp_files import new_token, remove_quietly
 from dirkit.core.archive.formats import MAGIC_BYTES_NEEDED, ArchiveFormat, format_from_magic, format_from_name
 from dirkit.core.archive.safety import (
     DEFAULT_MAX_MEMBERS,
@@ -46,8 +45,9 @@ from dirkit.core.archive.tar import (
     parse_pax,
     pax_mtime_ns,
 )
+from dirkit.core.run.names import BACKUP_ROOT, backup_dir_for, temp_name_for
 from dirkit.core.tree.entry import safe_mode
-from dirkit.core.tree.filters import RESERVED_DIR_NAME, TEMP_MARKER
+from dirkit.core.tree.filters import RESERVED_DIR_NAME
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, parent_path
 from dirkit.errors import (
     AlreadyExistsError,
@@ -57,10 +57,10 @@ from dirkit.errors import (
     translate_os_error,
 )
 from dirkit.ops.archive.streams import CHUNK_BYTES, DecompressingReader, open_decompressed
-from dirkit.ops.run.byte_copy import open_new_file, remove_quietly, write_all
+from dirkit.ops.run.byte_copy import open_new_file, write_all
+from dirkit.ops.run.clock import new_run_id, utc_now
 from dirkit.ops.run.execute import require_own_folders
 
-BACKUPS_FOLDER = "backups"
 DAMAGED_STREAM_ERRORS = (
     zipfile.BadZipFile,
     TarFormatError,
@@ -368,12 +368,6 @@ def list_archive(archive: str) -> Iterator[ListedMember]:
         yield ListedMember(member, refusal)
 
 
-def new_run_id(command: str) -> str:
-    """Return a fresh run id: the command, the UTC time, and a random suffix."""
-    moment = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{command}-{moment}-{secrets.token_hex(3)}"
-
-
 def unpack_archive(
     archive: str, dest: str, options: UnpackOptions, recorder: ExtractionRecorder | None = None
 ) -> UnpackResult:
@@ -398,7 +392,7 @@ def unpack_archive(
     )
     fresh = not dest_existed or _is_empty_dir(dest)
     if options.overwrite and not fresh:
-        require_own_folders(LocalBackend(dest), RelPath(f"{RESERVED_DIR_NAME}/{BACKUPS_FOLDER}"))
+        require_own_folders(LocalBackend(dest), BACKUP_ROOT)
     extraction = _Extraction(
         os.path.abspath(dest), archive, archive_bytes, limits, options.overwrite, fresh, recorder
     )
@@ -467,14 +461,14 @@ class _Extraction:
         self.fresh = fresh
         """DEST was empty at the start: only this run's paths can exist, so nothing needs an lstat."""
         self.umask = _current_umask()
-        self.temp_token = secrets.token_hex(4)
+        self.temp_token = new_token()
         self.temp_count = 0
         self.archive = archive
         self.archive_bytes = archive_bytes
         self.limits = limits
         self.overwrite = overwrite
-        self.run_id = recorder.run_id if recorder is not None else new_run_id("unpack")
-        self.backup_root = os.path.join(dest, RESERVED_DIR_NAME, BACKUPS_FOLDER, self.run_id)
+        self.run_id = recorder.run_id if recorder is not None else new_run_id()
+        self.backup_root = os.path.join(dest, backup_dir_for(self.run_id))
         self.created: list[tuple[RelPath, MemberKind]] = []
         self.created_set: set[RelPath] = set()
         self.backups: list[RelPath] = []
@@ -555,9 +549,7 @@ class _Extraction:
     def temp_beside(self, path: RelPath) -> str:
         """Return a fresh temporary name beside path (a run token and a counter, no syscall)."""
         self.temp_count += 1
-        native = self.native(path)
-        cut = native.rfind("/") + 1
-        return f"{native[:cut]}.{native[cut : cut + 100]}{TEMP_MARKER}{self.temp_token}{self.temp_count:x}"
+        return self.native(temp_name_for(path, f"{self.temp_token}{self.temp_count:x}"))
 
     def record_created(self, path: RelPath, kind: MemberKind, native: str) -> None:
         """Remember path as made by this extraction and journal it (it exists now)."""
@@ -688,7 +680,7 @@ class _Extraction:
             "command": "unpack",
             "archive": os.path.abspath(self.archive),
             "dest": self.dest,
-            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "finished": utc_now(),
             "backed_up": list(self.backups),
             "created": [{"path": path, "kind": kind.value} for path, kind in self.created],
         }
@@ -717,7 +709,7 @@ class _Extraction:
         if self.backups:
             _remove_empty_tree(self.backup_root)
             for folder in (
-                os.path.join(self.dest, RESERVED_DIR_NAME, BACKUPS_FOLDER),
+                os.path.join(self.dest, BACKUP_ROOT),
                 os.path.join(self.dest, RESERVED_DIR_NAME),
             ):
                 with contextlib.suppress(OSError):

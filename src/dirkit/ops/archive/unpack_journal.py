@@ -16,13 +16,14 @@ import stat
 
 from dirkit.backends.local import LocalBackend, entry_from_stat
 from dirkit.core.archive.safety import MemberKind
+from dirkit.core.run.names import backup_dir_for
 from dirkit.core.run.plan import Action, ActionKind, Fingerprint, fingerprint_of
 from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.paths import ROOT, RelPath, join_path
+from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import translate_os_error
 from dirkit.ops.archive.unpack import UnpackOptions, UnpackResult, unpack_archive
-from dirkit.ops.run.execute import BACKUP_ROOT, new_run_id, utc_now
+from dirkit.ops.run.clock import new_run_id, utc_now
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 
@@ -39,7 +40,7 @@ class UnpackRecorder:
         self.dest = os.path.abspath(dest)
         self.archive = os.path.abspath(archive)
         self.run_id = run_id or new_run_id()
-        self.backup_dir = join_path(BACKUP_ROOT, self.run_id)
+        self.backup_dir = backup_dir_for(self.run_id)
         self.waiting: list[Action] = []
         self.recorded = 0
         self.started = False

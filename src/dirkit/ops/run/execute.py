@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -16,8 +14,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from dirkit.backends.local import LocalBackend, temp_name_for
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
+from dirkit.backends.temp_files import new_temp_name
+from dirkit.core.run.names import BACKUP_ROOT, backup_dir_for
 from dirkit.core.run.plan import Action, ActionKind, Fingerprint, Plan, entry_matches, fingerprint_of
 from dirkit.core.run.plan_json import totals_to_json
 from dirkit.core.run.undo import StepStatus
@@ -33,13 +33,12 @@ from dirkit.errors import (
     NotFoundError,
     RefusedError,
 )
+from dirkit.ops.run.clock import new_run_id, utc_now
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 
 log = logging.getLogger("dirkit")
 log.addHandler(logging.NullHandler())
 
-BACKUP_ROOT = RelPath(".dirkit/backups")
-"""Where runs keep what they replace or delete, by default, inside the target tree."""
 JOURNAL_BATCH = 2048
 """Steps recorded per transaction (pending rows are always committed before their steps start)."""
 BATCH_UNITS = 16
@@ -58,17 +57,6 @@ CREATING_KINDS = (
 """Actions that fill a path; after a backup of the same path they replace what it held."""
 LINK_UNSUPPORTED_ERRNOS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS})
 """Why a filesystem may refuse a hard link; a replace then moves the old file aside with a rename."""
-
-
-def utc_now() -> str:
-    """Return the current time as an ISO 8601 UTC string."""
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-
-def new_run_id() -> str:
-    """Return a fresh run id that sorts by start time."""
-    now = datetime.datetime.now(datetime.UTC)
-    return f"{now:%Y%m%dT%H%M%S.%f}Z-{secrets.token_hex(2)}"
 
 
 class Progress(NamedTuple):
@@ -231,7 +219,7 @@ class _Executor:
         self.journal = journal
         self.options = options
         self.run_id = run_id
-        self.backup_dir = join_path(options.backup_root, run_id) if options.backup_root else RelPath(run_id)
+        self.backup_dir = backup_dir_for(run_id, options.backup_root)
         self.made_dirs: set[RelPath] = set()
         self.dirs_lock = threading.Lock()
         self.fast_copy = (
@@ -413,7 +401,7 @@ class _Executor:
         except (_ConflictError, BackendError) as error:
             return self._unit_failed(unit, error)
         renames = create.kind is ActionKind.RENAME
-        staged = temp_name_for(path)
+        staged = new_temp_name(path)
         made_dir = create.kind is ActionKind.MAKE_DIR
         try:
             if renames:

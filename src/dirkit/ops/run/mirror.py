@@ -13,6 +13,7 @@ from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import REMOTE_SCHEMES, open_tree
 from dirkit.core.run.guards import GuardOptions, guard_violations
 from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror, unrenameable_moves
+from dirkit.core.run.names import BACKUP_ROOT
 from dirkit.core.run.plan import JsonValue, Plan
 from dirkit.core.run.plan_json import plan_from_json_lines
 from dirkit.core.run.stale import find_stale_actions
@@ -30,7 +31,8 @@ from dirkit.errors import (
 )
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, prune_backups
-from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 from dirkit.state.journal import Journal
