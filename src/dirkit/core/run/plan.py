@@ -68,13 +68,20 @@ def fingerprint_of(entry: Entry, tree_digest: str | None = None) -> Fingerprint:
     return Fingerprint(entry.kind, entry.size, entry.mtime_ns, entry.mode, entry.target, tree_digest)
 
 
-def entry_matches(expected: Fingerprint, actual: Entry | None, resolution_ns: int = 1) -> bool:
-    """Tell whether a path still holds what was expected (directories: kind only, not their contents)."""
+def entry_matches(expected: Fingerprint, actual: Entry | None, resolution_ns: int | None = 1) -> bool:
+    """Tell whether a path still holds what was expected (directories: kind only, not their contents).
+
+    Without usable mtimes (resolution None, or a side that gives none) only the size can be checked.
+    """
     if actual is None or actual.kind is not expected.kind:
         return False
     if expected.kind is EntryKind.FILE:
+        if actual.size != expected.size:
+            return False
+        if resolution_ns is None or expected.mtime_ns is None or actual.mtime_ns is None:
+            return True
         policy = SamenessPolicy(mtime_resolution_ns=resolution_ns)
-        return actual.size == expected.size and mtimes_equal(expected.mtime_ns, actual.mtime_ns, policy)
+        return mtimes_equal(expected.mtime_ns, actual.mtime_ns, policy)
     if expected.kind is EntryKind.SYMLINK:
         return actual.target == expected.target
     return True
@@ -375,6 +382,11 @@ class MirrorPolicy:
     set_dir_times: bool = True
     """Set mtimes (of directories, and of files whose content is already the same)."""
     set_modes: bool = True
+    symlinks: bool = True
+    """Whether the target can hold symlinks; without, a source symlink is a skipped path with the reason."""
+
+
+NO_SYMLINKS_REASON = "symlink not copied: the target tree cannot hold symlinks"
 
 
 def plan_mirror(
@@ -454,6 +466,9 @@ def plan_mirror(
             continue
         if left.kind is EntryKind.OTHER:
             skipped.append(SkippedPath(path, "special file (socket, fifo or device) not copied"))
+            continue
+        if left.kind is EntryKind.SYMLINK and not chosen.symlinks:
+            skipped.append(SkippedPath(path, NO_SYMLINKS_REASON))
             continue
         if right is not None:
             digest, files = _subtree_summary(changes, index, right, moved_away)
