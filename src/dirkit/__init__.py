@@ -21,8 +21,7 @@ __version__ = "0.1.0"
 
 def _open(tree: str | os.PathLike[str] | Backend, create: bool = False) -> Backend:
     from dirkit.backends.protocol import Backend as BackendProtocol
-    from dirkit.backends.trees import open_tree
-    from dirkit.ops.run.mirror import open_mirror_target
+    from dirkit.backends.trees import open_mirror_target, open_tree
 
     if isinstance(tree, BackendProtocol):
         return tree

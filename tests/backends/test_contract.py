@@ -158,7 +158,7 @@ def test_write_into_missing_dir_fails(backend: Backend) -> None:
 
 def test_capabilities_are_data(backend: Backend) -> None:
     capabilities = backend.capabilities
-    assert capabilities.mtime_resolution_ns >= 1
+    assert capabilities.mtime_resolution_ns is not None and capabilities.mtime_resolution_ns >= 1
     assert capabilities.parallel_connections >= 1
 
 

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+from dirkit.backends.local_files import LocalFiles, local_files
 from dirkit.backends.protocol import Backend, Capabilities
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
@@ -15,6 +16,8 @@ from dirkit.errors import translate_os_error
 
 ANY_METHOD = "*"
 """A fault's method that matches every call: with nth, the nth backend call of any kind fails."""
+BYPASSED_BY_FAST_PATHS = frozenset({ANY_METHOD, "stat", "list_dir", "open_read", "write_file", "hard_link"})
+"""Methods whose work local fast paths do without the backend: a fault on one hides the fast paths."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +146,11 @@ class FaultyBackend:
         self._check_mode(path, mode)
         self.inner.set_mode(path, mode)
 
-    def native_path(self, path: RelPath) -> str | None:
-        """Return None: reads must go through the wrapper so faults can fire."""
-        return None
+    def local_files(self) -> LocalFiles | None:
+        """Forward the inner tree's local fast paths, unless a fault must fire on a call they bypass."""
+        if any(fault.method in BYPASSED_BY_FAST_PATHS for fault in self.faults):
+            return None
+        return local_files(self.inner)
 
     def close(self) -> None:
         """Close the inner backend."""

@@ -120,19 +120,21 @@ def local_capabilities(root: str) -> Capabilities:
         case_sensitive=sys.platform not in ("darwin", "win32"),
         parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
         hard_links=True,
+        identities=True,
     )
 
 
 class LocalBackend:
     """A tree on the local filesystem, rooted at an existing directory."""
 
-    def __init__(self, root: str, must_exist: bool = True) -> None:
+    def __init__(self, root: str, must_exist: bool = True, capabilities: Capabilities | None = None) -> None:
         self.root = os.path.abspath(root)
         if must_exist and not os.path.isdir(self.root):
             reason = "no such directory" if not os.path.lexists(self.root) else "not a directory"
             kind = TreeNotFoundError if reason == "no such directory" else NotADirError
             raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
-        self._capabilities: Capabilities | None = None
+        self._capabilities: Capabilities | None = capabilities
+        """None until first asked: then read from the mount table (given: as declared by the caller)."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -146,13 +148,33 @@ class LocalBackend:
         """Return the root directory."""
         return self.root
 
-    def native_path(self, path: RelPath) -> str:
+    def local_files(self) -> LocalBackend:
+        """Return this backend itself: it offers every local fast path (LocalFiles)."""
+        return self
+
+    def os_path(self, path: RelPath) -> str:
         """Return the OS path of path."""
         return os.path.join(self.root, path) if path else self.root
 
+    native_path = os_path
+    """Transitional alias of os_path for ops/run/execute.py until the executor work calls local_files()."""
+
+    def real_root(self) -> str:
+        """Return the root's real path (symlinks resolved)."""
+        return os.path.realpath(self.root)
+
+    def stat_os_path(self, os_path: str) -> Entry:
+        """Return the entry of a local OS path (anywhere, not following a final symlink)."""
+        try:
+            st = os.stat(os_path, follow_symlinks=False)
+            target = os.readlink(os_path) if stat_module.S_ISLNK(st.st_mode) else None
+        except OSError as error:
+            raise translate_os_error(error, os_path) from error
+        return entry_from_stat(RelPath(os_path), st, target)
+
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
         """Return the entry at path."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             st = os.stat(full, follow_symlinks=follow_symlinks)
             target = os.readlink(full) if stat_module.S_ISLNK(st.st_mode) else None
@@ -162,7 +184,7 @@ class LocalBackend:
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """Return the entries of a directory's children; unreadable children carry error."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         prefix = path + "/" if path else ""
         entries: list[Entry] = []
         append = entries.append
@@ -217,7 +239,7 @@ class LocalBackend:
         A fast listing for callers that need names and kinds only: size, mtime and inode are left
         unknown (0 and None), except that symlinks still carry their target.
         """
-        full = self.native_path(path)
+        full = self.os_path(path)
         prefix = path + "/" if path else ""
         entries: list[Entry] = []
         append = entries.append
@@ -243,7 +265,7 @@ class LocalBackend:
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return the file's bytes as a stream."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             return open(full, "rb")
         except OSError as error:
@@ -257,8 +279,8 @@ class LocalBackend:
         mode: int | None = None,
     ) -> Entry:
         """Write source to a temporary name beside path, fsync it, and rename it into place."""
-        temp = self.native_path(new_temp_name(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         try:
             with open(temp, "xb") as sink:
                 shutil.copyfileobj(source, sink, COPY_CHUNK)
@@ -274,8 +296,8 @@ class LocalBackend:
         self, source_path: str, path: RelPath, mtime_ns: int | None, mode: int | None
     ) -> Entry:
         """Copy a local file into path with the OS's fastest call, through a temporary name."""
-        temp = self.native_path(new_temp_name(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         try:
             shutil.copyfile(source_path, temp)
             with open(temp, "rb+") as sink:
@@ -287,7 +309,7 @@ class LocalBackend:
             raise translate_os_error(error, culprit) from error
         return self.stat(path)
 
-    def clone_local_file(
+    def clone_file(
         self,
         source_path: str,
         path: RelPath,
@@ -304,8 +326,8 @@ class LocalBackend:
         a power cut could. Without keep_mode the file gets no mode of its own (for filesystems that
         cannot chmod, such as FAT).
         """
-        temp = self.native_path(new_temp_name(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         try:
             source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as error:
@@ -335,6 +357,9 @@ class LocalBackend:
             os.close(source_fd)
         return entry_from_stat(path, written)
 
+    clone_local_file = clone_file
+    """Transitional alias of clone_file for ops/run/execute.py."""
+
     @staticmethod
     def _finish_temp(temp: str, final: str, mtime_ns: int | None, mode: int | None) -> None:
         if mode is not None:
@@ -345,7 +370,7 @@ class LocalBackend:
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.mkdir(full, 0o777 if mode is None else mode & 0o7777)
             if mode is not None:
@@ -355,7 +380,7 @@ class LocalBackend:
 
     def make_symlink(self, path: RelPath, target: str) -> None:
         """Create a symlink."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.symlink(target, full)
         except OSError as error:
@@ -363,7 +388,7 @@ class LocalBackend:
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a non-directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.unlink(full)
         except OSError as error:
@@ -371,23 +396,26 @@ class LocalBackend:
 
     def hard_link(self, existing: RelPath, new: RelPath) -> None:
         """Make new a second name of the existing file."""
-        source, target = self.native_path(existing), self.native_path(new)
+        source, target = self.os_path(existing), self.os_path(new)
         try:
             os.link(source, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
 
-    def hard_link_native(self, existing: str, new: RelPath) -> None:
+    def hard_link_from(self, existing: str, new: RelPath) -> None:
         """Make new a second name of a file given by its OS path (it may lie outside the tree)."""
-        target = self.native_path(new)
+        target = self.os_path(new)
         try:
             os.link(existing, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
 
+    hard_link_native = hard_link_from
+    """Transitional alias of hard_link_from for ops/run/execute.py."""
+
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.rmdir(full)
         except OSError as error:
@@ -395,7 +423,7 @@ class LocalBackend:
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename old to new."""
-        source, target = self.native_path(old), self.native_path(new)
+        source, target = self.os_path(old), self.os_path(new)
         if not replace and os.path.lexists(target):
             raise AlreadyExistsError(17, "already exists", target)
         try:
@@ -405,7 +433,7 @@ class LocalBackend:
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
         """Set the modification time (of the link itself for a symlink)."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.utime(full, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
         except OSError as error:
@@ -413,7 +441,7 @@ class LocalBackend:
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.chmod(full, mode & 0o7777)
         except OSError as error:

@@ -31,6 +31,11 @@ class MirrorPolicy:
     set_dir_times: bool = True
     """Set mtimes (of directories, and of files whose content is already the same)."""
     set_modes: bool = True
+    symlinks: bool = True
+    """Whether the target can hold symlinks; without, a source symlink is a skipped path with the reason."""
+
+
+NO_SYMLINKS_REASON = "symlink not copied: the target tree cannot hold symlinks"
 
 
 def plan_mirror(
@@ -110,6 +115,9 @@ def plan_mirror(
             continue
         if left.kind is EntryKind.OTHER:
             skipped.append(SkippedPath(path, "special file (socket, fifo or device) not copied"))
+            continue
+        if left.kind is EntryKind.SYMLINK and not chosen.symlinks:
+            skipped.append(SkippedPath(path, NO_SYMLINKS_REASON))
             continue
         if right is not None:
             digest, files = _subtree_summary(changes, index, right, moved_away)

@@ -63,13 +63,20 @@ def fingerprint_of(entry: Entry, tree_digest: str | None = None) -> Fingerprint:
     return Fingerprint(entry.kind, entry.size, entry.mtime_ns, entry.mode, entry.target, tree_digest)
 
 
-def entry_matches(expected: Fingerprint, actual: Entry | None, resolution_ns: int = 1) -> bool:
-    """Tell whether a path still holds what was expected (directories: kind only, not their contents)."""
+def entry_matches(expected: Fingerprint, actual: Entry | None, resolution_ns: int | None = 1) -> bool:
+    """Tell whether a path still holds what was expected (directories: kind only, not their contents).
+
+    Without usable mtimes (resolution None, or a side that gives none) only the size can be checked.
+    """
     if actual is None or actual.kind is not expected.kind:
         return False
     if expected.kind is EntryKind.FILE:
+        if actual.size != expected.size:
+            return False
+        if resolution_ns is None or expected.mtime_ns is None or actual.mtime_ns is None:
+            return True
         policy = SamenessPolicy(mtime_resolution_ns=resolution_ns)
-        return actual.size == expected.size and mtimes_equal(expected.mtime_ns, actual.mtime_ns, policy)
+        return mtimes_equal(expected.mtime_ns, actual.mtime_ns, policy)
     if expected.kind is EntryKind.SYMLINK:
         return actual.target == expected.target
     return True

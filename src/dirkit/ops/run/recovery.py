@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dirkit.backends.local_files import local_files, local_identity, real_path_of
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import REMOTE_SCHEMES
 from dirkit.core.run.names import is_temp_name_for, temp_name_start
@@ -65,22 +66,21 @@ def identity_of_location(location: str) -> TreeIdentity | None:
     if location.startswith(REMOTE_SCHEMES) or not os.path.isabs(location):
         url = location.rstrip("/") or location
         return TreeIdentity(f"url:{url}", url)
-    real = os.path.realpath(location)
-    try:
-        info = os.stat(real)
-    except OSError:
+    found = local_identity(location)
+    if found is None:
         return None
-    return TreeIdentity(f"local:{info.st_dev}:{info.st_ino}", real)
+    dev, ino, real = found
+    return TreeIdentity(f"local:{dev}:{ino}", real)
 
 
 def identify_tree(target: Backend) -> TreeIdentity:
     """Return the identity of a tree: device and inode of its root and its real path, or its URL."""
-    root = target.native_path(ROOT)
-    location = target.description if root is None else root
+    local = local_files(target)
+    location = target.description if local is None else local.os_path(ROOT)
     identity = identity_of_location(location)
     if identity is not None:
         return identity
-    real = os.path.realpath(location)
+    real = real_path_of(location)
     return TreeIdentity(f"path:{real}", real)
 
 
