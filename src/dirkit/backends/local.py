@@ -156,9 +156,6 @@ class LocalBackend:
         """Return the OS path of path."""
         return os.path.join(self.root, path) if path else self.root
 
-    native_path = os_path
-    """Transitional alias of os_path for ops/run/execute.py until the executor work calls local_files()."""
-
     def real_root(self) -> str:
         """Return the root's real path (symlinks resolved)."""
         return os.path.realpath(self.root)
@@ -357,9 +354,6 @@ class LocalBackend:
             os.close(source_fd)
         return entry_from_stat(path, written)
 
-    clone_local_file = clone_file
-    """Transitional alias of clone_file for ops/run/execute.py."""
-
     @staticmethod
     def _finish_temp(temp: str, final: str, mtime_ns: int | None, mode: int | None) -> None:
         if mode is not None:
@@ -409,9 +403,6 @@ class LocalBackend:
             os.link(existing, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
-
-    hard_link_native = hard_link_from
-    """Transitional alias of hard_link_from for ops/run/execute.py."""
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""

@@ -9,12 +9,11 @@ handler in HANDLERS.
 from __future__ import annotations
 
 import errno
-import os
 import threading
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import LocalFiles, local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.run.plan import Action, ActionKind, Fingerprint, entry_matches, fingerprint_of
 from dirkit.core.tree.entry import Entry, EntryKind
@@ -46,9 +45,9 @@ class StepContext:
         self.fsync = fsync
         self.made_dirs: set[RelPath] = set()
         self.dirs_lock = threading.Lock()
-        self.fast_copy = (
-            isinstance(target, LocalBackend) and source is not None and isinstance(source, LocalBackend)
-        )
+        self.local = local_files(target)
+        """The target's local-disk fast paths (kernel copies, links to files outside), if it offers them."""
+        self.source_local = local_files(source) if source is not None else None
         self.resolution = target.capabilities.mtime_resolution_ns
         self.set_modes = target.capabilities.can_set_mode
         """False where the filesystem cannot chmod (FAT): content is written without its mode."""
@@ -127,11 +126,9 @@ def copy_file(context: StepContext, action: Action) -> StepResult:
     if source is None:
         raise BackendError(0, "the plan copies files but no source tree was given", action.path)
     source_path = action.source_path or action.path
-    target = context.target
-    if context.fast_copy:
-        assert isinstance(target, LocalBackend) and isinstance(source, LocalBackend)
-        entry = target.clone_local_file(
-            source.native_path(source_path),
+    if context.local is not None and context.source_local is not None:
+        entry = context.local.clone_file(
+            context.source_local.os_path(source_path),
             action.path,
             action.mtime_ns,
             action.mode,
@@ -141,7 +138,7 @@ def copy_file(context: StepContext, action: Action) -> StepResult:
     else:
         with source.open_read(source_path) as stream:
             mode = action.mode if context.set_modes else None
-            entry = target.write_file(action.path, stream, action.mtime_ns, mode)
+            entry = context.target.write_file(action.path, stream, action.mtime_ns, mode)
     return fingerprint_of(entry), entry.size
 
 
@@ -166,7 +163,9 @@ def make_symlink(context: StepContext, action: Action) -> StepResult:
 def hard_link(context: StepContext, action: Action) -> StepResult:
     """Make path a second name of source_path of the target (or of link_target, a local file outside)."""
     if action.link_target is not None:
-        return _link_from_outside(context, action, action.link_target)
+        if context.local is None:
+            raise BackendError(0, "a link to a file outside the tree needs a local tree", action.path)
+        return _link_from_outside(context, context.local, action, action.link_target)
     existing = action.source_path
     assert existing is not None
     entry = context.require(action, existing, action.source_expected)
@@ -175,14 +174,10 @@ def hard_link(context: StepContext, action: Action) -> StepResult:
     return fingerprint_of(entry), 0
 
 
-def _link_from_outside(context: StepContext, action: Action, existing: str) -> StepResult:
+def _link_from_outside(context: StepContext, local: LocalFiles, action: Action, existing: str) -> StepResult:
     """Make path a hard link to a file outside the target tree, named by its local OS path."""
-    target = context.target
-    if not isinstance(target, LocalBackend):
-        raise BackendError(0, "a link to a file outside the tree needs a local tree", action.path)
-    folder, name = os.path.split(existing)
     try:
-        entry: Entry | None = LocalBackend(folder).stat(RelPath(name))
+        entry: Entry | None = local.stat_os_path(existing)
     except NotFoundError:
         entry = None
     expected = action.source_expected
@@ -190,7 +185,7 @@ def _link_from_outside(context: StepContext, action: Action, existing: str) -> S
         what = "no longer exists" if entry is None else "changed since the plan was made"
         raise ConflictError(f"{existing}: {what}; {action.path} left alone")
     context.require_absent(action, action.path)
-    target.hard_link_native(existing, action.path)
+    local.hard_link_from(existing, action.path)
     return fingerprint_of(entry), 0
 
 
