@@ -196,7 +196,7 @@ def test_a_target_that_ignores_case_gets_no_names_it_cannot_tell_apart(journal: 
     target.add_file("readme", b"the target's own")
     result = mirror_trees(source, target, journal, FORCE)
     assert result.ok, result.failures
-    reasons = {skip.path: skip.reason for skip in result.plan.skipped}
+    reasons: dict[str, str] = {skip.path: skip.reason for skip in result.plan.skipped}
     assert sorted(reasons) == ["README", "a.txt", "readme"]
     assert "differs only by case from A.txt" in reasons["a.txt"]
     assert "differs only by case from readme" in reasons["README"]
