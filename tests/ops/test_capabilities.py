@@ -186,3 +186,25 @@ def test_a_wrapped_local_tree_keeps_its_fast_paths_unless_a_fault_must_fire(tmp_
     assert local_files(FaultyBackend(local, [Fault("rename", errno.EIO, nth=1)])) is local
     assert local_files(FaultyBackend(local, [Fault("open_read", errno.EIO, nth=1)])) is None
     assert local_files(MemoryBackend()) is None
+
+
+def test_a_target_that_ignores_case_gets_no_names_it_cannot_tell_apart(journal: Journal) -> None:
+    source = MemoryBackend("src")
+    for name in ("A.txt", "a.txt", "README", "keep.txt"):
+        source.add_file(name, name.encode())
+    target = MemoryBackend("dst", Capabilities(case_sensitive=False, parallel_connections=1))
+    target.add_file("readme", b"the target's own")
+    result = mirror_trees(source, target, journal, FORCE)
+    assert result.ok, result.failures
+    reasons: dict[str, str] = {skip.path: skip.reason for skip in result.plan.skipped}
+    assert sorted(reasons) == ["README", "a.txt", "readme"]
+    assert "differs only by case from A.txt" in reasons["a.txt"]
+    assert "differs only by case from readme" in reasons["README"]
+    assert sorted(path for path in target.nodes if path and not path.startswith(".dirkit")) == [
+        "A.txt",
+        "keep.txt",
+        "readme",
+    ]
+    assert target.nodes[RelPath("readme")].data == b"the target's own"
+    sensitive = MemoryBackend("dst2", Capabilities(parallel_connections=1))
+    assert not plan_mirror_trees(source, sensitive, FORCE).plan.skipped

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from dirkit.core.compare.diff import Change, Diff, Status
+from dirkit.core.compare.diff import Change, Diff, NameTwin, Status
 from dirkit.core.compare.sameness import SamenessPolicy, modes_differ, mtimes_equal
 from dirkit.core.run.plan import (
     Action,
@@ -19,7 +19,7 @@ from dirkit.core.run.plan import (
     tree_digest,
 )
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.paths import ROOT, RelPath, is_inside, parent_path
+from dirkit.core.tree.paths import ROOT, RelPath, is_inside, nfc_path, parent_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,8 @@ class MirrorPolicy:
     set_modes: bool = True
     symlinks: bool = True
     """Whether the target can hold symlinks; without, a source symlink is a skipped path with the reason."""
+    case_sensitive: bool = True
+    """Whether the target tells names apart by case; without, names that differ only so are skipped."""
 
 
 NO_SYMLINKS_REASON = "symlink not copied: the target tree cannot hold symlinks"
@@ -68,6 +70,7 @@ def plan_mirror(
     target_dirs: dict[RelPath, Entry] = {}
     deleted_files = 0
     target_dirs.update(renamed_dirs)
+    clashes = {} if chosen.case_sensitive else case_clashes(changes)
     for index, change in enumerate(changes):
         path = change.path
         if change.status is Status.MOVED:
@@ -82,6 +85,11 @@ def plan_mirror(
             if is_inside(path, backed_up_dir):
                 continue
             backed_up_dir = None
+        if path in clashes:
+            skipped.append(SkippedPath(path, clashes[path]))
+            if any(entry is not None and entry.is_dir for entry in (change.left, change.right)):
+                backed_up_dir = path
+            continue
         left, right = change.left, change.right
         status = change.status
         # A directory that could not be read is skipped whole: no mode or time is set on it either.
@@ -140,6 +148,28 @@ def plan_mirror(
         deleted_files=deleted_files,
         created=created,
     )
+
+
+def case_clashes(changes: Iterable[Change]) -> dict[RelPath, str]:
+    """Return the paths a target that ignores case cannot hold as planned, each with the reason.
+
+    Source names that differ only by case (the later ones), and a source name whose target twin
+    differs only by case (both are left as they are: copying one would overwrite the other).
+    """
+    clashes: dict[RelPath, str] = {}
+    first_of: dict[str, RelPath] = {}
+    for change in changes:
+        if change.left is not None and change.status is not Status.MOVED:
+            first = first_of.setdefault(nfc_path(change.path).casefold(), change.path)
+            if first != change.path:
+                clashes[change.path] = f"differs only by case from {first}; the target tree cannot hold both"
+        if change.twin_reason is NameTwin.CASE and change.twin is not None:
+            clashes.setdefault(
+                change.path,
+                f"differs only by case from {change.twin} on the other side; the target tree cannot "
+                "hold both (rename one)",
+            )
+    return clashes
 
 
 def _vacated_dir_times(changes: tuple[Change, ...], renames: list[Action]) -> Iterator[Action]:

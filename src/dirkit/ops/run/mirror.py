@@ -221,6 +221,7 @@ def plan_mirror_trees(
         set_dir_times=target.capabilities.can_set_mtime,
         set_modes=target.capabilities.can_set_mode,
         symlinks=target.capabilities.symlinks,
+        case_sensitive=target.capabilities.case_sensitive,
     )
     plan = plan_mirror(
         diff,

@@ -14,11 +14,13 @@ import blake3
 from dirkit.backends.chunks import iter_chunks, iter_local_chunks, iter_local_starts
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend, workers_for
+from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.search.dupes import DupeFile, DupeGroup
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
 from dirkit.ops.checksums.digests import DigestOptions
+from dirkit.ops.checksums.digests import digest as digest_through_backend
 from dirkit.ops.compare.digest_compare import digest_side
 from dirkit.ops.tree.scan import ScanOptions, iter_tree
 from dirkit.ops.tree.workers import start_process_pool
@@ -60,8 +62,11 @@ class DupesResult(NamedTuple):
 def digest_file(backend: Backend, path: RelPath, limit: int | None = None) -> str:
     """Return the BLAKE3 hex digest of a file's bytes (only the first limit bytes when given).
 
-    The one place dupes hashes; it will be pointed at the shared digest engine.
+    The one place dupes hashes through a backend; a whole file's digest comes from the server
+    when it offers BLAKE3 (digest()).
     """
+    if limit is None and DigestAlgorithm.BLAKE3.value in backend.capabilities.server_digests:
+        return digest_through_backend(backend, path, DigestAlgorithm.BLAKE3)
     size = READ_SIZE if limit is None else min(READ_SIZE, limit)
     return _digest_chunks(iter_chunks(backend, path, size), limit)
 
