@@ -146,7 +146,7 @@ def _opened(
         return
     location = os.fspath(tree)
     if missing_as_empty or create:
-        from dirkit.ops.run.mirror import open_mirror_target
+        from dirkit.backends.trees import open_mirror_target
 
         backend = open_mirror_target(location, create)
     else:

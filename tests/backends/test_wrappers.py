@@ -11,6 +11,7 @@ import pytest
 
 from dirkit.backends.faulty import Fault, FaultKind, FaultyBackend
 from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import local_files
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend
 from dirkit.backends.readonly import ReadOnlyBackend
@@ -296,14 +297,15 @@ def test_optional_interfaces_pass_wrappers_as_each_allows(tmp_path: Path) -> Non
     guard = ReadOnlyBackend(FaultyBackend(local, []))
     assert list(backends_within(guard)) == [guard, guard.wrapped, local]
     assert list(backends_within(guard, writing=True)) == [guard]
-    assert guard.native_path(ROOT) is None
+    assert local_files(guard) is None
     armed = FaultyBackend(local, [Fault("open_read", errno.EIO, nth=1)])
     assert list(backends_within(armed)) == [armed]
-    assert armed.native_path(ROOT) is None
+    assert local_files(armed) is None
     quiet = FaultyBackend(local, [Fault("set_mtime", errno.EIO, nth=1)])
-    assert quiet.native_path(ROOT) == str(tmp_path)
+    quiet_local = local_files(quiet)
+    assert quiet_local is not None and quiet_local.os_path(ROOT) == str(tmp_path)
     assert list(backends_within(RetryingBackend(local), writing=True))[-1] is local
-    assert list(backends_within(FaultyBackend(local, [], no_modes=True), writing=True))[-1] is not local
+    assert list(backends_within(FaultyBackend(local, [], no_modes=True), writing=True))[-1] is local
 
 
 def test_every_protocol_call_of_the_base_reaches_the_wrapped_backend() -> None:
@@ -327,7 +329,7 @@ def test_every_protocol_call_of_the_base_reaches_the_wrapped_backend() -> None:
     base.remove_dir(P("d"))
     assert base.list_dir(ROOT) == [] and tree.nodes.keys() == {ROOT}
     assert base.capabilities is tree.capabilities and base.description == tree.description
-    assert base.native_path(ROOT) is None and base.local_files() is None
+    assert base.local_files() is None
     base.reconnect()
     base.close()
 

@@ -167,7 +167,7 @@ def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
     with tarfile.open(archive, "w") as tar:
         for name in ("a.txt", "b.txt", "c.txt"):
             tar.add(source / name, arcname=name)
-    write = LocalBackend.write_local_file
+    write = LocalBackend.write_stream
 
     def interrupted_at_b(self: LocalBackend, path: RelPath, *args: Any, **kwargs: Any) -> Entry:
         entry = write(self, path, *args, **kwargs)
@@ -175,7 +175,7 @@ def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
             os.kill(os.getpid(), signal.SIGINT)
         return entry
 
-    monkeypatch.setattr(LocalBackend, "write_local_file", interrupted_at_b)
+    monkeypatch.setattr(LocalBackend, "write_stream", interrupted_at_b)
     code, _, err = run(capsys, "unpack", "--overwrite", str(archive), str(dest))
     assert code == 130
     assert "interrupted" in err

@@ -168,7 +168,7 @@ def test_many_small_files_hashed_in_worker_processes(
 
 
 class CountingBackend:
-    """A wrapper that counts open_read calls and hides the native path (like a remote tree)."""
+    """A wrapper that counts open_read calls and hides local fast paths (like a remote tree)."""
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
@@ -186,7 +186,7 @@ class CountingBackend:
             self.reads.append(path)
         return self.inner.open_read(path)
 
-    def native_path(self, path: RelPath) -> str | None:
+    def local_files(self) -> None:
         """Return None: reads go through open_read."""
         return None
 

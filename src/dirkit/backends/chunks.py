@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError, translate_os_error
@@ -36,10 +37,15 @@ def read_local_start(native: str, limit: int) -> tuple[bytes, bool]:
 
 def iter_chunks(backend: Backend, path: RelPath, chunk_size: int, offset: int = 0) -> Iterator[bytes]:
     """Yield a file's bytes from offset in chunks of at most chunk_size (the last may be shorter)."""
-    native = backend.native_path(path)
-    if native is None:
+    local = local_files(backend)
+    if local is None:
         yield from _iter_stream_chunks(backend, path, chunk_size, offset)
         return
+    yield from iter_local_chunks(local.os_path(path), chunk_size, offset)
+
+
+def iter_local_chunks(native: str, chunk_size: int, offset: int = 0) -> Iterator[bytes]:
+    """Yield a local file's bytes from offset in chunks of at most chunk_size, given its OS path."""
     try:
         descriptor = os.open(native, _READ_FLAGS)
     except OSError as error:
@@ -77,7 +83,8 @@ def _iter_stream_chunks(backend: Backend, path: RelPath, chunk_size: int, offset
 
 def read_start(backend: Backend, path: RelPath, limit: int) -> tuple[bytes, bool]:
     """Return up to limit bytes from the start of a file, and whether that was all of it."""
-    native = backend.native_path(path)
+    local = local_files(backend)
+    native = local.os_path(path) if local is not None else None
     if native is not None:
         return read_local_start(native, limit)
     with backend.open_read(path) as stream:
@@ -93,7 +100,8 @@ def read_start(backend: Backend, path: RelPath, limit: int) -> tuple[bytes, bool
 def read_start_into(backend: Backend, path: RelPath, buffer: bytearray) -> tuple[int, bool]:
     """Read the start of a file into buffer; return the byte count and whether that was all of it."""
     limit = len(buffer)
-    native = backend.native_path(path)
+    local = local_files(backend)
+    native = local.os_path(path) if local is not None else None
     if native is None:
         data, complete = read_start(backend, path, limit)
         buffer[: len(data)] = data

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import shutil
 import stat as stat_module
 import sys
@@ -13,9 +11,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
+from dirkit.backends.temp_files import new_temp_name, remove_quietly
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.filters import TEMP_MARKER
-from dirkit.core.tree.paths import RelPath, base_name, join_path, parent_path
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import (
     AlreadyExistsError,
     DirkitError,
@@ -112,30 +110,21 @@ def local_capabilities(root: str) -> Capabilities:
         case_sensitive=sys.platform not in ("darwin", "win32"),
         parallel_connections=max(4, min(16, (os.cpu_count() or 2) * 4)),
         hard_links=True,
+        identities=True,
     )
-
-
-def temp_name_for(path: RelPath) -> RelPath:
-    """Return a fresh temporary name beside path, recognisable as dirkit's own.
-
-    A temporary name's own temporary name keeps it whole as its start, so both share one prefix.
-    """
-    base = base_name(path)
-    start = base if TEMP_MARKER in base and base.startswith(".") else f".{base[:100]}"
-    name = f"{start}{TEMP_MARKER}{secrets.token_hex(4)}"
-    return join_path(parent_path(path), name)
 
 
 class LocalBackend:
     """A tree on the local filesystem, rooted at an existing directory."""
 
-    def __init__(self, root: str, must_exist: bool = True) -> None:
+    def __init__(self, root: str, must_exist: bool = True, capabilities: Capabilities | None = None) -> None:
         self.root = os.path.abspath(root)
         if must_exist and not os.path.isdir(self.root):
             reason = "no such directory" if not os.path.lexists(self.root) else "not a directory"
             kind = TreeNotFoundError if reason == "no such directory" else NotADirError
             raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
-        self._capabilities: Capabilities | None = None
+        self._capabilities: Capabilities | None = capabilities
+        """None until first asked: then read from the mount table (given: as declared by the caller)."""
         self._umask_bits: int | None = None
         """The process umask once read (all bits when unknown: then every mode is set explicitly)."""
 
@@ -151,13 +140,30 @@ class LocalBackend:
         """Return the root directory."""
         return self.root
 
-    def native_path(self, path: RelPath) -> str:
+    def local_files(self) -> LocalBackend:
+        """Return this backend itself: it offers every local fast path (LocalFiles)."""
+        return self
+
+    def os_path(self, path: RelPath) -> str:
         """Return the OS path of path."""
         return os.path.join(self.root, path) if path else self.root
 
+    def real_root(self) -> str:
+        """Return the root's real path (symlinks resolved)."""
+        return os.path.realpath(self.root)
+
+    def stat_os_path(self, os_path: str) -> Entry:
+        """Return the entry of a local OS path (anywhere, not following a final symlink)."""
+        try:
+            st = os.stat(os_path, follow_symlinks=False)
+            target = os.readlink(os_path) if stat_module.S_ISLNK(st.st_mode) else None
+        except OSError as error:
+            raise translate_os_error(error, os_path) from error
+        return entry_from_stat(RelPath(os_path), st, target)
+
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
         """Return the entry at path."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             st = os.stat(full, follow_symlinks=follow_symlinks)
             target = os.readlink(full) if stat_module.S_ISLNK(st.st_mode) else None
@@ -167,7 +173,7 @@ class LocalBackend:
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """Return the entries of a directory's children; unreadable children carry error."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         prefix = path + "/" if path else ""
         entries: list[Entry] = []
         append = entries.append
@@ -222,7 +228,7 @@ class LocalBackend:
         A fast listing for callers that need names and kinds only: size, mtime and inode are left
         unknown (0 and None), except that symlinks still carry their target.
         """
-        full = self.native_path(path)
+        full = self.os_path(path)
         prefix = path + "/" if path else ""
         entries: list[Entry] = []
         append = entries.append
@@ -248,7 +254,7 @@ class LocalBackend:
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return the file's bytes as a stream."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             return open(full, "rb")
         except OSError as error:
@@ -262,8 +268,8 @@ class LocalBackend:
         mode: int | None = None,
     ) -> Entry:
         """Write source to a temporary name beside path, fsync it, and rename it into place."""
-        temp = self.native_path(temp_name_for(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         try:
             with open(temp, "xb") as sink:
                 shutil.copyfileobj(source, sink, COPY_CHUNK)
@@ -271,11 +277,11 @@ class LocalBackend:
                 os.fsync(sink.fileno())
             self._finish_temp(temp, final, mtime_ns, mode)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         return self.stat(path)
 
-    def clone_local_file(
+    def clone_file(
         self,
         source_path: str,
         path: RelPath,
@@ -292,8 +298,8 @@ class LocalBackend:
         a power cut could. Without keep_mode the file gets no mode of its own (for filesystems that
         cannot chmod, such as FAT).
         """
-        temp = self.native_path(temp_name_for(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         try:
             source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as error:
@@ -317,13 +323,13 @@ class LocalBackend:
                 os.close(target_fd)
             os.replace(temp, final)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         finally:
             os.close(source_fd)
         return entry_from_stat(path, written)
 
-    def write_local_file(
+    def write_stream(
         self,
         path: RelPath,
         source: BinaryIO,
@@ -333,11 +339,11 @@ class LocalBackend:
     ) -> Entry:
         """Write source to a temporary name beside path and rename it into place, in few system calls.
 
-        Without fsync the data is not flushed before the rename (as with clone_local_file). Whatever
+        Without fsync the data is not flushed before the rename (as with clone_file). Whatever
         stops the write (an error of source, an interrupt) removes the temporary name.
         """
-        temp = self.native_path(temp_name_for(path))
-        final = self.native_path(path)
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
         bits = 0o666 if mode is None else mode & 0o7777
         try:
             target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, bits & 0o777)
@@ -362,7 +368,7 @@ class LocalBackend:
                 os.close(target_fd)
             os.replace(temp, final)
         except BaseException as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             if isinstance(error, OSError) and not isinstance(error, DirkitError):
                 raise translate_os_error(error, final) from error
             raise
@@ -402,7 +408,7 @@ class LocalBackend:
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.mkdir(full, 0o777 if mode is None else mode & 0o7777)
             if mode is not None:
@@ -412,7 +418,7 @@ class LocalBackend:
 
     def make_symlink(self, path: RelPath, target: str) -> None:
         """Create a symlink."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.symlink(target, full)
         except OSError as error:
@@ -420,7 +426,7 @@ class LocalBackend:
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a non-directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.unlink(full)
         except OSError as error:
@@ -428,15 +434,15 @@ class LocalBackend:
 
     def hard_link(self, existing: RelPath, new: RelPath) -> None:
         """Make new a second name of the existing file."""
-        source, target = self.native_path(existing), self.native_path(new)
+        source, target = self.os_path(existing), self.os_path(new)
         try:
             os.link(source, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
 
-    def hard_link_native(self, existing: str, new: RelPath) -> None:
+    def hard_link_from(self, existing: str, new: RelPath) -> None:
         """Make new a second name of a file given by its OS path (it may lie outside the tree)."""
-        target = self.native_path(new)
+        target = self.os_path(new)
         try:
             os.link(existing, target, follow_symlinks=False)
         except OSError as error:
@@ -444,7 +450,7 @@ class LocalBackend:
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.rmdir(full)
         except OSError as error:
@@ -452,7 +458,7 @@ class LocalBackend:
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename old to new."""
-        source, target = self.native_path(old), self.native_path(new)
+        source, target = self.os_path(old), self.os_path(new)
         if not replace and os.path.lexists(target):
             raise AlreadyExistsError(17, "already exists", target)
         try:
@@ -462,7 +468,7 @@ class LocalBackend:
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
         """Set the modification time (of the link itself for a symlink)."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.utime(full, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
         except OSError as error:
@@ -470,7 +476,7 @@ class LocalBackend:
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits."""
-        full = self.native_path(path)
+        full = self.os_path(path)
         try:
             os.chmod(full, mode & 0o7777)
         except OSError as error:
@@ -559,8 +565,3 @@ def _copy_descriptor(source_fd: int, target_fd: int) -> None:
     os.ftruncate(target_fd, 0)
     while block := os.read(source_fd, COPY_CHUNK):
         os.write(target_fd, block)
-
-
-def _remove_quietly(full: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(full)

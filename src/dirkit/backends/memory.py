@@ -40,7 +40,7 @@ class MemoryBackend:
     """A tree held in a dict; thread-safe; the clock is a counter so tests stay deterministic.
 
     It behaves as its capabilities say: times are kept in steps of mtime_resolution_ns, and without
-    symlinks or hard_links those calls raise UnsupportedError; without atomic_rename, a rename that
+    symlinks or hard_links those calls raise UnsupportedError; without rename_replaces, a rename that
     replaces an existing name frees the name first, in a separate step. The keyword options build
     such a tree (a stand-in for an FTP server) from the default capabilities.
     """
@@ -56,13 +56,13 @@ class MemoryBackend:
         atomic_replace: bool = True,
     ) -> None:
         self._name = name
-        declared = capabilities or Capabilities(parallel_connections=4, hard_links=True)
+        declared = capabilities or Capabilities(parallel_connections=4, hard_links=True, identities=True)
         self._capabilities = dataclasses.replace(
             declared,
             mtime_resolution_ns=WHOLE_SECOND if whole_second_times else declared.mtime_resolution_ns,
             symlinks=declared.symlinks and symlinks,
             hard_links=declared.hard_links and hard_links,
-            atomic_rename=declared.atomic_rename and atomic_replace,
+            rename_replaces=declared.rename_replaces and atomic_replace,
         )
         self._lock = threading.RLock()
         self._clock = 1_000_000_000_000_000_000
@@ -87,10 +87,6 @@ class MemoryBackend:
         """Return the tree's name."""
         return f"memory:{self._name}"
 
-    def native_path(self, path: RelPath) -> None:
-        """Memory trees have no OS path."""
-        return None
-
     def _kept_time(self, mtime_ns: int) -> int:
         """Return mtime_ns as this tree keeps it: cut down to its resolution."""
         step = self._capabilities.mtime_resolution_ns
@@ -111,44 +107,69 @@ class MemoryBackend:
 
     def _entry(self, path: RelPath, node: MemoryNode) -> Entry:
         size = len(node.data) if node.kind is EntryKind.FILE else 0
-        return Entry(path, node.kind, size, node.mtime_ns, node.mode, node.target, ino=node.ino)
+        ino = node.ino if self._capabilities.identities else 0
+        mtime = node.mtime_ns if self._capabilities.mtime_resolution_ns is not None else None
+        return Entry(path, node.kind, size, mtime, node.mode, node.target, ino=ino)
 
-    def _resolve(self, path: RelPath, hops: int = 0) -> RelPath:
+    def _resolve(self, path: RelPath, follow_last: bool) -> RelPath:
+        """Return the stored path that path names: symlinks in its parents (and last, if asked) followed."""
         node = self.nodes.get(path)
-        if node is None or node.kind is not EntryKind.SYMLINK or node.target is None or hops > 40:
+        if node is not None and (not follow_last or node.kind is not EntryKind.SYMLINK):
             return path
-        if node.target.startswith("/"):
-            return path
-        try:
-            parent = parent_path(path)
-            target = rel_path(f"{parent}/{node.target}" if parent else node.target)
-        except ValueError:
-            return path
-        return self._resolve(target, hops + 1) if target in self.nodes else path
+        pending = list(reversed(path.split("/"))) if path else []
+        resolved: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            found = self.nodes.get(RelPath("/".join([*resolved, part])))
+            followed = follow_last or bool(pending)
+            if (
+                found is not None
+                and found.kind is EntryKind.SYMLINK
+                and found.target is not None
+                and not found.target.startswith("/")
+                and followed
+                and hops < 40
+            ):
+                hops += 1
+                pending.extend(reversed(found.target.split("/")))
+                continue
+            resolved.append(part)
+        return RelPath("/".join(resolved))
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
         """Return the entry at path."""
         with self._lock:
-            real = self._resolve(path) if follow_symlinks else path
-            entry = self._entry(real, self._get(real))
+            real = self._resolve(path, follow_symlinks)
+            entry = self._entry(real, self._get(real if real in self.nodes else path))
             return entry._replace(path=path)
 
     def list_dir(self, path: RelPath) -> list[Entry]:
-        """Return the children of a directory."""
+        """Return the children of a directory (through symlinks to directories, as a POSIX tree does)."""
         with self._lock:
-            node = self._get(path)
+            real = self._resolve(path, True)
+            node = self._get(real if real in self.nodes else path)
             if node.kind is not EntryKind.DIR:
                 raise NotADirError(errno.ENOTDIR, "not a directory", path)
+            prefix = f"{path}/" if path else ""
+            cut = len(real) + 1 if real else 0
             return [
-                self._entry(child, child_node)
+                self._entry(RelPath(prefix + child[cut:]), child_node)
                 for child, child_node in self.nodes.items()
-                if child and parent_path(child) == path
+                if child and parent_path(child) == real
             ]
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return the file's bytes as a stream."""
         with self._lock:
-            node = self._get(path)
+            real = self._resolve(path, True)
+            node = self._get(real if real in self.nodes else path)
             if node.kind is EntryKind.DIR:
                 raise IsADirError(errno.EISDIR, "is a directory", path)
             return io.BytesIO(node.data)
@@ -170,7 +191,7 @@ class MemoryBackend:
             node = self._node(EntryKind.FILE, data=data)
             if mtime_ns is not None:
                 node.mtime_ns = self._kept_time(mtime_ns)
-            if mode is not None:
+            if mode is not None and self._capabilities.can_set_mode:
                 node.mode = mode & 0o7777
             self.nodes[path] = node
             return self._entry(path, node)
@@ -181,7 +202,8 @@ class MemoryBackend:
             self._require_parent_dir(path)
             if path in self.nodes:
                 raise AlreadyExistsError(errno.EEXIST, "already exists", path)
-            self.nodes[path] = self._node(EntryKind.DIR, mode=0o755 if mode is None else mode)
+            kept = mode is not None and self._capabilities.can_set_mode
+            self.nodes[path] = self._node(EntryKind.DIR, mode=mode if kept else 0o755)
 
     def make_symlink(self, path: RelPath, target: str) -> None:
         """Create a symlink (refused when the capabilities say the tree has none)."""
@@ -225,8 +247,8 @@ class MemoryBackend:
             del self.nodes[path]
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
-        """Rename old (and everything below it) to new; without atomic_rename a replace takes two steps."""
-        if replace and not self._capabilities.atomic_rename:
+        """Rename old (and everything below it) to new; without rename_replaces a replace takes two steps."""
+        if replace and not self._capabilities.rename_replaces:
             self._free_name_for(old, new)
         with self._lock:
             node = self._get(old)
@@ -271,7 +293,9 @@ class MemoryBackend:
             self._get(path).mtime_ns = self._kept_time(mtime_ns)
 
     def set_mode(self, path: RelPath, mode: int) -> None:
-        """Set the permission bits."""
+        """Set the permission bits (refused when the capabilities say modes are not kept)."""
+        if not self._capabilities.can_set_mode:
+            raise BackendError(errno.EPERM, "this tree cannot keep permission bits", path)
         with self._lock:
             self._get(path).mode = mode & 0o7777
 

@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 
+NO_MTIMES = None
+"""The mtime resolution of a tree whose modification times cannot be trusted: they never prove sameness."""
+
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a backend can do, as data for planners (nobody probes with try/except)."""
 
-    mtime_resolution_ns: int = 1
+    mtime_resolution_ns: int | None = 1
+    """The step of the tree's modification times (FTP: whole seconds; FAT: 2 s); NO_MTIMES (None): no
+    usable mtimes, so a quick compare can never call two files the same by size and time."""
     can_set_mtime: bool = True
     can_set_mode: bool = True
+    """Whether permission bits are kept (FAT, many servers: no); modes compare only where both keep them."""
     case_sensitive: bool = True
     symlinks: bool = True
+    """Whether symlinks can be stored; a planner skips, with the reason, links for a target without them."""
     atomic_rename: bool = True
+    """Whether rename is atomic (readers see the old name or the new one, never neither)."""
+    rename_replaces: bool = True
+    """Whether rename(replace=True) replaces an existing name in one step; else the name is freed first."""
     server_digests: tuple[str, ...] = ()
-    parallel_connections: int = 8
+    """Digest algorithms (DigestAlgorithm values) the backend computes itself, offered by server_digest()."""
+    parallel_connections: int = 1
+    """Calls that may usefully run at once on this tree; see workers_for()."""
     hard_links: bool = False
     """Whether hard_link works (two names for one file)."""
+    identities: bool = False
+    """Whether entries carry a (device, inode) identity that names one stored object."""
+
+
+def coarser_resolution(left: int | None, right: int | None) -> int | None:
+    """Return the coarser of two mtime resolutions (NO_MTIMES wins over any step)."""
+    if left is None or right is None:
+        return NO_MTIMES
+    return max(left, right)
 
 
 @runtime_checkable
 class Backend(Protocol):
     """I/O on one tree; paths are RelPaths below the tree's root ('' is the root).
 
-    Errors are raised as dirkit error kinds (which subclass the builtin OSError types).
+    Errors are raised as dirkit error kinds, which subclass the builtin OSError types: NotFoundError
+    (FileNotFoundError), AlreadyExistsError (FileExistsError), NotADirError, IsADirError,
+    PermissionDeniedError, else BackendError. Guaranteed: write_file never leaves a partial file
+    under its final name; list_dir reports an unreadable child as an entry with error set, not by
+    raising. Threading: a backend may be called from up to workers_for(backend, jobs) threads at
+    once (capabilities.parallel_connections); it serialises internally what it cannot overlap.
+    Optional extras, offered by some backends only: local_files() (backends/local_files.py) and
+    server_digest(path, algorithm) for the algorithms in capabilities.server_digests.
     """
 
     @property
@@ -96,10 +125,16 @@ class Backend(Protocol):
         """Set the permission bits of path."""
         ...
 
-    def native_path(self, path: RelPath) -> str | None:
-        """Return the OS path of path on a local filesystem, or None for remote trees."""
-        ...
-
     def close(self) -> None:
         """Release connections and handles."""
         ...
+
+
+def workers_for(backend: Backend | Sequence[Backend], jobs: int) -> int:
+    """Return how many threads or processes to start on backend(s): jobs, bounded by their connections.
+
+    The one place the bound is taken: content compare, digests, grep, dupes and the executor use it.
+    """
+    backends = [backend] if isinstance(backend, Backend) else list(backend)
+    limit = min((item.capabilities.parallel_connections for item in backends), default=1)
+    return max(1, min(jobs, limit))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from dirkit.backends.local_files import LocalFiles, local_files
 from dirkit.backends.protocol import Backend, Capabilities
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
@@ -102,17 +103,12 @@ class BackendWrapper:
         """Set permission bits through the wrapped backend."""
         self.wrapped.set_mode(path, mode)
 
-    def native_path(self, path: RelPath) -> str | None:
-        """Return the wrapped backend's OS path when direct writes may bypass this wrapper, else None."""
-        return self.wrapped.native_path(path) if self.passes_through(writing=True) else None
-
-    def local_files(self) -> object | None:
-        """Return the wrapped tree's local fast paths (its own local_files()) if they may bypass this wrapper.
+    def local_files(self) -> LocalFiles | None:
+        """Return the wrapped tree's local fast paths if they may bypass this wrapper, else None.
 
         The fast paths write too (kernel copies, hard links), so they pass only where writing may.
         """
-        offer = getattr(self.wrapped, "local_files", None)
-        return offer() if offer is not None and self.passes_through(writing=True) else None
+        return local_files(self.wrapped) if self.passes_through(writing=True) else None
 
     def reconnect(self) -> None:
         """Reconnect the wrapped backend, if it has a connection to renew (see retrying.Reconnectable)."""

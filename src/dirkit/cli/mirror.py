@@ -6,7 +6,8 @@ import argparse
 import sys
 from dataclasses import replace
 
-from dirkit.backends.trees import open_tree
+from dirkit.backends.local_files import local_files
+from dirkit.backends.trees import open_mirror_target, open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_guard_options,
@@ -35,7 +36,6 @@ from dirkit.ops.run.mirror import (
     backup_dir_from_user,
     check_mirror_options,
     check_separate_trees,
-    open_mirror_target,
     plan_mirror_trees,
     refuse_if_guarded,
     run_plan,
@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     source = open_tree(args.source)
     target = open_mirror_target(args.target, create=not planning_only)
     try:
-        options = mirror_options_from_args(args, target.native_path(ROOT))
+        local = local_files(target)
+        options = mirror_options_from_args(args, local.os_path(ROOT) if local is not None else None)
         check_mirror_options(target, options)
         with journaled() as journal:
             if planning_only:

@@ -9,14 +9,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dirkit.core.run.plan import (
-    Action,
-    ActionKind,
-    Fingerprint,
-    JsonValue,
-    actions_from_compact,
-    actions_to_compact,
-)
+from dirkit.core.run.compact import actions_from_compact, actions_to_compact
+from dirkit.core.run.plan import Action, ActionKind, Fingerprint, JsonValue
 from dirkit.core.run.undo import JournalStep, StepStatus
 from dirkit.core.tree.paths import RelPath, join_path
 from dirkit.errors import BackendError

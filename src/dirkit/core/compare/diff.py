@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dirkit.core.compare.match import match_entries, normalized_key
-from dirkit.core.compare.sameness import SamenessPolicy, Verdict, judge_entries, metadata_difference
+from dirkit.core.compare.sameness import (
+    SamenessPolicy,
+    Verdict,
+    judge_entries,
+    metadata_difference,
+    mtime_window_ns,
+)
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath, is_inside, nfc_path, sort_key
 from dirkit.core.tree.snapshot import Snapshot
@@ -140,7 +146,7 @@ def _pair_exact(left: tuple[Entry, ...], right: tuple[Entry, ...], policy: Samen
     same, changed = Verdict.SAME, Verdict.CHANGED
     quick = not policy.content
     compare_modes = policy.compare_modes
-    window = max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
+    window = mtime_window_ns(policy)
     for a in left:
         b = take(a[0], None)
         if b is None:
@@ -152,7 +158,9 @@ def _pair_exact(left: tuple[Entry, ...], right: tuple[Entry, ...], policy: Samen
                 verdict = changed
             else:
                 a_time, b_time = a[3], b[3]
-                if a_time == b_time or a_time is None or b_time is None:
+                if a_time is None or b_time is None or window is None:
+                    verdict = changed
+                elif a_time == b_time:
                     verdict = same
                 else:
                     verdict = same if abs(a_time - b_time) <= window else changed

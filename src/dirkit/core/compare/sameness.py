@@ -30,17 +30,29 @@ class SamenessPolicy:
     content: bool = False
     modify_window_ns: int = 0
     """Mtimes this far apart still count as equal (rsync's --modify-window)."""
-    mtime_resolution_ns: int = 1
-    """The coarser mtime resolution of the two trees; differences below it are not seen."""
+    mtime_resolution_ns: int | None = 1
+    """The coarser mtime resolution of the two trees; differences below it are not seen. None: a tree
+    has no usable mtimes, so mtimes never prove two files the same."""
     compare_modes: bool = True
-    """Report permission bits that differ (what mirror sets); an unknown mode (0) never differs."""
+    """Report permission bits that differ (what mirror sets); an unknown mode (0) never differs.
+    Set only when both trees keep modes."""
+
+
+def mtime_window_ns(policy: SamenessPolicy) -> int | None:
+    """Return how far apart two mtimes may be and still count as equal (None: they never do)."""
+    if policy.mtime_resolution_ns is None:
+        return None
+    return max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
 
 
 def mtimes_equal(left: int | None, right: int | None, policy: SamenessPolicy) -> bool:
-    """Tell whether two mtimes are equal within the policy's window and resolution."""
-    if left is None or right is None:
-        return True
-    window = max(policy.modify_window_ns, policy.mtime_resolution_ns - 1)
+    """Tell whether two mtimes are equal within the policy's window and resolution.
+
+    A missing mtime, or a tree without usable mtimes, is never equal: it cannot prove sameness.
+    """
+    window = mtime_window_ns(policy)
+    if left is None or right is None or window is None:
+        return False
     return abs(left - right) <= window
 
 
@@ -58,10 +70,16 @@ _MODED_KINDS = frozenset({EntryKind.FILE, EntryKind.DIR})
 
 
 def dir_mtimes_differ(left: Entry, right: Entry, policy: SamenessPolicy) -> bool:
-    """Tell whether two directories' mtimes differ in a quick comparison (content mode ignores them)."""
+    """Tell whether two directories' mtimes differ in a quick comparison (content mode ignores them).
+
+    Unknown directory mtimes never differ: nothing could settle them.
+    """
     return (
         not policy.content
         and left.kind is EntryKind.DIR
+        and policy.mtime_resolution_ns is not None
+        and left.mtime_ns is not None
+        and right.mtime_ns is not None
         and not mtimes_equal(left.mtime_ns, right.mtime_ns, policy)
     )
 

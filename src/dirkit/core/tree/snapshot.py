@@ -15,9 +15,12 @@ class Snapshot:
     """The entries of a tree (root excluded), sorted so that a directory's children follow it."""
 
     entries: tuple[Entry, ...]
-    mtime_resolution_ns: int = 1
-    """The coarsest mtime step of the backend the snapshot came from (1 s for FTP, 2 s for FAT)."""
+    mtime_resolution_ns: int | None = 1
+    """The coarsest mtime step of the backend the snapshot came from (1 s for FTP, 2 s for FAT; None:
+    no usable mtimes)."""
     case_sensitive: bool = True
+    keeps_modes: bool = True
+    """Whether the tree keeps permission bits (FAT does not): modes are compared only where both do."""
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
@@ -36,11 +39,14 @@ class Snapshot:
 
 
 def make_snapshot(
-    entries: Iterable[Entry], mtime_resolution_ns: int = 1, case_sensitive: bool = True
+    entries: Iterable[Entry],
+    mtime_resolution_ns: int | None = 1,
+    case_sensitive: bool = True,
+    keeps_modes: bool = True,
 ) -> Snapshot:
     """Return a snapshot of entries in any order, sorted into component order."""
     ordered = sorted(entries, key=lambda entry: sort_key(entry.path))
-    return Snapshot(tuple(ordered), mtime_resolution_ns, case_sensitive)
+    return Snapshot(tuple(ordered), mtime_resolution_ns, case_sensitive, keeps_modes)
 
 
 def is_component_ordered(entries: Sequence[Entry]) -> bool:

@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.protocol import Backend
+from dirkit.backends.temp_files import remove_quietly, temp_path_beside
+from dirkit.backends.trees import open_tree
 from dirkit.core.archive.formats import ArchiveFormat, format_from_name
 from dirkit.core.archive.tar import TarType, build_header, end_of_archive, padding_for
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath, display_path, is_valid_utf8
 from dirkit.errors import AlreadyExistsError, BackendError, RefusedError, UsageError, translate_os_error
 from dirkit.ops.archive.streams import CHUNK_BYTES, CompressingWriter, make_compressor
-from dirkit.ops.run.byte_copy import remove_quietly, temp_path_beside
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 
 FIXED_MTIME = 315_532_800
@@ -74,7 +75,7 @@ def pack_tree(
 ) -> PackResult:
     """Write the tree at root into archive; paths that cannot be packed are listed as skipped."""
     archive_format = options.archive_format or format_from_name(archive)
-    backend = LocalBackend(root)
+    backend = open_tree(root)
     if os.path.isdir(archive):
         raise UsageError(f"{archive}: is a directory; name the archive file")
     if not options.force and os.path.lexists(archive):
@@ -155,7 +156,7 @@ def _mtime_ns_of(entry: Entry, options: PackOptions) -> int:
 
 
 def _write_tar(
-    backend: LocalBackend,
+    backend: Backend,
     entries: list[Entry],
     temp: str,
     archive_format: ArchiveFormat,
@@ -175,10 +176,10 @@ def _write_tar(
                 elif entry.kind is EntryKind.SYMLINK:
                     header = build_header(entry.path, TarType.SYMLINK, 0o777, 0, mtime_ns, entry.target or "")
                 else:
-                    native = backend.native_path(entry.path)
+                    native = display_path(entry.path)
                     try:
-                        stream = open(native, "rb", buffering=0)  # noqa: SIM115
-                    except OSError as error:
+                        stream = backend.open_read(entry.path)
+                    except BackendError as error:
                         skipped.append((entry.path, f"cannot read: {error.strerror}"))
                         totals.failed += 1
                         continue
@@ -249,7 +250,7 @@ def _refuse_names_zip_cannot_hold(entries: list[Entry]) -> None:
 
 
 def _write_zip(
-    backend: LocalBackend,
+    backend: Backend,
     entries: list[Entry],
     temp: str,
     options: PackOptions,
@@ -274,10 +275,10 @@ def _write_zip(
             info.external_attr = (stat.S_IFREG | (entry.mode & 0o7777)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.file_size = entry.size
-            native = backend.native_path(entry.path)
+            native = display_path(entry.path)
             try:
-                stream = open(native, "rb")  # noqa: SIM115
-            except OSError as error:
+                stream = backend.open_read(entry.path)
+            except BackendError as error:
                 skipped.append((entry.path, f"cannot read: {error.strerror}"))
                 totals.failed += 1
                 continue

@@ -56,7 +56,8 @@ from dirkit.ops.archive.members import (
     open_zip,
     zip_members,
 )
-from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.state.journal import Journal, RunStatus, StepOutcome
 

@@ -1,6 +1,6 @@
 """The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
 
-Local files (backends with a native path) are read directly: small ones with three system calls each,
+Local files (backends that offer local_files()) are read directly: small ones with three system calls each,
 in one worker process per core when there are many; large ones memory-mapped, hashed by BLAKE3 on
 every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
 inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
@@ -22,14 +22,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
 import blake3
 
-from dirkit.backends.protocol import Backend
+from dirkit.backends.local_files import local_files
+from dirkit.backends.protocol import Backend, workers_for
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.entry import Entry
-from dirkit.core.tree.paths import RelPath
+from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import BackendError, UsageError
 from dirkit.ops.tree.workers import start_process_pool
 from dirkit.state.database import connect_state
@@ -158,11 +159,6 @@ def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> L
     return digest, unchanged, None
 
 
-def _small_file_workers(jobs: int) -> Executor:
-    """Return a pool of forked processes, one per core (at most jobs), for hashing small files."""
-    return start_process_pool(max(1, min(os.cpu_count() or 1, jobs)))
-
-
 def _can_fork_workers() -> bool:
     """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
     return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
@@ -214,7 +210,8 @@ class DigestEngine:
         self.backend = backend
         self.options = options
         self.cache = cache
-        self._local_root = backend.native_path(RelPath(""))
+        local = local_files(backend)
+        self._local_root = local.os_path(ROOT) if local is not None else None
 
     def digest_entries(self, entries: Iterable[Entry]) -> DigestResults:
         """Return the digests of file entries, from the cache where their identity is unchanged.
@@ -272,7 +269,7 @@ class DigestEngine:
                     continue
                 small.append(entry)
                 if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    pool = stack.enter_context(_small_file_workers(self.options.jobs))
+                    pool = stack.enter_context(start_process_pool(self.options.jobs))
                 if pool is None or len(small) < BATCH_FILES:
                     continue
                 for start in range(0, len(small), BATCH_FILES):
@@ -298,19 +295,36 @@ class DigestEngine:
                 yield from _outcomes_of([entry], [outcome])
 
     def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
-        if len(entries) == 1 or self.options.jobs == 1:
+        workers = workers_for(self.backend, self.options.jobs)
+        if len(entries) == 1 or workers == 1:
             yield from map(self._digest_stream_of, entries)
             return
-        with ThreadPoolExecutor(self.options.jobs, thread_name_prefix="dirkit-digest") as pool:
+        with ThreadPoolExecutor(workers, thread_name_prefix="dirkit-digest") as pool:
             yield from pool.map(self._digest_stream_of, entries)
 
     def _digest_stream_of(self, entry: Entry) -> _Outcome:
         try:
-            with self.backend.open_read(entry.path) as stream:
-                digest = digest_stream(stream.read, self.options.algorithm, entry.size)
+            found = digest(self.backend, entry.path, self.options.algorithm, entry.size)
         except BackendError as error:
             return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
-        return _Outcome(entry.path, digest, None, None, entry.size)
+        return _Outcome(entry.path, found, None, None, entry.size)
+
+
+class OffersServerDigests(Protocol):
+    """A backend that computes some digests itself (capabilities.server_digests names which)."""
+
+    def server_digest(self, path: RelPath, algorithm: str) -> str:
+        """Return the hex digest of path's bytes, computed where the file lies."""
+        ...
+
+
+def digest(backend: Backend, path: RelPath, algorithm: DigestAlgorithm, size_hint: int = 0) -> str:
+    """Return the hex digest of a file: from the server when it offers the algorithm, else by reading."""
+    if algorithm.value in backend.capabilities.server_digests:
+        server = cast(OffersServerDigests, backend)
+        return server.server_digest(path, algorithm.value).lower()
+    with backend.open_read(path) as stream:
+        return digest_stream(stream.read, algorithm, size_hint)
 
 
 def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
@@ -320,8 +334,8 @@ def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> 
 
 def tree_cache_key(backend: Backend) -> str | None:
     """Return the key that names a tree in the cache (its real path), or None if it is not local."""
-    root = backend.native_path(RelPath(""))
-    return os.path.realpath(root) if root is not None else None
+    local = local_files(backend)
+    return local.real_root() if local is not None else None
 
 
 @contextmanager

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from dirkit.backends.local_files import local_files, real_path_of
 from dirkit.backends.protocol import Backend
 from dirkit.core.checksums.digest import DigestAlgorithm, algorithm_hint_from_name, algorithms_for_length
 from dirkit.core.checksums.manifest import ManifestRecord, ParsedManifest, parse_manifest
 from dirkit.core.checksums.verify import VerifyItem, VerifyResult, VerifyStatus
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.paths import RelPath, display_path, rel_path, sort_key
+from dirkit.core.tree.paths import ROOT, RelPath, display_path, rel_path, sort_key
 from dirkit.errors import BackendError, InvalidPathError, NotFoundError, UsageError, translate_os_error
 from dirkit.ops.checksums.digests import DigestEngine, DigestOptions
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
@@ -113,10 +114,11 @@ def _target_inside_root(backend: Backend, target: str) -> str | None:
     """Return a link target as ROOT-relative ('/'-led when it was absolute), or None if it is outside."""
     if not target.startswith("/"):
         return target
-    root = backend.native_path(RelPath(""))
-    if root is None:
+    local = local_files(backend)
+    if local is None:
         return None
-    real_root = os.path.realpath(root).rstrip("/")
+    root = local.os_path(ROOT)
+    real_root = local.real_root().rstrip("/")
     normal = os.path.normpath(target)
     if normal == real_root or normal == root.rstrip("/"):
         return "/"
@@ -238,11 +240,11 @@ def verify_tree(
 
 def path_inside_tree(backend: Backend, file_path: str) -> RelPath | None:
     """Return file_path relative to a local tree's root if it lies inside it, else None."""
-    root = backend.native_path(RelPath(""))
-    if root is None:
+    local = local_files(backend)
+    if local is None:
         return None
-    real_root = os.path.realpath(root)
-    real_file = os.path.realpath(file_path)
+    real_root = local.real_root()
+    real_file = real_path_of(file_path)
     if not real_file.startswith(real_root + os.sep):
         return None
     return RelPath(os.path.relpath(real_file, real_root).replace(os.sep, "/"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from dirkit.backends.protocol import Backend
+from dirkit.backends.protocol import Backend, workers_for
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError
@@ -35,10 +35,10 @@ def files_equal(left: Backend, right: Backend, left_entry: Entry, right_entry: E
 def compare_contents(
     left: Backend, right: Backend, pairs: Sequence[tuple[Entry, Entry]], jobs: int
 ) -> dict[RelPath, bool | str]:
-    """Return each pair's content verdict keyed by left path, comparing up to jobs pairs at once."""
+    """Return each pair's content verdict keyed by left path, comparing pairs on workers_for() threads."""
     if not pairs:
         return {}
-    workers = max(1, min(jobs, len(pairs)))
+    workers = min(workers_for([left, right], jobs), len(pairs))
     if workers == 1:
         return {a.path: files_equal(left, right, a, b) for a, b in pairs}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dirkit-content") as pool:

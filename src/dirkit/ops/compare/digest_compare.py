@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.compare.diff import Diff
@@ -20,8 +21,7 @@ def digests_worth_using(left: Backend, right: Backend) -> bool:
     and fills the cache for next time. Remote trees keep byte comparison (it can stop at the first
     difference and no cache can be trusted there).
     """
-    root = RelPath("")
-    return left.native_path(root) is not None and right.native_path(root) is not None
+    return local_files(left) is not None and local_files(right) is not None
 
 
 def digest_side(backend: Backend, entries: Sequence[Entry], options: DigestOptions) -> DigestResults:

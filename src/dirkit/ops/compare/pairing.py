@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dirkit.backends.protocol import Backend
+from dirkit.backends.protocol import Backend, coarser_resolution
 from dirkit.core.compare.diff import Diff, build_diff, content_candidates, pair_snapshots
 from dirkit.core.compare.sameness import SamenessPolicy
 from dirkit.core.tree.snapshot import Snapshot
@@ -36,11 +36,16 @@ class CompareOptions:
 
 
 def policy_for(left: Snapshot, right: Snapshot, options: CompareOptions) -> SamenessPolicy:
-    """Return the sameness policy for two snapshots: the coarser resolution of the two wins."""
+    """Return the sameness policy for two snapshots, from both trees' capabilities.
+
+    The coarser mtime resolution of the two wins (no usable mtimes on either side: mtimes never
+    prove sameness); modes are compared only when both trees keep them.
+    """
     return SamenessPolicy(
         content=options.content,
         modify_window_ns=options.modify_window_ns,
-        mtime_resolution_ns=max(left.mtime_resolution_ns, right.mtime_resolution_ns),
+        mtime_resolution_ns=coarser_resolution(left.mtime_resolution_ns, right.mtime_resolution_ns),
+        compare_modes=left.keeps_modes and right.keeps_modes,
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.compare.diff import (
     Change,
@@ -37,7 +37,6 @@ from dirkit.core.compare.match import match_entries
 from dirkit.core.compare.sameness import Verdict
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, base_name, sort_key
-from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import BackendError
 from dirkit.ops.compare.digest_compare import (
     compare_contents_by_digest,
@@ -46,7 +45,7 @@ from dirkit.ops.compare.digest_compare import (
 )
 from dirkit.ops.compare.pairing import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.tree.gcpause import paused_gc
-from dirkit.ops.tree.scan import collect_entries
+from dirkit.ops.tree.scan import collect_entries, snapshot_of
 
 PARALLEL_AFTER_SECONDS = 0.15
 """Start worker processes only when the parent has worked this long and work remains."""
@@ -65,11 +64,11 @@ class UnitWork:
 
 
 def can_partition(left: Backend, right: Backend, options: CompareOptions) -> bool:
-    """Tell whether this comparison may be split across processes."""
+    """Tell whether this comparison may be split across processes (both trees offer local fast paths)."""
     scan = options.scan
     return (
-        type(left) is LocalBackend
-        and type(right) is LocalBackend
+        local_files(left) is not None
+        and local_files(right) is not None
         and options.jobs > 1
         and (os.cpu_count() or 1) > 1
         and not scan.follow_symlinks
@@ -155,8 +154,8 @@ def compare_work(left: Backend, right: Backend, work: UnitWork, options: Compare
     for (a, b), deep in work.units:
         left_entries.extend(_side_entries(left, a, deep, options))
         right_entries.extend(_side_entries(right, b, deep, options))
-    left_snapshot = Snapshot(tuple(left_entries), left.capabilities.mtime_resolution_ns)
-    right_snapshot = Snapshot(tuple(right_entries), right.capabilities.mtime_resolution_ns)
+    left_snapshot = snapshot_of(left_entries, left)
+    right_snapshot = snapshot_of(right_entries, right)
     deferred: list[tuple[Entry, Entry]] = []
     if defers_content(options):
         policy = policy_for(left_snapshot, right_snapshot, options)
@@ -243,9 +242,10 @@ def _serve_worker(
         return
 
 
-def _start_worker(
-    left: LocalBackend, right: LocalBackend, options: CompareOptions
-) -> subprocess.Popen[bytes] | None:
+def _start_worker(left: Backend, right: Backend, options: CompareOptions) -> subprocess.Popen[bytes] | None:
+    left_local, right_local = local_files(left), local_files(right)
+    if left_local is None or right_local is None:
+        return None
     try:
         worker = subprocess.Popen(
             [sys.executable, "-m", "dirkit.ops.compare.compare_worker"],
@@ -257,7 +257,8 @@ def _start_worker(
         return None
     assert worker.stdin is not None
     try:
-        pickle.dump((left.root, right.root, options), worker.stdin)
+        roots = (left_local.os_path(ROOT), right_local.os_path(ROOT))
+        pickle.dump((*roots, left.capabilities, right.capabilities, options), worker.stdin)
         worker.stdin.flush()
     except OSError:
         _stop_worker(worker)
@@ -278,8 +279,8 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def compare_partitioned(
-    left: LocalBackend,
-    right: LocalBackend,
+    left: Backend,
+    right: Backend,
     options: CompareOptions,
     parallel_after_seconds: float = PARALLEL_AFTER_SECONDS,
 ) -> Diff:

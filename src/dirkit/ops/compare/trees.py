@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.core.compare.diff import Diff, Status
 from dirkit.core.tree.snapshot import Snapshot
@@ -28,7 +27,6 @@ def compare_trees(left: Backend, right: Backend, options: CompareOptions | None 
     """Return how the right tree differs from the left one."""
     chosen = options or CompareOptions()
     if can_partition(left, right, chosen):
-        assert isinstance(left, LocalBackend) and isinstance(right, LocalBackend)
         return compare_partitioned(left, right, chosen)
     left_snapshot, right_snapshot = scan_both(left, right, chosen.scan)
     with paused_gc():

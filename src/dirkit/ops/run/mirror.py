@@ -8,19 +8,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from dirkit.backends.memory import MemoryBackend
+from dirkit.backends.local_files import local_files, paths_overlap
 from dirkit.backends.protocol import Backend
-from dirkit.backends.trees import REMOTE_SCHEMES, open_tree
 from dirkit.core.run.guards import GuardOptions, guard_violations
-from dirkit.core.run.plan import (
-    JsonValue,
-    MirrorPolicy,
-    Plan,
-    find_stale_actions,
-    plan_from_json_lines,
-    plan_mirror,
-    unrenameable_moves,
-)
+from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror, unrenameable_moves
+from dirkit.core.run.names import BACKUP_ROOT
+from dirkit.core.run.plan import JsonValue, Plan
+from dirkit.core.run.plan_json import plan_from_json_lines
+from dirkit.core.run.stale import find_stale_actions
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.filters import RESERVED_DIR_NAME, make_filter
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, is_inside, join_path, path_parts, rel_path
@@ -31,49 +26,17 @@ from dirkit.errors import (
     RefusedError,
     StalePlanError,
     UsageError,
-    translate_os_error,
 )
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, prune_backups
-from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 from dirkit.state.journal import Journal
 
 STALE_REASONS_SHOWN = 5
 log = logging.getLogger("dirkit")
-
-
-class AbsentTree(MemoryBackend):
-    """An empty stand-in for a target directory that does not exist yet (for planning only)."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self._location = os.path.abspath(location)
-
-    @property
-    def description(self) -> str:
-        """Return the absolute path the tree will have."""
-        return self._location
-
-
-def open_mirror_target(location: str, create: bool) -> Backend:
-    """Return the target tree; a missing directory is created when create, else planned as empty."""
-    if location.startswith(REMOTE_SCHEMES) or os.path.isdir(location):
-        return open_tree(location)
-    if os.path.lexists(location):
-        return open_tree(location)
-    if not create:
-        return AbsentTree(location)
-    try:
-        os.mkdir(location, 0o777)
-    except FileNotFoundError as error:
-        absolute = os.path.abspath(location)
-        reason = f"cannot create it: its parent folder {os.path.dirname(absolute)} does not exist"
-        raise NotFoundError(error.errno, reason, absolute) from error
-    except OSError as error:
-        raise translate_os_error(error, os.path.abspath(location)) from error
-    return open_tree(location)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +125,9 @@ def check_backup_dir(target: Backend, backup_dir: RelPath) -> None:
             return
         if entry.kind is not EntryKind.DIR:
             what = "a symlink" if entry.kind is EntryKind.SYMLINK else f"a {entry.kind.value}, not a folder"
-            raise UsageError(
-                f"{display_path(target.native_path(built) or built)}: cannot keep backups there: it is {what}"
-            )
+            local = local_files(target)
+            shown = local.os_path(built) if local is not None else built
+            raise UsageError(f"{display_path(shown)}: cannot keep backups there: it is {what}")
 
 
 def check_mirror_options(target: Backend, options: MirrorOptions) -> None:
@@ -199,19 +162,20 @@ def check_links_between_trees(
     source: Backend, target: Backend, source_snapshot: Snapshot, target_snapshot: Snapshot
 ) -> None:
     """Raise UsageError if a symlink followed in one tree reaches the root of the other."""
-    source_root, target_root = source.native_path(ROOT), target.native_path(ROOT)
-    if source_root is None or target_root is None:
+    source_local, target_local = local_files(source), local_files(target)
+    if source_local is None or target_local is None:
         return
-    for snapshot, other_root, other_name in (
-        (source_snapshot, target_root, "target"),
-        (target_snapshot, source_root, "source"),
+    source_root, target_root = source_local.os_path(ROOT), target_local.os_path(ROOT)
+    for snapshot, other_local, other_root, other_name in (
+        (source_snapshot, target_local, target_root, "target"),
+        (target_snapshot, source_local, source_root, "source"),
     ):
         try:
-            other = os.stat(other_root)
-        except OSError:
+            other = other_local.stat_os_path(other_root)
+        except BackendError:
             continue
         for entry in snapshot:
-            if entry.kind is EntryKind.DIR and (entry.dev, entry.ino) == (other.st_dev, other.st_ino):
+            if entry.kind is EntryKind.DIR and (entry.dev, entry.ino) == (other.dev, other.ino):
                 raise UsageError(
                     f"{display_path(entry.path)}: a symlink followed here reaches the {other_name} tree "
                     f"{display_path(other_root)}; the source and target trees must be separate "
@@ -221,12 +185,11 @@ def check_links_between_trees(
 
 def check_separate_trees(source: Backend, target: Backend) -> None:
     """Raise UsageError if the two trees are one, or one lies inside the other."""
-    source_root, target_root = source.native_path(ROOT), target.native_path(ROOT)
-    if source_root is None or target_root is None:
+    source_local, target_local = local_files(source), local_files(target)
+    if source_local is None or target_local is None:
         return
-    source_real, target_real = os.path.realpath(source_root), os.path.realpath(target_root)
-    shared = os.path.commonpath([source_real, target_real])
-    if shared in (source_real, target_real):
+    source_root, target_root = source_local.os_path(ROOT), target_local.os_path(ROOT)
+    if paths_overlap(source_local.real_root(), target_local.real_root()):
         raise UsageError(
             f"{display_path(target_root)}: the source and target trees must be separate "
             f"(one is {display_path(source_root)} or lies inside it, or the other way round)"
@@ -257,6 +220,8 @@ def plan_mirror_trees(
         sameness=policy_for(source_snapshot, target_snapshot, compare_options),
         set_dir_times=target.capabilities.can_set_mtime,
         set_modes=target.capabilities.can_set_mode,
+        symlinks=target.capabilities.symlinks,
+        case_sensitive=target.capabilities.case_sensitive,
     )
     plan = plan_mirror(
         diff,

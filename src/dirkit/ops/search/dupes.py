@@ -11,13 +11,16 @@ from typing import NamedTuple
 
 import blake3
 
-from dirkit.backends.chunks import iter_chunks, iter_local_starts
-from dirkit.backends.protocol import Backend
+from dirkit.backends.chunks import iter_chunks, iter_local_chunks, iter_local_starts
+from dirkit.backends.local_files import local_files
+from dirkit.backends.protocol import Backend, workers_for
+from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.search.dupes import DupeFile, DupeGroup
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
 from dirkit.ops.checksums.digests import DigestOptions
+from dirkit.ops.checksums.digests import digest as digest_through_backend
 from dirkit.ops.compare.digest_compare import digest_side
 from dirkit.ops.tree.scan import ScanOptions, iter_tree
 from dirkit.ops.tree.workers import start_process_pool
@@ -59,11 +62,19 @@ class DupesResult(NamedTuple):
 def digest_file(backend: Backend, path: RelPath, limit: int | None = None) -> str:
     """Return the BLAKE3 hex digest of a file's bytes (only the first limit bytes when given).
 
-    The one place dupes hashes; it will be pointed at the shared digest engine.
+    The one place dupes hashes through a backend; a whole file's digest comes from the server
+    when it offers BLAKE3 (digest()).
     """
+    if limit is None and DigestAlgorithm.BLAKE3.value in backend.capabilities.server_digests:
+        return digest_through_backend(backend, path, DigestAlgorithm.BLAKE3)
+    size = READ_SIZE if limit is None else min(READ_SIZE, limit)
+    return _digest_chunks(iter_chunks(backend, path, size), limit)
+
+
+def _digest_chunks(chunks: Iterable[bytes], limit: int | None) -> str:
     hasher = blake3.blake3()
     remaining = limit
-    for chunk in iter_chunks(backend, path, READ_SIZE if limit is None else min(READ_SIZE, limit)):
+    for chunk in chunks:
         piece = chunk
         if remaining is not None:
             piece = chunk[:remaining]
@@ -80,10 +91,13 @@ DigestOutcome = tuple[str | None, str | None]
 """A file's digest, or the reason it could not be read."""
 
 
-def digest_batch(backend: Backend, paths: Sequence[RelPath], limit: int | None) -> list[DigestOutcome]:
-    """Return the digest of each file's first limit bytes (all bytes for None), or why it failed."""
+def digest_batch(source: Backend | str, paths: Sequence[RelPath], limit: int | None) -> list[DigestOutcome]:
+    """Return the digest of each file's first limit bytes (all bytes for None), or why it failed.
+
+    source is a backend, or the OS path of a local tree's root (what crosses into worker processes).
+    """
     outcomes: list[DigestOutcome] = []
-    root = backend.native_path(ROOT)
+    root = source if isinstance(source, str) else None
     if limit is not None and root is not None:
         buffer = bytearray(limit)
         view = memoryview(buffer)
@@ -95,7 +109,12 @@ def digest_batch(backend: Backend, paths: Sequence[RelPath], limit: int | None) 
         return outcomes
     for path in paths:
         try:
-            outcomes.append((digest_file(backend, path, limit), None))
+            if isinstance(source, str):
+                size = READ_SIZE if limit is None else min(READ_SIZE, limit)
+                chunks = iter_local_chunks(f"{source.rstrip('/')}/{path}", size)
+                outcomes.append((_digest_chunks(chunks, limit), None))
+            else:
+                outcomes.append((digest_file(source, path, limit), None))
         except BackendError as error:
             outcomes.append((None, error.strerror or str(error)))
     return outcomes
@@ -110,8 +129,10 @@ class _DigestQueue:
 
     def __init__(self, backends: Sequence[Backend], jobs: int) -> None:
         self.backends = backends
-        local = all(backend.native_path(ROOT) is not None for backend in backends)
-        workers = min(jobs, os.cpu_count() or 1) if local else jobs
+        found = [local_files(backend) for backend in backends]
+        self.local_roots = [item.os_path(ROOT) if item is not None else None for item in found]
+        local = all(root is not None for root in self.local_roots)
+        workers = min(jobs, os.cpu_count() or 1) if local else workers_for(backends, jobs)
         self.pool: Executor | None = None
         if workers > 1 and local:
             self.pool = start_process_pool(workers)
@@ -130,7 +151,8 @@ class _DigestQueue:
 
     def _submit(self, key: tuple[int, int | None]) -> None:
         batch = self.pending.pop(key)
-        backend = self.backends[key[0]]
+        root = self.local_roots[key[0]]
+        backend: Backend | str = root if root is not None else self.backends[key[0]]
         paths = [item.path for _, item in batch]
         if self.pool is None:
             self.submitted.append((batch, digest_batch(backend, paths, key[1])))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Callable, Iterator, Sequence
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import local_files, paths_overlap
 from dirkit.backends.protocol import Backend
 from dirkit.core.run.plan import Action, ActionKind, Plan, SkippedPath, entry_matches, make_plan
 from dirkit.core.search.dupes import DupeAction, DupeGroup, KeepRule
@@ -15,7 +14,8 @@ from dirkit.core.search.dupes_plan import plan_dupe_runs
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, RelPath, display_path
 from dirkit.errors import NotFoundError, UsageError
-from dirkit.ops.run.execute import ExecuteOptions, RunResult, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult
 from dirkit.ops.run.mirror import MirrorOptions, run_plan
 from dirkit.ops.run.recovery import TreeClaim, claim_tree
 from dirkit.state.journal import Journal
@@ -25,13 +25,13 @@ def check_separate_roots(backends: Sequence[Backend]) -> None:
     """Raise UsageError if a root is given twice or lies inside another (their runs would overlap)."""
     reals: list[tuple[str, str]] = []
     for backend in backends:
-        native = backend.native_path(ROOT)
-        if native is None:
+        local = local_files(backend)
+        if local is None:
             raise UsageError(f"{backend.description}: --link and --remove work on local trees only")
-        reals.append((native, os.path.realpath(native)))
+        reals.append((local.os_path(ROOT), local.real_root()))
     for index, (shown, real) in enumerate(reals):
         for other_shown, other in reals[index + 1 :]:
-            if os.path.commonpath([real, other]) in (real, other):
+            if paths_overlap(real, other):
                 raise UsageError(
                     f"{display_path(other_shown)}: overlaps root {display_path(shown)}; give --link or "
                     "--remove separate roots (each root gets its own undoable run)"
@@ -86,8 +86,10 @@ def _stat_kept(action: Action, backend: Backend) -> Entry | None:
     """Return what the kept file of a HARD_LINK action is now (None if it is gone)."""
     try:
         if action.link_target is not None:
-            folder, name = os.path.split(action.link_target)
-            return LocalBackend(folder).stat(RelPath(name))
+            local = local_files(backend)
+            if local is None:
+                return None
+            return local.stat_os_path(action.link_target)
         if action.source_path is None:
             return None
         return backend.stat(action.source_path)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from dirkit.backends.chunks import iter_chunks, iter_local_starts, read_start, read_start_into
-from dirkit.backends.protocol import Backend
+from dirkit.backends.local_files import local_files
+from dirkit.backends.protocol import Backend, workers_for
 from dirkit.core.search.grep import (
     NEWLINE,
     ByteMatcher,
@@ -91,7 +92,10 @@ class _Searcher:
         self.streamed_lines = options.mode is GrepMode.LINES
 
     def __getstate__(self) -> tuple[Backend, ByteMatcher, GrepOptions]:
-        return self.backend, self.matcher, replace(self.options, scan=ScanOptions(), globs=GlobFilter())
+        local = local_files(self.backend)
+        # A worker process reads a local tree directly: send the local tree, not a wrapper around it.
+        sent = local if isinstance(local, Backend) else self.backend
+        return sent, self.matcher, replace(self.options, scan=ScanOptions(), globs=GlobFilter())
 
     def __setstate__(self, state: tuple[Backend, ByteMatcher, GrepOptions]) -> None:
         self.__init__(*state)  # type: ignore[misc]
@@ -103,9 +107,10 @@ class _Searcher:
 
     def search_batch(self, entries: list[Entry]) -> list[FileMatches | Entry | None]:
         """Return the result of each file of a batch (see search_small)."""
-        root = self.backend.native_path(ROOT)
-        if root is None:
+        local = local_files(self.backend)
+        if local is None:
             return [self.search_small(entry) for entry in entries]
+        root = local.os_path(ROOT)
         buffer = self._buffer()
         starts = iter_local_starts(root, [entry.path for entry in entries], buffer)
         judge = self._judge
@@ -270,8 +275,8 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
     on the network, so threads do. Big files whose lines are wanted stream here, in order.
     """
     pending: deque[Future[list[FileMatches | Entry | None]]] = deque()
-    local = searcher.backend.native_path(ROOT) is not None
-    workers = min(jobs, os.cpu_count() or 1) if local else jobs
+    local = local_files(searcher.backend) is not None
+    workers = min(jobs, os.cpu_count() or 1) if local else workers_for(searcher.backend, jobs)
     if workers <= 1:
         for batch in _batches(files, BATCH_FILES):
             for result in searcher.search_batch(batch):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 
-from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.filters import (
@@ -16,11 +16,13 @@ from dirkit.core.tree.filters import (
     TreeFilter,
     parse_ignore_file,
 )
-from dirkit.core.tree.paths import ROOT, RelPath, base_name, parent_path
+from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_path
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import BackendError
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
+MAX_LINK_HOPS = 40
+"""Symlinks followed at most while resolving one path (as the kernel's ELOOP limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +41,18 @@ def scan_tree(backend: Backend, options: ScanOptions | None = None) -> Snapshot:
     """Return a snapshot of every entry below the backend's root (root excluded)."""
     chosen = options or ScanOptions()
     entries = collect_entries(backend, ROOT, chosen)
+    return snapshot_of(entries, backend)
+
+
+def snapshot_of(entries: list[Entry], backend: Backend) -> Snapshot:
+    """Return a snapshot of entries already in component order, with what backend's capabilities say."""
     capabilities = backend.capabilities
-    return Snapshot(tuple(entries), capabilities.mtime_resolution_ns, capabilities.case_sensitive)
+    return Snapshot(
+        tuple(entries),
+        capabilities.mtime_resolution_ns,
+        capabilities.case_sensitive,
+        capabilities.can_set_mode,
+    )
 
 
 def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> list[Entry]:
@@ -61,16 +73,25 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
     dir_kind, link_kind = EntryKind.DIR, EntryKind.SYMLINK
     max_depth = options.max_depth
     list_dir = backend.list_dir
-    if options.kinds_only and not follow and isinstance(backend, LocalBackend):
-        list_dir = backend.list_dir_kinds
+    local = local_files(backend) if options.kinds_only and not follow else None
+    if local is not None:
+        list_dir = local.list_dir_kinds
     top_listing = list_dir(top)
     rules_of: dict[RelPath, tuple[IgnoreRules, ...]] = {}
     if gitignore:
         rules_of[top] = _read_ignore_rules(backend, top, top_listing)
-    ancestors_of: dict[RelPath, tuple[tuple[int, int], ...]] = {}
+    ancestors_of: dict[RelPath, tuple[Hashable, ...]] = {}
+    by_inode = backend.capabilities.identities
+    real_of: dict[RelPath, RelPath] = {}
+    """Without identities: the resolved (link-free) path of each directory walked into."""
     if follow:
         root = backend.stat(top, follow_symlinks=True)
-        ancestors_of[top] = ((root.dev, root.ino),)
+        if by_inode:
+            ancestors_of[top] = ((root.dev, root.ino),)
+        else:
+            real_top = resolve_tree_path(backend, top)
+            real_of[top] = top if real_top is None else real_top
+            ancestors_of[top] = (real_of[top],)
     top_listing.sort(reverse=True)
     stack = top_listing
     pop, extend = stack.pop, stack.extend
@@ -87,7 +108,11 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
             if tree_filter.excludes(path, base_name(path), kind is dir_kind, rules):
                 continue
         if follow and kind is link_kind and entry.error is None:
-            entry = _follow_link(backend, entry, ancestors_of[parent_path(path)])
+            parent_ancestors = ancestors_of[parent_path(path)]
+            if by_inode:
+                entry = _follow_link(backend, entry, parent_ancestors)
+            else:
+                entry = _follow_link_by_path(backend, entry, real_of, parent_ancestors)
             kind = entry.kind
         if (
             kind is not dir_kind
@@ -106,7 +131,11 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
             inherited = rules_of.get(parent_path(path), ())
             rules_of[path] = inherited + _read_ignore_rules(backend, path, listing)
         if follow:
-            ancestors_of[path] = (*ancestors_of[parent_path(path)], (entry.dev, entry.ino))
+            if by_inode:
+                key: Hashable = (entry.dev, entry.ino)
+            else:
+                key = real_of.setdefault(path, join_path(real_of[parent_path(path)], base_name(path)))
+            ancestors_of[path] = (*ancestors_of[parent_path(path)], key)
         listing.sort(reverse=True)
         extend(listing)
 
@@ -115,7 +144,7 @@ def _is_reserved_dir(path: str) -> bool:
     return path == RESERVED_DIR_NAME or path.endswith("/" + RESERVED_DIR_NAME)
 
 
-def _follow_link(backend: Backend, link: Entry, ancestors: tuple[tuple[int, int], ...]) -> Entry:
+def _follow_link(backend: Backend, link: Entry, ancestors: tuple[Hashable, ...]) -> Entry:
     try:
         target = backend.stat(link.path, follow_symlinks=True)
     except BackendError:
@@ -123,6 +152,64 @@ def _follow_link(backend: Backend, link: Entry, ancestors: tuple[tuple[int, int]
     if target.kind is EntryKind.DIR and (target.dev, target.ino) in ancestors:
         return link._replace(error="symlink loop: points to a directory above it")
     return target._replace(path=link.path)
+
+
+def _follow_link_by_path(
+    backend: Backend, link: Entry, real_of: dict[RelPath, RelPath], ancestors: tuple[Hashable, ...]
+) -> Entry:
+    """Follow a link on a tree without identities: a loop is a target whose resolved path is an ancestor's."""
+    parent = parent_path(link.path)
+    real_parent = real_of[parent]
+    if link.target is None or link.target.startswith("/"):
+        return link
+    real = resolve_tree_path(backend, _joined(real_parent, link.target))
+    if real is None:
+        return link
+    try:
+        target = backend.stat(real)
+    except BackendError:
+        return link
+    if target.kind is EntryKind.DIR:
+        if real in ancestors:
+            return link._replace(error="symlink loop: points to a directory above it")
+        real_of[link.path] = real
+    return target._replace(path=link.path)
+
+
+def _joined(directory: str, relative: str) -> str:
+    return f"{directory}/{relative}" if directory else relative
+
+
+def resolve_tree_path(backend: Backend, path: str) -> RelPath | None:
+    """Return path with every symlink and '..' resolved inside the tree, or None if it leaves the tree.
+
+    The portable realpath: component by component through backend.stat, at most MAX_LINK_HOPS links.
+    """
+    pending = [part for part in reversed(path.split("/"))]
+    resolved: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None
+            resolved.pop()
+            continue
+        candidate = RelPath("/".join([*resolved, part]))
+        try:
+            entry = backend.stat(candidate)
+        except BackendError:
+            return None
+        if entry.kind is not EntryKind.SYMLINK:
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS or entry.target is None or entry.target.startswith("/"):
+            return None
+        pending.extend(reversed(entry.target.split("/")))
+    return RelPath("/".join(resolved))
 
 
 def _read_ignore_rules(backend: Backend, directory: RelPath, listing: list[Entry]) -> tuple[IgnoreRules, ...]:
