@@ -196,10 +196,11 @@
       facts.appendChild(tr);
     }
     fact("status", statuses[row[1]][1]);
-    fact(data.left ? "size (" + data.left + ")" : "size", humanBytes(row[2]));
-    if (data.right) fact("size (" + data.right + ")", humanBytes(row[3]));
-    fact(data.left ? "modified (" + data.left + ")" : "modified", humanTime(row[4]));
-    if (data.right) fact("modified (" + data.right + ")", humanTime(row[5]));
+    const sides = data.right ? [" (left)", " (right)"] : ["", ""];
+    fact("size" + sides[0], humanBytes(row[2]));
+    fact("size" + sides[1], humanBytes(row[3]));
+    fact("modified" + sides[0], humanTime(row[4]));
+    fact("modified" + sides[1], humanTime(row[5]));
     fact("note", row[6]);
     details.appendChild(facts);
     if (row[7] >= 0) {
