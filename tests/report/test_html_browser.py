@@ -78,7 +78,7 @@ def test_report_in_chromium(make_tree: MakeTree, tmp_path: Path, monkeypatch: py
 
         page.fill("#search", "NEW")
         page.wait_for_selector(".search-count")
-        assert page.inner_text(".search-count") == "1 paths match"
+        assert page.inner_text(".search-count") == "1 path matches"
         assert [row.get_attribute("data-path") for row in tree.locator(".file-row").all()] == ["docs/new.txt"]
         page.screenshot(path=tmp_path / "3-search.png")
         assert problems == []

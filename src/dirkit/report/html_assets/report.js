@@ -237,7 +237,7 @@
       matches++;
       if (found.length < SEARCH_LIMIT) found.push(i);
     }
-    treeBox.appendChild(el("div", "note search-count", matches + " paths match"));
+    treeBox.appendChild(el("div", "note search-count", matches + (matches === 1 ? " path matches" : " paths match")));
     const part = document.createDocumentFragment();
     for (const i of found) part.appendChild(fileRow(i, 0, rows[i][0]));
     treeBox.appendChild(part);
