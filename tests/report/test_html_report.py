@@ -140,6 +140,13 @@ def test_the_total_time_cap_leaves_later_files_undiffed() -> None:
     assert found.note == "not diffed: the report's 0 s for diffs ran out"
 
 
+def test_the_total_lines_cap_leaves_later_diffs_out() -> None:
+    jobs = [DiffJob(RelPath(f"{n}.txt"), b"a\n", b"b\n") for n in range(3)]
+    found = list(capped_diffs(jobs, DiffCaps(total_lines=12)))
+    assert [len(diff.lines) for diff in found] == [5, 5, 0]
+    assert found[2].note == "diff not shown: the report's 12 diff lines are used"
+
+
 def test_a_file_over_the_size_cap_is_not_diffed(make_tree: MakeTree, tmp_path: Path) -> None:
     big = "x\n" * (512 * 1024 + 1)
     left = make_tree("l", {"big.txt": big, "small.txt": "1\n"})

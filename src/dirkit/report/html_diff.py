@@ -20,6 +20,9 @@ DEFAULT_TOTAL_TIME_CAP = 60.0
 DEFAULT_MAX_DIFF_LINES = 2000
 """Lines of one file's diff kept in the report."""
 
+DEFAULT_TOTAL_DIFF_LINES = 200_000
+"""Lines of all the diffs of one report together; later diffs are left out (the page stays small)."""
+
 
 @dataclass(frozen=True, slots=True)
 class DiffJob:
@@ -37,6 +40,7 @@ class DiffCaps:
     time_cap: float = DEFAULT_TIME_CAP
     total_time_cap: float = DEFAULT_TOTAL_TIME_CAP
     max_lines: int = DEFAULT_MAX_DIFF_LINES
+    total_lines: int = DEFAULT_TOTAL_DIFF_LINES
 
 
 def _diff_in_worker(path: RelPath, old: bytes, new: bytes, max_lines: int) -> TextDiff:
@@ -74,19 +78,31 @@ def capped_diffs(jobs: Sequence[DiffJob], caps: DiffCaps | None = None) -> Itera
     caps = caps or DiffCaps()
     worker = _Worker()
     deadline = time.monotonic() + caps.total_time_cap
+    lines_left = caps.total_lines
     try:
         for job in jobs:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            time_left = deadline - time.monotonic()
+            if time_left <= 0:
                 yield TextDiff(
                     job.path, note=f"not diffed: the report's {caps.total_time_cap:g} s for diffs ran out"
                 )
                 continue
-            seconds = min(caps.time_cap, left)
+            if lines_left == 0:
+                yield TextDiff(
+                    job.path, note=f"diff not shown: the report's {caps.total_lines} diff lines are used"
+                )
+                continue
+            seconds = min(caps.time_cap, time_left)
             found = worker.run(job, caps, seconds)
             if found is None:
                 yield TextDiff(job.path, note=f"diff not shown: it took longer than {seconds:g} s")
+            elif len(found.lines) > lines_left:
+                lines_left = 0
+                yield TextDiff(
+                    job.path, note=f"diff not shown: the report's {caps.total_lines} diff lines are used"
+                )
             else:
+                lines_left -= len(found.lines)
                 yield found
     finally:
         worker.close()
