@@ -1,4 +1,4 @@
-"""The HTML report in a real headless Chromium: expand a folder, filter, search, open a file's diff."""
+"""The HTML report in headless Chromium: expand a folder (500 rows at a time), filter, search, open a diff."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def test_report_in_chromium(make_tree: MakeTree, tmp_path: Path, monkeypatch: py
             "docs/new.txt": "new",
             "src/main.py": "print('hi')\n",
             **{f"data/part{n:03}.csv": f"{n}\n" for n in range(30)},
+            **{f"many/f{n:03}": "" for n in range(520)},
         },
     )
     for root in (left, right):
@@ -53,7 +54,7 @@ def test_report_in_chromium(make_tree: MakeTree, tmp_path: Path, monkeypatch: py
         page.wait_for_selector("body[data-ready='1']")
         tree = page.locator("#tree")
         folders = [row.get_attribute("data-path") for row in tree.locator(".folder-row").all()]
-        assert folders == ["docs"]  # data/ and src/ hold no differences
+        assert folders == ["docs", "many"]  # data/ and src/ hold no differences
         hostile = tree.locator(f".file-row[data-path='{HOSTILE}'] .name")
         assert hostile.inner_text() == HOSTILE
         assert page.locator("img").count() == 0
@@ -63,6 +64,12 @@ def test_report_in_chromium(make_tree: MakeTree, tmp_path: Path, monkeypatch: py
         shown = [row.get_attribute("data-path") for row in tree.locator(".file-row").all()]
         assert shown == ["docs/guide.txt", "docs/new.txt", "docs/old.txt", HOSTILE]
         assert page.locator(".folder-row[data-path='docs'] .badge").all_inner_texts() == ["1", "1", "1"]
+
+        page.click(".folder-row[data-path='many']")
+        assert tree.locator(".file-row[data-path^='many/']").count() == 500
+        page.click("text=show 20 more of 20")
+        assert tree.locator(".file-row[data-path^='many/']").count() == 520
+        page.click(".folder-row[data-path='many']")
 
         page.uncheck("#filters input[value='left_only']")
         shown = [row.get_attribute("data-path") for row in tree.locator(".file-row").all()]
