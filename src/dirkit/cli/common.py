@@ -179,3 +179,13 @@ def write_lines(lines: Iterable[str], stream: TextIO | None = None) -> None:
     target = stream or sys.stdout
     for line in lines:
         target.write(f"{line}\n")
+
+
+def add_html_options(group: ArgumentGroup, what: str) -> None:
+    """Add --html FILE and --open; write the page with cli.html_report.write_html_report."""
+    group.add_argument(
+        "--html",
+        metavar="FILE",
+        help=f"also write {what} as one self-contained HTML page to FILE (see docs/html-report.md)",
+    )
+    group.add_argument("--open", action="store_true", help="open the --html page in a web browser")

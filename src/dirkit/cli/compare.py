@@ -8,6 +8,7 @@ import sys
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_html_options,
     add_jobs_option,
     add_modify_window_option,
     add_output_options,
@@ -17,12 +18,14 @@ from dirkit.cli.common import (
     style_for,
     write_lines,
 )
+from dirkit.cli.html_report import check_html_args, report_text_diffs, write_html_report
 from dirkit.core.compare.diff import Status
 from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.compare.textdiff import unified_diff_of
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.report.compare import render_json_lines, render_text, summary_line
+from dirkit.report.html_rows import compare_report
 
 DESCRIPTION = """\
 Compare two directory trees and list every path that differs.
@@ -112,11 +115,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="show a unified diff of each changed text file (capped at 1 MiB and 400 lines)",
     )
+    add_html_options(shown, "the comparison, with the diffs of changed text files,")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare the two trees and print the result; return the exit code."""
+    check_html_args(args)
     modify_window_ns = modify_window_ns_from_args(args)
     jobs = jobs_from_args(args)
     left = open_tree(args.left)
@@ -133,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         diff = compare_trees(left, right, options)
+        if args.html:
+            report = compare_report(
+                diff, args.left, args.right, report_text_diffs(left, right, diff), show_same=args.all
+            )
+            write_html_report(args, report)
         if args.quiet:
             pass
         elif args.json:

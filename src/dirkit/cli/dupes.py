@@ -12,11 +12,13 @@ from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_dry_run_option,
     add_filter_options,
+    add_html_options,
     add_jobs_option,
     add_output_options,
     jobs_from_args,
     scan_options_from_args,
 )
+from dirkit.cli.html_report import check_html_args, write_html_report
 from dirkit.cli.runs import executing, journaled, report_run
 from dirkit.core.search.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.sizes import parse_byte_count
@@ -29,6 +31,7 @@ from dirkit.ops.search.dupes_actions import (
     plan_dupe_actions_per_root,
     run_dupe_plans,
 )
+from dirkit.report.html_rows import dupes_report
 from dirkit.report.search import dupe_step_json, dupes_group_json, output_bytes
 
 DESCRIPTION = """\
@@ -108,12 +111,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_dry_run_option(act, "print what --link/--remove would do and change nothing")
     add_filter_options(parser)
     add_output_options(parser)
+    add_html_options(parser, "the groups found")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Find the duplicates and print them (or the plan to deal with them); return the exit code."""
+    check_html_args(args)
     action = DupeAction.LINK if args.link else DupeAction.REMOVE if args.remove else None
+    if args.html and action is not None and not args.dry_run:
+        raise UsageError(f"--html shows the groups found: add --dry-run, or leave out --{action.value}")
     options = DupesOptions(
         jobs=jobs_from_args(args),
         scan=scan_options_from_args(args),
@@ -130,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         for _, backend in trees:
             backend.close()
     roots = [root for root, _ in trees]
+    if args.html:
+        write_html_report(args, dupes_report(result.groups, roots))
 
     def shown(item: DupeFile) -> str:
         return os.path.join(roots[item.root_index], item.path)

@@ -11,6 +11,7 @@ from dirkit.backends.trees import open_mirror_target, open_tree
 from dirkit.cli.common import (
     add_filter_options,
     add_guard_options,
+    add_html_options,
     add_keep_backups_option,
     add_modify_window_option,
     add_output_options,
@@ -19,6 +20,7 @@ from dirkit.cli.common import (
     jobs_from_args,
     modify_window_ns_from_args,
 )
+from dirkit.cli.html_report import check_html_args, write_html_report
 from dirkit.cli.runs import (
     add_run_options,
     executing,
@@ -29,7 +31,7 @@ from dirkit.cli.runs import (
     write_plan_file,
 )
 from dirkit.core.tree.paths import ROOT
-from dirkit.errors import EXIT_OK
+from dirkit.errors import EXIT_OK, UsageError
 from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.mirror import (
     MirrorOptions,
@@ -41,6 +43,7 @@ from dirkit.ops.run.mirror import (
     run_plan,
 )
 from dirkit.ops.run.recovery import claim_tree
+from dirkit.report.html_rows import plan_report
 
 DESCRIPTION = """\
 Make DST an exact copy of SRC: new and changed files are copied, files and directories that
@@ -118,6 +121,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         plans, "keep the backups of the last N runs, prune older ones (default: %(default)s)", DEFAULT_KEEP
     )
     add_guard_options(plans, force_help="turn every guard off")
+    add_html_options(plans, "the plan (with --dry-run or --save-plan)")
     add_filter_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -145,7 +149,10 @@ def mirror_options_from_args(args: argparse.Namespace, target_root: str | None) 
 def run(args: argparse.Namespace) -> int:
     """Plan the mirror, then print it, save it, or execute it; return the exit code."""
     jobs_from_args(args)  # a bad --jobs is refused before any tree is opened
+    check_html_args(args)
     planning_only = args.dry_run or args.save_plan is not None
+    if args.html and not planning_only:
+        raise UsageError("--html writes the plan: add --dry-run (or --save-plan FILE)")
     source = open_tree(args.source)
     target = open_mirror_target(args.target, create=not planning_only)
     try:
@@ -159,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
                     write_plan_file(planning.plan, args.save_plan)
                 if args.dry_run:
                     print_plan(planning.plan, args)
+                if args.html:
+                    write_html_report(args, plan_report(planning.plan))
                 for violation in planning.violations:
                     print(f"dirkit: note: a real run would refuse: {violation}", file=sys.stderr)
                 return EXIT_OK

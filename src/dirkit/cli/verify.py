@@ -9,6 +9,7 @@ import sys
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_html_options,
     add_jobs_option,
     add_output_options,
     jobs_from_args,
@@ -16,10 +17,12 @@ from dirkit.cli.common import (
     style_for,
     write_lines,
 )
+from dirkit.cli.html_report import check_html_args, write_html_report
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.checksums.verify import VerifyOptions, path_inside_tree, read_manifest_file, verify_tree
+from dirkit.report.html_rows import verify_report
 from dirkit.report.verify import render_json_lines, render_text
 
 DESCRIPTION = """\
@@ -72,12 +75,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_jobs_option(parser, "files hashed at once (default: %(default)s)")
     add_filter_options(parser)
     add_output_options(parser)
+    add_html_options(parser, "every verdict")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify ROOT against MANIFEST and print the verdicts; return the exit code."""
     jobs = jobs_from_args(args)
+    check_html_args(args)
     manifest = read_manifest_file(args.manifest)
     backend = open_tree(args.root)
     inside = path_inside_tree(backend, args.manifest)
@@ -93,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         result = verify_tree(backend, manifest, options)
     finally:
         backend.close()
+    if args.html:
+        write_html_report(args, verify_report(result, args.manifest, args.root))
     if args.quiet:
         pass
     elif args.json:
