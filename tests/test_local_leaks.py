@@ -15,6 +15,10 @@ ALLOWED: dict[str, str] = {
     "run/byte_copy.py": "the temp-name-then-rename writes of the single-file commands (split, join, pack)",
     "archive/pack.py": "pack writes one local archive file as split does (reads the tree via a backend)",
     "demo.py": "`dirkit demo` writes its two sample trees into a local folder the user names",
+    "regress/expected.py": "dirkit regress keeps expected outputs and trees in a local folder by the cases",
+    "regress/runner.py": "dirkit regress runs each case's script in a local working folder and reads it back",
+    "regress/suite.py": "dirkit regress reads its cases from a local folder",
+    "regress/workdirs.py": "dirkit regress makes, reuses and removes the cases' local working folders",
 }
 """Files of ops/ that may touch the local file system directly, each with its reason."""
 
