@@ -274,7 +274,8 @@ class DigestEngine:
                     continue
                 small.append(entry)
                 if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    pool = stack.enter_context(_small_file_workers(self.options.jobs))
+                    jobs = workers_for(self.backend, self.options.jobs)
+                    pool = stack.enter_context(_small_file_workers(jobs))
                 if pool is None or len(small) < BATCH_FILES:
                     continue
                 for start in range(0, len(small), BATCH_FILES):
