@@ -15,19 +15,15 @@ ALLOWED: dict[str, str] = {
     "run/byte_copy.py": "the temp-name-then-rename writes of the single-file commands (split, join, pack)",
     "archive/pack.py": "pack writes one local archive file as split does (reads the tree via a backend)",
     "demo.py": "`dirkit demo` writes its two sample trees into a local folder the user names",
-    "regress/expected.py": "dirkit regress keeps expected outputs and trees in a local folder by the cases",
-    "regress/runner.py": "dirkit regress runs each case's script in a local working folder and reads it back",
-    "regress/suite.py": "dirkit regress reads its cases from a local folder",
-    "regress/workdirs.py": "dirkit regress makes, reuses and removes the cases' local working folders",
+    "archive/members.py": "reads the archive file itself, a local file the user named, by position",
+    "archive/unpack.py": "opens DEST as a local tree (archives unpack onto local disk only, as documented)",
+    "regress/expected.py": "regress keeps its expectations as plain files in a local suite folder",
+    "regress/runner.py": "regress runs local processes in fresh local working folders",
+    "regress/suite.py": "regress reads its cases from a local suite folder",
+    "regress/workdirs.py": "regress makes, reuses and removes the cases' local working folders",
 }
 """Files of ops/ that may touch the local file system directly, each with its reason."""
 
-OWNED_BY_EXECUTOR_WORK: dict[str, str] = {
-    "run/execute.py": "owned by the executor work",
-    "archive/unpack.py": "owned by the executor work",
-    "archive/unpack_journal.py": "owned by the executor work",
-}
-"""A temporary allow-list: the executor and unpack work moves these onto local_files(); removed on merge."""
 
 _FS_CALL = re.compile(
     r"\bnative_path\b|\bLocalBackend\b"
@@ -41,7 +37,7 @@ _FS_CALL = re.compile(
 
 
 def test_ops_reach_local_disk_only_through_local_files() -> None:
-    allowed = ALLOWED | OWNED_BY_EXECUTOR_WORK
+    allowed = ALLOWED
     found = []
     for module in sorted(OPS.rglob("*.py")):
         name = module.relative_to(OPS).as_posix()
@@ -55,7 +51,7 @@ def test_ops_reach_local_disk_only_through_local_files() -> None:
 
 
 def test_every_allowed_file_exists_and_still_needs_it() -> None:
-    for name in [*ALLOWED, *OWNED_BY_EXECUTOR_WORK]:
+    for name in ALLOWED:
         text = (OPS / name).read_text(encoding="utf-8")
         assert _FS_CALL.search(text), f"ops/{name} no longer touches the disk: drop it from the list"
 

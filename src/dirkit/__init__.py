@@ -374,12 +374,8 @@ def pack(
 def unpack(
     archive: str | os.PathLike[str], dest: str | os.PathLike[str], options: UnpackOptions | None = None
 ) -> UnpackResult:
-    """Extract an archive safely into dest; with options.overwrite as a journaled run that undo reverts."""
+    """Extract an archive safely into dest, as a journaled run that `undo(dest)` reverts."""
     from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
-    from dirkit.ops.archive.unpack_journal import unpack_with_journal
 
-    chosen = options or UnpackOptions()
-    if not chosen.overwrite:
-        return unpack_archive(os.fspath(archive), os.fspath(dest), chosen)
     with _journal() as journal:
-        return unpack_with_journal(os.fspath(archive), os.fspath(dest), chosen, journal)
+        return unpack_archive(os.fspath(archive), os.fspath(dest), options or UnpackOptions(), journal)

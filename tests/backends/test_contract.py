@@ -177,7 +177,7 @@ DECLARED = {
     "local-faulty": (1, True, True, True),
     "local-retrying": (1, True, True, True),
 }
-"""Per variant: mtime resolution, symlinks, hard links, atomic rename, so that no adaptation hides a loss."""
+"""Per variant: mtime resolution, symlinks, hard links, one-step replace; no adaptation hides a loss."""
 
 
 @pytest.mark.parametrize("name", sorted(WRITABLE))
@@ -188,7 +188,7 @@ def test_each_variant_declares_what_it_is_meant_to(name: str, tmp_path: Path) ->
         capabilities.mtime_resolution_ns,
         capabilities.symlinks,
         capabilities.hard_links,
-        capabilities.atomic_rename,
+        capabilities.rename_replaces,
     )
     assert declared == DECLARED[name]
 

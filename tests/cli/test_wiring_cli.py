@@ -5,24 +5,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.cli import dupes as dupes_command
 from dirkit.cli import runs as runs_module
 from dirkit.cli.main import main
-from dirkit.core.archive.safety import MemberKind
 from dirkit.core.run.plan import Plan
 from dirkit.core.search.dupes import DupeAction, DupeGroup, KeepRule
+from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
-from dirkit.ops.archive import unpack_journal
 from dirkit.ops.search.dupes_actions import plan_dupe_actions_per_root
 
 Capture = pytest.CaptureFixture[str]
@@ -160,27 +162,56 @@ def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
     tmp_path: Path, make_tree: Callable[..., Path], capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dest = make_tree("dest", {"a.txt": "mine"})
-    source = make_tree("src", {"a.txt": "theirs", "b.txt": "new"})
+    source = make_tree("src", {"a.txt": "theirs", "b.txt": "new", "c.txt": "never written"})
     archive = tmp_path / "x.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(source / "a.txt", arcname="a.txt")
-        tar.add(source / "b.txt", arcname="b.txt")
-    created = unpack_journal.UnpackRecorder.created
+        for name in ("a.txt", "b.txt", "c.txt"):
+            tar.add(source / name, arcname=name)
+    write = LocalBackend.write_stream
 
-    def interrupted_at_b(
-        self: unpack_journal.UnpackRecorder, path: str, kind: MemberKind, native: str, link: str | None
-    ) -> None:
-        created(self, RelPath(path), kind, native, link)
+    def interrupted_at_b(self: LocalBackend, path: RelPath, *args: Any, **kwargs: Any) -> Entry:
+        entry = write(self, path, *args, **kwargs)
         if path == "b.txt":
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+        return entry
 
-    monkeypatch.setattr(unpack_journal.UnpackRecorder, "created", interrupted_at_b)
+    monkeypatch.setattr(LocalBackend, "write_stream", interrupted_at_b)
     code, _, err = run(capsys, "unpack", "--overwrite", str(archive), str(dest))
     assert code == 130
     assert "interrupted" in err
     assert (dest / "a.txt").read_text() == "mine"
     assert not (dest / "b.txt").exists()
+    assert not (dest / "c.txt").exists()
     code, out, _ = run(capsys, "backups", str(dest))
     assert code == 0 and "unpack" in out and "interrupted" in out
     assert run(capsys, "undo", str(dest))[0] == 0
     assert (dest / "a.txt").read_text() == "mine"
+
+
+def test_plain_unpack_is_a_run_that_undo_reverts(
+    tmp_path: Path, make_tree: Callable[..., Path], capsys: Capture
+) -> None:
+    dest = make_tree("dest", {"mine.txt": "mine", "was-a-file": "a file"})
+    source = make_tree("src", {"new.txt": "new", "sub/deep.txt": "deep"})
+    archive = tmp_path / "x.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(source / "new.txt", arcname="new.txt")
+        tar.add(source / "sub", arcname="sub")
+    code, out, _ = run(capsys, "unpack", str(archive), str(dest))
+    assert code == 0
+    assert f"dirkit undo {dest}" in out
+    assert (dest / "sub/deep.txt").read_text() == "deep"
+    assert run(capsys, "undo", str(dest))[0] == 0
+    assert sorted(path.name for path in dest.iterdir() if path.name != ".dirkit") == [
+        "mine.txt",
+        "was-a-file",
+    ]
+    replacing = tmp_path / "dir.tar"
+    with tarfile.open(replacing, "w") as tar:
+        tar.add(source / "sub", arcname="was-a-file")
+    assert run(capsys, "unpack", str(replacing), str(dest))[0] == 2
+    assert (dest / "was-a-file").read_text() == "a file"
+    assert run(capsys, "unpack", "--overwrite", str(replacing), str(dest))[0] == 0
+    assert (dest / "was-a-file/deep.txt").read_text() == "deep"
+    assert run(capsys, "undo", str(dest))[0] == 0
+    assert (dest / "was-a-file").read_text() == "a file"

@@ -17,7 +17,8 @@ from dirkit.backends.local import LocalBackend
 from dirkit.core.checksums.manifest import parse_manifest
 from dirkit.core.checksums.verify import VerifyStatus
 from dirkit.errors import UnsafeArchiveError
-from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.archive.members import list_archive
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.checksums.verify import VerifyOptions, verify_tree
 from dirkit.ops.files.join import JoinOptions, join_parts
 from dirkit.ops.files.split import SplitOptions, split_file

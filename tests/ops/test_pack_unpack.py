@@ -16,8 +16,9 @@ import pytest
 
 from dirkit.core.tree.filters import TEMP_MARKER, make_filter
 from dirkit.errors import AlreadyExistsError, ArchiveLimitError, UnsafeArchiveError, UsageError
+from dirkit.ops.archive.members import list_archive
 from dirkit.ops.archive.pack import PackOptions, pack_tree
-from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.tree.scan import ScanOptions
 from tests.conftest import require_tool
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import tarfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,10 @@ import pytest
 from dirkit.backends.local import LocalBackend
 from dirkit.core.run.plan import Action, ActionKind
 from dirkit.core.run.undo import StepStatus
+from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.core.tree.paths import RelPath
-from dirkit.errors import UnsafeArchiveError
-from dirkit.ops.archive.unpack import UnpackOptions
-from dirkit.ops.archive.unpack_journal import unpack_with_journal
+from dirkit.errors import UnsafeArchiveError, UsageError
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
 
@@ -105,7 +107,7 @@ def test_undo_restores_every_replaced_path_and_removes_what_unpack_added(dest: P
     before = picture(dest)
     journal = Journal.open()
     try:
-        result = unpack_with_journal(str(archive), str(dest), OVERWRITE, journal)
+        result = unpack_archive(str(archive), str(dest), OVERWRITE, journal)
         assert set(result.replaced) == {"docs/report.txt", "notes.txt", "was-a-dir", "pointer"}
         assert result.run_id is not None and result.backup_folder == str(
             dest / ".dirkit/backups" / result.run_id
@@ -123,7 +125,7 @@ def test_undo_restores_every_replaced_path_and_removes_what_unpack_added(dest: P
 def test_a_file_edited_after_the_unpack_is_left_alone(dest: Path, archive: Path) -> None:
     journal = Journal.open()
     try:
-        unpack_with_journal(str(archive), str(dest), OVERWRITE, journal)
+        unpack_archive(str(archive), str(dest), OVERWRITE, journal)
         (dest / "notes.txt").write_bytes(b"edited after the unpack")
         undone = undo_run(journal, LocalBackend(str(dest)))
     finally:
@@ -144,7 +146,7 @@ def test_a_refused_unpack_is_rolled_back_and_stays_an_interrupted_run(dest: Path
     journal = Journal.open()
     try:
         with pytest.raises(UnsafeArchiveError):
-            unpack_with_journal(str(bad), str(dest), OVERWRITE, journal)
+            unpack_archive(str(bad), str(dest), OVERWRITE, journal)
         assert without_dir_times(picture(dest)) == without_dir_times(before)
         (run,) = journal.runs_for_target(str(dest))
         assert run.status is RunStatus.INTERRUPTED
@@ -156,28 +158,48 @@ def test_a_refused_unpack_is_rolled_back_and_stays_an_interrupted_run(dest: Path
 
 CRASHING_CHILD = """
 import os, sys
-from dirkit.ops.archive import unpack_journal
-from dirkit.ops.archive.unpack import UnpackOptions
+from dirkit.backends.local import LocalBackend
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.state.journal import Journal
 
-original = unpack_journal.UnpackRecorder.created
+original = LocalBackend.rename
 
-def created(self, path, kind, native, link_target):
-    original(self, path, kind, native, link_target)
-    if path == sys.argv[3]:
+def rename(self, old, new, replace=False):
+    original(self, old, new, replace)
+    if new == sys.argv[3]:
         os._exit(9)
 
-unpack_journal.UnpackRecorder.created = created
-unpack_journal.unpack_with_journal(sys.argv[1], sys.argv[2], UnpackOptions(overwrite=True), Journal.open())
+LocalBackend.rename = rename
+unpack_archive(sys.argv[1], sys.argv[2], UnpackOptions(overwrite=True), Journal.open())
 """
+
+SWAP_KILLING_CHILD = """
+import os, sys
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
+from dirkit.state.journal import Journal
+
+def killing(original):
+    def call(source, target, *args, **kwargs):
+        if str(target) == os.path.join(sys.argv[2], sys.argv[3]):
+            os._exit(9)
+        return original(source, target, *args, **kwargs)
+    return call
+
+os.rename, os.replace = killing(os.rename), killing(os.replace)
+unpack_archive(sys.argv[1], sys.argv[2], UnpackOptions(overwrite=True), Journal.open())
+"""
+
+
+def child_env() -> dict[str, str]:
+    """Return the environment of a child process: this test's state folder, this checkout's source."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
 
 
 def test_undo_after_a_crash_in_the_middle_of_an_unpack(dest: Path, archive: Path) -> None:
     before = picture(dest)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     child = subprocess.run(
         [sys.executable, "-c", CRASHING_CHILD, str(archive), str(dest), "notes.txt"],
-        env=env,
+        env=child_env(),
         check=False,
         timeout=60,
     )
@@ -212,3 +234,87 @@ def test_appended_actions_follow_each_other_and_start_pending() -> None:
         (2, "c", StepStatus.PENDING),
     ]
     assert steps[1].backup_path == ".dirkit/backups/r1/a/b"
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs mounted for the test (we run as root, as CI does), unmounted after it."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True, timeout=30
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True, timeout=30)
+
+
+def test_a_replacing_write_that_fails_keeps_the_old_file(full_tmpfs: Path, tmp_path: Path) -> None:
+    dest = full_tmpfs / "dest"
+    dest.mkdir()
+    old = os.urandom(300_000)
+    (dest / "keep.bin").write_bytes(old)
+    (dest / "other.txt").write_bytes(b"other")
+    archive = tmp_path / "big.tar"
+    with tarfile.open(archive, "w") as tar:
+        add_member(tar, "other.txt", b"replaced first")
+        add_member(tar, "keep.bin", os.urandom(2 * 1024 * 1024))
+    before = picture(dest)
+    journal = Journal.open()
+    try:
+        with pytest.raises(OSError, match=r"keep\.bin: No space left"):
+            unpack_archive(
+                str(archive), str(dest), UnpackOptions(overwrite=True, max_total_bytes=10**8), journal
+            )
+        (run,) = journal.runs_for_target(str(dest))
+        assert run.status is RunStatus.INTERRUPTED
+    finally:
+        journal.close()
+    assert (dest / "keep.bin").read_bytes() == old
+    assert without_dir_times(picture(dest)) == without_dir_times(before)
+    assert sorted(path.name for path in dest.iterdir()) == ["keep.bin", "other.txt"]
+
+
+def test_a_kill_at_the_swap_never_leaves_a_replaced_path_missing(dest: Path, archive: Path) -> None:
+    """The old file keeps its name until the complete new content replaces it in one rename."""
+    before = picture(dest)
+    child = subprocess.run(
+        [sys.executable, "-c", SWAP_KILLING_CHILD, str(archive), str(dest), "notes.txt"],
+        env=child_env(),
+        check=False,
+        timeout=60,
+    )
+    assert child.returncode == 9
+    assert (dest / "notes.txt").read_bytes() == b"\x00binary\xffnotes"
+    assert (dest / "docs/report.txt").read_bytes() == b"version two"
+    journal = Journal.open()
+    try:
+        undone = undo_run(journal, LocalBackend(str(dest)))
+    finally:
+        journal.close()
+    assert undone.ok, undone.failures
+    assert without_dir_times(picture(dest)) == without_dir_times(before)
+    assert not [path for path in dest.rglob("*") if TEMP_MARKER in path.name]
+
+
+def test_a_member_found_damaged_while_writing_rolls_everything_back(dest: Path, tmp_path: Path) -> None:
+    before = picture(dest)
+    archive = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr("notes.txt", "new notes")
+        zip_file.writestr("fresh/new.txt", "new")
+        zip_file.writestr("late.bin", b"b" * 5000)
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"b" * 5000, b"b" * 4999 + b"c", 1))
+    journal = Journal.open()
+    try:
+        with pytest.raises(UsageError, match=r"damaged member late\.bin"):
+            unpack_archive(str(archive), str(dest), OVERWRITE, journal)
+        (run,) = journal.runs_for_target(str(dest))
+        assert run.status is RunStatus.INTERRUPTED
+        assert undo_run(journal, LocalBackend(str(dest))).ok
+    finally:
+        journal.close()
+    assert picture(dest) == before
+    assert not (dest / ".dirkit").exists()

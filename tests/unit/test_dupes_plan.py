@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit.core.run.plan import ActionKind, Fingerprint, plan_from_json_lines, plan_to_json_lines
+from dirkit.core.run.plan import ActionKind, Fingerprint
+from dirkit.core.run.plan_json import plan_from_json_lines, plan_to_json_lines
 from dirkit.core.search.dupes import DupeAction, DupeFile, DupeGroup, KeepRule, choose_keeper
 from dirkit.core.search.dupes_plan import plan_dupe_runs
 from dirkit.core.tree.entry import EntryKind

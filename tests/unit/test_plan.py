@@ -11,19 +11,10 @@ from hypothesis import strategies as st
 from dirkit.core.compare.diff import diff_snapshots
 from dirkit.core.compare.sameness import SamenessPolicy
 from dirkit.core.run.guards import DeleteLimit, GuardOptions, guard_violations, parse_delete_limit
-from dirkit.core.run.plan import (
-    Action,
-    ActionKind,
-    Fingerprint,
-    MirrorPolicy,
-    Plan,
-    entry_matches,
-    find_stale_actions,
-    fingerprint_of,
-    plan_from_json_lines,
-    plan_mirror,
-    plan_to_json_lines,
-)
+from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror
+from dirkit.core.run.plan import Action, ActionKind, Fingerprint, Plan, entry_matches, fingerprint_of
+from dirkit.core.run.plan_json import plan_from_json_lines, plan_to_json_lines
+from dirkit.core.run.stale import find_stale_actions
 from dirkit.core.run.undo import JournalStep, StepStatus, plan_undo
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, is_inside, join_path, parent_path, path_parts

@@ -53,7 +53,8 @@ class FaultyBackend(BackendWrapper):
     """Wraps a backend and raises the configured faults; everything else passes through.
 
     Optional interfaces (a local fast path) pass through unless a fault is armed on a call they do
-    without the backend, or no_modes must refuse the modes a fast copy would set.
+    without the backend. With no_modes the fast paths still pass: callers read can_set_mode from the
+    capabilities and ask the fast copy to keep no mode.
     """
 
     def __init__(self, inner: Backend, faults: list[Fault], no_modes: bool = False) -> None:
@@ -74,8 +75,6 @@ class FaultyBackend(BackendWrapper):
 
     def passes_through(self, writing: bool) -> bool:
         """Return whether optional interfaces may bypass the wrapper: not past a fault they would dodge."""
-        if writing and self.no_modes:
-            return False
         return not any(fault.method in BYPASSED_BY_FAST_PATHS for fault in self.faults)
 
     def _check(self, method: str, path: RelPath) -> FaultKind | None:

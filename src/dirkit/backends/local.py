@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import shutil
 import stat as stat_module
 import sys
@@ -13,11 +11,12 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Capabilities
+from dirkit.backends.temp_files import new_temp_name, remove_quietly
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.filters import TEMP_MARKER
-from dirkit.core.tree.paths import RelPath, base_name, join_path, parent_path
+from dirkit.core.tree.paths import RelPath
 from dirkit.errors import (
     AlreadyExistsError,
+    DirkitError,
     NotADirError,
     TreeNotFoundError,
     translate_os_error,
@@ -115,17 +114,6 @@ def local_capabilities(root: str) -> Capabilities:
     )
 
 
-def temp_name_for(path: RelPath) -> RelPath:
-    """Return a fresh temporary name beside path, recognisable as dirkit's own.
-
-    A temporary name's own temporary name keeps it whole as its start, so both share one prefix.
-    """
-    base = base_name(path)
-    start = base if TEMP_MARKER in base and base.startswith(".") else f".{base[:100]}"
-    name = f"{start}{TEMP_MARKER}{secrets.token_hex(4)}"
-    return join_path(parent_path(path), name)
-
-
 class LocalBackend:
     """A tree on the local filesystem, rooted at an existing directory."""
 
@@ -137,6 +125,8 @@ class LocalBackend:
             raise kind(2 if kind is TreeNotFoundError else 20, reason, self.root)
         self._capabilities: Capabilities | None = capabilities
         """None until first asked: then read from the mount table (given: as declared by the caller)."""
+        self._umask_bits: int | None = None
+        """The process umask once read (all bits when unknown: then every mode is set explicitly)."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -157,9 +147,6 @@ class LocalBackend:
     def os_path(self, path: RelPath) -> str:
         """Return the OS path of path."""
         return os.path.join(self.root, path) if path else self.root
-
-    native_path = os_path
-    """Transitional alias of os_path for ops/run/execute.py until the executor work calls local_files()."""
 
     def real_root(self) -> str:
         """Return the root's real path (symlinks resolved)."""
@@ -281,7 +268,7 @@ class LocalBackend:
         mode: int | None = None,
     ) -> Entry:
         """Write source to a temporary name beside path, fsync it, and rename it into place."""
-        temp = self.os_path(temp_name_for(path))
+        temp = self.os_path(new_temp_name(path))
         final = self.os_path(path)
         try:
             with open(temp, "xb") as sink:
@@ -290,7 +277,7 @@ class LocalBackend:
                 os.fsync(sink.fileno())
             self._finish_temp(temp, final, mtime_ns, mode)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         return self.stat(path)
 
@@ -311,7 +298,7 @@ class LocalBackend:
         a power cut could. Without keep_mode the file gets no mode of its own (for filesystems that
         cannot chmod, such as FAT).
         """
-        temp = self.os_path(temp_name_for(path))
+        temp = self.os_path(new_temp_name(path))
         final = self.os_path(path)
         try:
             source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -336,14 +323,80 @@ class LocalBackend:
                 os.close(target_fd)
             os.replace(temp, final)
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise translate_os_error(error, final) from error
         finally:
             os.close(source_fd)
         return entry_from_stat(path, written)
 
-    clone_local_file = clone_file
-    """Transitional alias of clone_file for ops/run/execute.py."""
+    def write_stream(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None,
+        mode: int | None,
+        fsync: bool = False,
+    ) -> Entry:
+        """Write source to a temporary name beside path and rename it into place, in few system calls.
+
+        Without fsync the data is not flushed before the rename (as with clone_file). Whatever
+        stops the write (an error of source, an interrupt) removes the temporary name.
+        """
+        temp = self.os_path(new_temp_name(path))
+        final = self.os_path(path)
+        bits = 0o666 if mode is None else mode & 0o7777
+        try:
+            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, bits & 0o777)
+        except OSError as error:
+            raise translate_os_error(error, final) from error
+        size = 0
+        try:
+            try:
+                while chunk := source.read(COPY_CHUNK):
+                    size += len(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(target_fd, view) :]
+                if mode is not None and bits & self._umask():
+                    os.fchmod(target_fd, bits)
+                if mtime_ns is not None:
+                    os.utime(target_fd, ns=(mtime_ns, mtime_ns))
+                if fsync:
+                    os.fsync(target_fd)
+                written = os.fstat(target_fd) if mtime_ns is None or mode is None else None
+            finally:
+                os.close(target_fd)
+            os.replace(temp, final)
+        except BaseException as error:
+            remove_quietly(temp)
+            if isinstance(error, OSError) and not isinstance(error, DirkitError):
+                raise translate_os_error(error, final) from error
+            raise
+        if written is not None:
+            return entry_from_stat(path, written)
+        return Entry(path, EntryKind.FILE, size, mtime_ns, bits)
+
+    def _umask(self) -> int:
+        """Return the process umask, read once from /proc (os.umask cannot read it without setting it)."""
+        if self._umask_bits is None:
+            self._umask_bits = 0o7777
+            try:
+                with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+                    for line in status:
+                        if line.startswith("Umask:"):
+                            self._umask_bits = int(line.split()[1], 8)
+                            break
+            except (OSError, ValueError, IndexError):
+                pass
+        return self._umask_bits
+
+    def free_bytes(self) -> int | None:
+        """Return the bytes an unprivileged writer may still write on the tree's filesystem, if known."""
+        try:
+            usage = os.statvfs(self.root)
+        except OSError:
+            return None
+        return usage.f_bavail * usage.f_frsize
 
     @staticmethod
     def _finish_temp(temp: str, final: str, mtime_ns: int | None, mode: int | None) -> None:
@@ -394,9 +447,6 @@ class LocalBackend:
             os.link(existing, target, follow_symlinks=False)
         except OSError as error:
             raise translate_os_error(error, target) from error
-
-    hard_link_native = hard_link_from
-    """Transitional alias of hard_link_from for ops/run/execute.py."""
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty directory."""
@@ -515,8 +565,3 @@ def _copy_descriptor(source_fd: int, target_fd: int) -> None:
     os.ftruncate(target_fd, 0)
     while block := os.read(source_fd, COPY_CHUNK):
         os.write(target_fd, block)
-
-
-def _remove_quietly(full: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(full)

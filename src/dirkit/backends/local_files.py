@@ -10,7 +10,7 @@ returns a LocalFiles, the portable Backend calls otherwise.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from dirkit.backends.wrapping import BackendWrapper, backends_within
 from dirkit.core.tree.entry import Entry
@@ -38,6 +38,17 @@ class LocalFiles(Protocol):
         keep_mode: bool = True,
     ) -> Entry:
         """Copy a local file into path inside the kernel (reflink where possible), via a temp name."""
+        ...
+
+    def write_stream(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None,
+        mode: int | None,
+        fsync: bool = False,
+    ) -> Entry:
+        """Write a stream into path via a temp name, flushing to disk only when fsync is asked."""
         ...
 
     def hard_link_from(self, existing_os_path: str, new: RelPath) -> None:

@@ -40,7 +40,7 @@ class MemoryBackend:
     """A tree held in a dict; thread-safe; the clock is a counter so tests stay deterministic.
 
     It behaves as its capabilities say: times are kept in steps of mtime_resolution_ns, and without
-    symlinks or hard_links those calls raise UnsupportedError; without atomic_rename, a rename that
+    symlinks or hard_links those calls raise UnsupportedError; without rename_replaces, a rename that
     replaces an existing name frees the name first, in a separate step. The keyword options build
     such a tree (a stand-in for an FTP server) from the default capabilities.
     """
@@ -62,7 +62,7 @@ class MemoryBackend:
             mtime_resolution_ns=WHOLE_SECOND if whole_second_times else declared.mtime_resolution_ns,
             symlinks=declared.symlinks and symlinks,
             hard_links=declared.hard_links and hard_links,
-            atomic_rename=declared.atomic_rename and atomic_replace,
+            rename_replaces=declared.rename_replaces and atomic_replace,
         )
         self._lock = threading.RLock()
         self._clock = 1_000_000_000_000_000_000
@@ -247,8 +247,8 @@ class MemoryBackend:
             del self.nodes[path]
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
-        """Rename old (and everything below it) to new; without atomic_rename a replace takes two steps."""
-        if replace and not (self._capabilities.atomic_rename and self._capabilities.rename_replaces):
+        """Rename old (and everything below it) to new; without rename_replaces a replace takes two steps."""
+        if replace and not self._capabilities.rename_replaces:
             self._free_name_for(old, new)
         with self._lock:
             node = self._get(old)

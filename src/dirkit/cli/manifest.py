@@ -6,9 +6,9 @@ import argparse
 import errno
 import os
 import sys
-import tempfile
 from typing import BinaryIO
 
+from dirkit.backends.temp_files import temp_path_beside
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
@@ -23,6 +23,7 @@ from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, translate_os_error
 from dirkit.ops.checksums.digests import DigestOptions
 from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
 from dirkit.ops.checksums.verify import path_inside_tree
+from dirkit.ops.run.byte_copy import open_new_file
 
 DESCRIPTION = """\
 Write a checksum file of every file below ROOT: one line per file, the digest, two spaces and
@@ -84,9 +85,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def write_output_atomically(path: str, data: bytes) -> None:
     """Write data to path through a temporary file in the same folder, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
+    temp = temp_path_beside(os.path.abspath(path))
     try:
-        descriptor, temp = tempfile.mkstemp(prefix=".dirkit-manifest-", dir=folder)
+        descriptor = open_new_file(temp)
     except OSError as error:
         raise translate_os_error(error, path) from error
     try:

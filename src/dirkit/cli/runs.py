@@ -18,7 +18,8 @@ from types import FrameType
 from typing import TextIO
 
 from dirkit.cli.common import add_dry_run_option, add_jobs_option, style_for, write_lines
-from dirkit.core.run.plan import Plan, plan_to_json_lines
+from dirkit.core.run.plan import Plan
+from dirkit.core.run.plan_json import plan_to_json_lines
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from dirkit.ops.run.execute import ExecuteOptions, Progress, RunResult

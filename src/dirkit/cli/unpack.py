@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from dirkit.cli.common import add_summary_options, write_lines
-from dirkit.cli.runs import journaled
+from dirkit.cli.runs import journaled, stop_on_signals
 from dirkit.core.archive.safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
-from dirkit.ops.archive.unpack_journal import unpack_with_journal
+from dirkit.ops.archive.members import list_archive
+from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.report.archive import member_json, member_text, unpack_json, unpack_text
 
 DESCRIPTION = """\
@@ -18,20 +18,21 @@ Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read 
 first bytes) into DEST, which is created if missing. With --list, show the members and
 what unpack would refuse, and write nothing.
 
-Safe by default. The whole archive is refused, and everything written so far removed,
-when a member has an absolute path or '..' in it, is a symlink leading outside DEST
-(also through other links), would be written through a symlink, is a device or other
+Safe by default. Every member is checked before anything is written, and the whole archive
+is refused when a member has an absolute path or '..' in it, is a symlink leading outside
+DEST (also through other links), would be written through a symlink, is a device or other
 special file, has the setuid or setgid bit, or writes into dirkit's .dirkit/ folder.
 Extraction also stops, and removes what it wrote, past --max-size bytes (default: the
 free space on DEST's filesystem), past --max-files members, or when the archive expands
 more than --max-ratio times its own size (a zip bomb). Every file is written under a
 temporary name and renamed into place only when complete.
 
-Existing files are never replaced unless --overwrite; then each one is first moved to
-DEST/.dirkit/backups/RUN-ID/ (same relative path), and the unpack is journaled as a run
-on DEST: 'dirkit undo DEST' puts every replaced file back byte for byte and removes what
-the unpack created, leaving alone (as a conflict) any file changed since. An unpack that
-stops early is rolled back and stays in the journal as an interrupted run.
+Every unpack is journaled as a run on DEST, like a mirror: 'dirkit undo DEST' removes
+what it created. Existing files are never replaced unless --overwrite; then each one is
+moved to DEST/.dirkit/backups/RUN-ID/ (same relative path) only once its new content is
+complete, and undo puts every replaced file back byte for byte, leaving alone (as a
+conflict) any file changed since. An unpack that stops early is rolled back and stays in
+the journal as an interrupted run.
 unpack-record.json in the backup folder also lists what was backed up and created.
 File modes are restored without setuid/setgid; owners are not.
 """
@@ -111,11 +112,8 @@ def run(args: argparse.Namespace) -> int:
         max_ratio=args.max_ratio,
         max_members=args.max_files,
     )
-    if args.overwrite:
-        with journaled() as journal:
-            result = unpack_with_journal(args.archive, args.dest, options, journal)
-    else:
-        result = unpack_archive(args.archive, args.dest, options)
+    with journaled() as journal, stop_on_signals() as stop:
+        result = unpack_archive(args.archive, args.dest, options, journal, stop)
     if args.quiet:
         return EXIT_OK
     write_lines([unpack_json(result)] if args.json else unpack_text(result))

@@ -88,6 +88,14 @@ def connect_state(folder: str | None = None) -> sqlite3.Connection:
     return connection
 
 
+def connect_memory() -> sqlite3.Connection:
+    """Open a state database that lives in memory only (gone when closed), with the current schema."""
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    connection.execute("PRAGMA foreign_keys=ON")
+    apply_migrations(connection, all_migrations())
+    return connection
+
+
 def schema_names(connection: sqlite3.Connection) -> list[str]:
     """Return the names of the applied migrations, in order."""
     rows = connection.execute("SELECT name FROM schema_migrations ORDER BY name")

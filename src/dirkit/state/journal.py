@@ -9,18 +9,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dirkit.core.run.plan import (
-    Action,
-    ActionKind,
-    Fingerprint,
-    JsonValue,
-    actions_from_compact,
-    actions_to_compact,
-)
+from dirkit.core.run.compact import actions_from_compact, actions_to_compact
+from dirkit.core.run.plan import Action, ActionKind, Fingerprint, JsonValue
 from dirkit.core.run.undo import JournalStep, StepStatus
 from dirkit.core.tree.paths import RelPath, join_path
 from dirkit.errors import BackendError
-from dirkit.state.database import connect_state
+from dirkit.state.database import connect_memory, connect_state
 
 RUN_COLUMNS = (
     "run_id, operation, target, source, backup_dir, status, pid, host, started_at, finished_at, undoes,"
@@ -96,6 +90,11 @@ class Journal:
     def open(cls, folder: str | None = None) -> Journal:
         """Return the journal of the state database in folder (the user's state folder by default)."""
         return cls(connect_state(folder))
+
+    @classmethod
+    def open_in_memory(cls) -> Journal:
+        """Return a journal kept in memory only, for a run nobody undoes later (an unpack's roll-back)."""
+        return cls(connect_memory())
 
     def close(self) -> None:
         """Close the database connection."""

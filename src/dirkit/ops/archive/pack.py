@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend
+from dirkit.backends.temp_files import remove_quietly, temp_path_beside
 from dirkit.backends.trees import open_tree
 from dirkit.core.archive.formats import ArchiveFormat, format_from_name
 from dirkit.core.archive.tar import TarType, build_header, end_of_archive, padding_for
@@ -19,7 +20,6 @@ from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath, display_path, is_valid_utf8
 from dirkit.errors import AlreadyExistsError, BackendError, RefusedError, UsageError, translate_os_error
 from dirkit.ops.archive.streams import CHUNK_BYTES, CompressingWriter, make_compressor
-from dirkit.ops.run.byte_copy import remove_quietly, temp_path_beside
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 
 FIXED_MTIME = 315_532_800

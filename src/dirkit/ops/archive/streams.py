@@ -131,6 +131,8 @@ class DecompressingReader:
         self._chunk = b""
         self._offset = 0
         self._ended = False
+        self.position = 0
+        """How many bytes read has returned so far."""
         self._thread = threading.Thread(target=self._work, name="dirkit-decompress", daemon=True)
         self._thread.start()
 
@@ -158,6 +160,7 @@ class DecompressingReader:
         offset = self._offset
         if 0 <= size <= len(self._chunk) - offset:
             self._offset = offset + size
+            self.position += size
             return self._chunk[offset : offset + size]
         pieces: list[bytes] = []
         wanted = size if size >= 0 else None
@@ -180,7 +183,9 @@ class DecompressingReader:
             pieces.append(piece)
             if wanted is not None:
                 wanted -= len(piece)
-        return b"".join(pieces)
+        data = b"".join(pieces)
+        self.position += len(data)
+        return data
 
     def close(self) -> None:
         """Stop the helper thread and release the source."""

@@ -159,11 +159,6 @@ def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> L
     return digest, unchanged, None
 
 
-def _small_file_workers(jobs: int) -> Executor:
-    """Return a pool of forked processes, one per core (at most jobs), for hashing small files."""
-    return start_process_pool(max(1, min(os.cpu_count() or 1, jobs)))
-
-
 def _can_fork_workers() -> bool:
     """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
     return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
@@ -274,8 +269,9 @@ class DigestEngine:
                     continue
                 small.append(entry)
                 if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    jobs = workers_for(self.backend, self.options.jobs)
-                    pool = stack.enter_context(_small_file_workers(jobs))
+                    pool = stack.enter_context(
+                        start_process_pool(workers_for(self.backend, self.options.jobs))
+                    )
                 if pool is None or len(small) < BATCH_FILES:
                     continue
                 for start in range(0, len(small), BATCH_FILES):

@@ -8,6 +8,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from dirkit.backends.temp_files import remove_quietly, temp_path_beside
 from dirkit.core.files.parts import (
     MANIFEST_SUFFIX,
     PartRecord,
@@ -26,7 +27,7 @@ from dirkit.errors import (
     UsageError,
     translate_os_error,
 )
-from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file, remove_quietly, temp_path_beside
+from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file
 
 MANIFEST_MAX_BYTES = 256 * 1024 * 1024
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dirkit.backends.temp_files import remove_quietly, temp_path_beside
 from dirkit.core.files.parts import (
     MIN_PART_DIGITS,
     Hasher,
@@ -24,7 +25,7 @@ from dirkit.core.files.parts import (
     render_manifest,
 )
 from dirkit.errors import AlreadyExistsError, IntegrityError, UsageError, translate_os_error
-from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file, remove_quietly, temp_path_beside
+from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file
 
 STDIN_NAME = "-"
 DEFAULT_STDIN_NAME = "stdin"

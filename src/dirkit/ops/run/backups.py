@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dirkit.backends.protocol import Backend
+from dirkit.core.run.names import BACKUP_ROOT
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.paths import RelPath, base_name
 from dirkit.errors import BackendError, NotADirError, NotFoundError
-from dirkit.ops.run.execute import BACKUP_ROOT, require_own_folders
+from dirkit.ops.run.execute import require_own_folders
 from dirkit.ops.run.recovery import runs_on_tree
 from dirkit.state.journal import Journal, RunRecord
 

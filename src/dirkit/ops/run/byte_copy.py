@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 from dirkit.core.files.parts import Hasher
-from dirkit.core.tree.filters import TEMP_MARKER
 
 CHUNK_BYTES = 1024 * 1024
 HASH_THREADS = 2
@@ -84,19 +81,7 @@ def write_all(fd: int, chunk: memoryview) -> None:
         chunk = chunk[written:]
 
 
-def temp_path_beside(final: str) -> str:
-    """Return a fresh temporary path in final's folder, marked as dirkit's own."""
-    folder, name = os.path.split(final)
-    return os.path.join(folder, f".{name[:100]}{TEMP_MARKER}{secrets.token_hex(4)}")
-
-
 def open_new_file(path: str, mode: int = 0o600) -> int:
     """Create path exclusively (never through a symlink) and return its descriptor for writing."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     return os.open(path, flags, mode)
-
-
-def remove_quietly(path: str) -> None:
-    """Remove a file if it is there, ignoring errors (cleanup after a failure)."""
-    with contextlib.suppress(OSError):
-        os.unlink(path)

@@ -11,15 +11,11 @@ from dataclasses import dataclass, field, replace
 from dirkit.backends.local_files import local_files, paths_overlap
 from dirkit.backends.protocol import Backend
 from dirkit.core.run.guards import GuardOptions, guard_violations
-from dirkit.core.run.plan import (
-    JsonValue,
-    MirrorPolicy,
-    Plan,
-    find_stale_actions,
-    plan_from_json_lines,
-    plan_mirror,
-    unrenameable_moves,
-)
+from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror, unrenameable_moves
+from dirkit.core.run.names import BACKUP_ROOT
+from dirkit.core.run.plan import JsonValue, Plan
+from dirkit.core.run.plan_json import plan_from_json_lines
+from dirkit.core.run.stale import find_stale_actions
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.filters import RESERVED_DIR_NAME, make_filter
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, is_inside, join_path, path_parts, rel_path
@@ -33,7 +29,8 @@ from dirkit.errors import (
 )
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, prune_backups
-from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 from dirkit.state.journal import Journal

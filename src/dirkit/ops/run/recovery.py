@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from dirkit.backends.local_files import local_files, local_identity, real_path_of
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import REMOTE_SCHEMES
+from dirkit.core.run.names import is_temp_name_for, temp_name_start
 from dirkit.core.run.plan import ActionKind
 from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.entry import EntryKind
-from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.core.tree.paths import ROOT, RelPath, base_name, display_path, parent_path
 from dirkit.errors import BackendError, NotFoundError, RefusedError
-from dirkit.ops.run.execute import new_run_id, utc_now
+from dirkit.ops.run.clock import new_run_id, utc_now
 from dirkit.state.journal import Journal, RunRecord, RunStatus, TreeIdentity
 from dirkit.state.tree_lock import LockHolder, lock_holder, try_lock_tree
 
@@ -215,7 +215,7 @@ def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
     for step in journal.steps(run_id):
         if step.status is StepStatus.PENDING and step.action.kind in WRITING_KINDS:
             path = step.action.path
-            prefixes.setdefault(parent_path(path), set()).add(f".{base_name(path)[:100]}{TEMP_MARKER}")
+            prefixes.setdefault(parent_path(path), set()).add(temp_name_start(base_name(path)))
     removed = 0
     for directory, names in prefixes.items():
         try:
@@ -224,7 +224,7 @@ def remove_temp_files(journal: Journal, target: Backend, run_id: str) -> int:
             continue
         for entry in listing:
             name = base_name(entry.path)
-            if TEMP_MARKER in name and any(name.startswith(prefix) for prefix in names):
+            if is_temp_name_for(name, names):
                 try:
                     if entry.kind is EntryKind.DIR:
                         target.remove_dir(entry.path)

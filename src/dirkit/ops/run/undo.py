@@ -10,7 +10,8 @@ from dirkit.core.run.undo import JournalStep, StepStatus, plan_undo, plan_undo_c
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import BackendError, RefusedError, UsageError
-from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree, runs_on_tree
 from dirkit.state.journal import Journal, RunRecord, RunStatus
 

@@ -14,7 +14,8 @@ from dirkit.core.search.dupes_plan import plan_dupe_runs
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, RelPath, display_path
 from dirkit.errors import NotFoundError, UsageError
-from dirkit.ops.run.execute import ExecuteOptions, RunResult, utc_now
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.execute import ExecuteOptions, RunResult
 from dirkit.ops.run.mirror import MirrorOptions, run_plan
 from dirkit.ops.run.recovery import TreeClaim, claim_tree
 from dirkit.state.journal import Journal

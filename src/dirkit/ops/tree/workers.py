@@ -43,8 +43,8 @@ def prepare_worker(parent_pid: int) -> None:
     die_with_parent(parent_pid)
 
 
-def start_process_pool(workers: int) -> Executor:
-    """Return a pool of forked worker processes that die with this process and stop when it is interrupted."""
+def start_process_pool(jobs: int) -> Executor:
+    """Return forked workers, one per core (at most jobs), that die with this process and stop with it."""
     # Imported here: they cost a noticeable share of the start-up time of commands that never fork.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -67,7 +67,7 @@ def start_process_pool(workers: int) -> Executor:
             self.shutdown(wait=True)
 
     return WorkerPool(
-        workers,
+        max(1, min(os.cpu_count() or 1, jobs)),
         mp_context=multiprocessing.get_context("fork"),
         initializer=prepare_worker,
         initargs=(os.getpid(),),

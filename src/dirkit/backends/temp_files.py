@@ -1,0 +1,32 @@
+"""Fresh temporary names for new content (in a tree or beside a local file), and quiet removal of them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+
+from dirkit.core.run.names import TEMP_TOKEN_BYTES, temp_base_name, temp_name_for
+from dirkit.core.tree.paths import RelPath
+
+
+def new_token() -> str:
+    """Return a fresh random token for a temporary name."""
+    return secrets.token_hex(TEMP_TOKEN_BYTES)
+
+
+def new_temp_name(path: RelPath) -> RelPath:
+    """Return a fresh temporary name beside path of a tree, recognisable as dirkit's own."""
+    return temp_name_for(path, new_token())
+
+
+def temp_path_beside(final: str) -> str:
+    """Return a fresh temporary local path in final's folder, recognisable as dirkit's own."""
+    folder, name = os.path.split(final)
+    return os.path.join(folder, temp_base_name(name, new_token()))
+
+
+def remove_quietly(path: str) -> None:
+    """Remove a local file if it is there, ignoring errors (cleanup after a failure)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
