@@ -15,6 +15,7 @@ from dirkit.backends.local import LocalBackend
 from dirkit.backends.local_files import local_files
 from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import NO_MTIMES, Capabilities, workers_for
+from dirkit.backends.readonly import ReadOnlyBackend
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.compare.diff import Status
 from dirkit.core.compare.sameness import SamenessPolicy, mtimes_equal
@@ -208,3 +209,15 @@ def test_a_target_that_ignores_case_gets_no_names_it_cannot_tell_apart(journal: 
     assert target.nodes[RelPath("readme")].data == b"the target's own"
     sensitive = MemoryBackend("dst2", Capabilities(parallel_connections=1))
     assert not plan_mirror_trees(source, sensitive, FORCE).plan.skipped
+
+
+def test_a_read_only_local_target_reads_fast_but_is_never_written_past_its_guard(
+    make_tree: MakeTree, journal: Journal
+) -> None:
+    source = make_tree("src", {"a.txt": "new", "b.txt": "added"})
+    target = make_tree("dst", {"a.txt": "old"})
+    guard = ReadOnlyBackend(LocalBackend(str(target)))
+    assert local_files(guard) is not None and local_files(guard, writing=True) is None
+    result = mirror_trees(LocalBackend(str(source)), guard, journal, FORCE)
+    assert not result.ok
+    assert (target / "a.txt").read_text() == "old" and not (target / "b.txt").exists()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from dirkit.backends.faulty import FaultyBackend
 from dirkit.backends.local import LocalBackend
 from dirkit.core.compare.diff import Status
 from dirkit.core.tree.filters import make_filter
@@ -116,3 +118,52 @@ def test_moves_across_chunks_are_found(make_tree: MakeTree) -> None:
     )
     moves = [(c.moved_from, c.path) for c in diff.changes if c.status is Status.MOVED]
     assert moves == [("top3/mid1", "top6/renamed")]
+
+
+HELPER_CHUNKS = 12
+"""Chunks the helper process takes before the parent goes on, in the capabilities test."""
+
+
+def test_the_helper_process_compares_with_the_capabilities_the_wrapper_declares(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spread_tree(300)
+    left, right = make_tree("cl", spec), make_tree("cr", spec)
+    for name in [key for key in spec if key.endswith(".txt")]:
+        os.chmod(right / name, 0o600)
+    seen_helper: list[bool] = []
+    take_high = partition.ChunkClaims.take_high
+
+    def after_the_helper_took_one(claims: partition.ChunkClaims) -> int | None:
+        """Let the parent go on only once the helper process has claimed a few chunks (bounded wait)."""
+        if seen_helper or claims.high < claims.low:
+            return take_high(claims)
+        for _ in range(3000):
+            if claims.low >= HELPER_CHUNKS:
+                seen_helper.append(True)
+                break
+            time.sleep(0.01)
+        return take_high(claims)
+
+    options = CompareOptions(keep_same=False, jobs=2)
+    fat = FaultyBackend(LocalBackend(str(right)), [], no_modes=True)
+    assert partition.can_partition(LocalBackend(str(left)), fat, options)
+    first = [True]
+
+    def patient(claims: partition.ChunkClaims) -> int | None:
+        if first:
+            first.clear()
+            return take_high(claims)
+        return after_the_helper_took_one(claims)
+
+    monkeypatch.setattr(partition.ChunkClaims, "take_high", patient)
+    diff = partition.compare_partitioned(LocalBackend(str(left)), fat, options, parallel_after_seconds=0.0)
+    assert seen_helper, "the helper process took too few chunks"
+    assert [change.path for change in diff.changes if "mode" in (change.detail or "")] == []
+    first.append(True)
+    seen_helper.clear()
+    plain = partition.compare_partitioned(
+        LocalBackend(str(left)), LocalBackend(str(right)), options, parallel_after_seconds=0.0
+    )
+    assert seen_helper
+    assert sum(1 for change in plain.changes if "mode" in (change.detail or "")) >= 300

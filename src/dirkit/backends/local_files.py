@@ -1,9 +1,10 @@
 """The one optional interface for local-disk fast paths, and `local_files(backend)` to ask for it.
 
 A backend whose tree lies on the local filesystem may offer `local_files() -> LocalFiles | None`;
-wrappers (read-only guard, fault injection) forward it to the backend they wrap, so a wrapped local
-tree keeps its fast paths. Ops never check a backend's class: they call `local_files(backend)` and
-take the fast path when it returns a LocalFiles, the portable Backend calls otherwise.
+`local_files(backend, writing)` finds it through the wrappers (backends/wrapping.py) that let it
+pass, so a wrapped local tree (read-only guard, fault injection) keeps its fast paths for reading.
+Ops never check a backend's class: they call `local_files(backend)` and take the fast path when it
+returns a LocalFiles, the portable Backend calls otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Protocol
 
+from dirkit.backends.wrapping import BackendWrapper, backends_within
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 
@@ -90,13 +92,20 @@ class OffersLocalFiles(Protocol):
         ...
 
 
-def local_files(backend: object) -> LocalFiles | None:
-    """Return the local-disk fast paths backend offers (through any wrappers), or None.
+def local_files(backend: object, writing: bool = False) -> LocalFiles | None:
+    """Return the local-disk fast paths of backend, found through any wrappers that allow them, or None.
 
-    Signature for callers: `local_files(backend: Backend) -> LocalFiles | None`.
+    Signature for callers: `local_files(backend, writing=False) -> LocalFiles | None`. Pass
+    writing=True to change the tree through them (kernel copy, hard link): a read-only guard, or a
+    fault wrapper that must refuse modes, then hides them. A wrapper with a fault armed on a call
+    the fast paths do without (open_read, stat, ...) hides them for reading too.
     """
-    offer = getattr(backend, "local_files", None)
-    if offer is None:
-        return None
-    found: LocalFiles | None = offer()
-    return found
+    for candidate in backends_within(backend, writing):
+        if isinstance(candidate, BackendWrapper):
+            continue
+        offer = getattr(candidate, "local_files", None)
+        if offer is None:
+            return None
+        found: LocalFiles | None = offer()
+        return found
+    return None

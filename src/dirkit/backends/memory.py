@@ -295,7 +295,7 @@ class MemoryBackend:
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits (refused when the capabilities say modes are not kept)."""
         if not self._capabilities.can_set_mode:
-            raise BackendError(errno.EPERM, "this tree cannot keep permission bits", path)
+            raise UnsupportedError(errno.EPERM, "this tree cannot keep permission bits", path)
         with self._lock:
             self._get(path).mode = mode & 0o7777
 

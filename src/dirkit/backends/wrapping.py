@@ -7,18 +7,21 @@ attribute forwarding: `local_files()` forwards only where the wrapper allows, an
 walks the chain of `wrapped` backends, asking each wrapper whether such an interface may be used
 past it, and the caller picks the first that offers what it needs:
 
-    local = next((b for b in backends_within(tree) if isinstance(b, LocalFiles)), None)
+    local = local_files(tree)            # backends/local_files.py: reading through the chain
+    local = local_files(tree, writing=True)   # for a kernel copy or hard link into the tree
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dirkit.backends.local_files import LocalFiles, local_files
 from dirkit.backends.protocol import Backend, Capabilities
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
+
+if TYPE_CHECKING:
+    from dirkit.backends.local_files import LocalFiles
 
 MAX_WRAPPERS = 64
 """How deep backends_within follows wrapped backends (a bound, not a limit anyone meets)."""
@@ -104,11 +107,15 @@ class BackendWrapper:
         self.wrapped.set_mode(path, mode)
 
     def local_files(self) -> LocalFiles | None:
-        """Return the wrapped tree's local fast paths if they may bypass this wrapper, else None.
+        """Return the wrapped tree's local fast paths (its own local_files()) if they may bypass this wrapper.
 
         The fast paths write too (kernel copies, hard links), so they pass only where writing may.
         """
-        return local_files(self.wrapped) if self.passes_through(writing=True) else None
+        offer = getattr(self.wrapped, "local_files", None)
+        if offer is None or not self.passes_through(writing=True):
+            return None
+        found: LocalFiles | None = offer()
+        return found
 
     def reconnect(self) -> None:
         """Reconnect the wrapped backend, if it has a connection to renew (see retrying.Reconnectable)."""

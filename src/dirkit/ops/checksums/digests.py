@@ -269,7 +269,9 @@ class DigestEngine:
                     continue
                 small.append(entry)
                 if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    pool = stack.enter_context(start_process_pool(self.options.jobs))
+                    pool = stack.enter_context(
+                        start_process_pool(workers_for(self.backend, self.options.jobs))
+                    )
                 if pool is None or len(small) < BATCH_FILES:
                     continue
                 for start in range(0, len(small), BATCH_FILES):

@@ -57,8 +57,9 @@ class StepContext:
         self.fsync = fsync
         self.made_dirs: set[RelPath] = set()
         self.dirs_lock = threading.Lock()
-        self.local = local_files(target)
-        """The target's local-disk fast paths (kernel copies, links to files outside), if it offers them."""
+        self.local = local_files(target, writing=True)
+        """The target's local-disk fast paths (kernel copies, links to files outside), if it offers them
+        and no wrapper must see the writes (a read-only guard, a fault wrapper refusing modes)."""
         self.source_local = local_files(source) if source is not None else None
         self.resolution = target.capabilities.mtime_resolution_ns
         self.set_modes = target.capabilities.can_set_mode

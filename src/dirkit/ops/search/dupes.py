@@ -132,7 +132,7 @@ class _DigestQueue:
         found = [local_files(backend) for backend in backends]
         self.local_roots = [item.os_path(ROOT) if item is not None else None for item in found]
         local = all(root is not None for root in self.local_roots)
-        workers = min(jobs, os.cpu_count() or 1) if local else workers_for(backends, jobs)
+        workers = workers_for(backends, min(jobs, os.cpu_count() or 1) if local else jobs)
         self.pool: Executor | None = None
         if workers > 1 and local:
             self.pool = start_process_pool(workers)

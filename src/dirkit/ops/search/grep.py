@@ -276,7 +276,7 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
     """
     pending: deque[Future[list[FileMatches | Entry | None]]] = deque()
     local = local_files(searcher.backend) is not None
-    workers = min(jobs, os.cpu_count() or 1) if local else workers_for(searcher.backend, jobs)
+    workers = workers_for(searcher.backend, min(jobs, os.cpu_count() or 1) if local else jobs)
     if workers <= 1:
         for batch in _batches(files, BATCH_FILES):
             for result in searcher.search_batch(batch):
