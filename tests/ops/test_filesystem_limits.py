@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dirkit.backends.faulty import FaultyBackend
-from dirkit.backends.local import LocalBackend, filesystem_type, local_capabilities
+from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_mounts import filesystem_type, local_capabilities
 from dirkit.core.run.guards import GuardOptions
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees
 from dirkit.ops.run.undo import undo_run
