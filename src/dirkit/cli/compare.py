@@ -25,7 +25,6 @@ from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.compare.textdiff import unified_diff_of
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.report.compare import render_json_lines, render_text, summary_line
-from dirkit.report.html_rows import compare_report
 
 DESCRIPTION = """\
 Compare two directory trees and list every path that differs.
@@ -139,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         diff = compare_trees(left, right, options)
         if args.html:
+            from dirkit.report.html_rows import compare_report
+
             report = compare_report(
                 diff, args.left, args.right, report_text_diffs(left, right, diff), show_same=args.all
             )

@@ -31,7 +31,6 @@ from dirkit.ops.search.dupes_actions import (
     plan_dupe_actions_per_root,
     run_dupe_plans,
 )
-from dirkit.report.html_rows import dupes_report
 from dirkit.report.search import dupe_step_json, dupes_group_json, output_bytes
 
 DESCRIPTION = """\
@@ -138,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             backend.close()
     roots = [root for root, _ in trees]
     if args.html:
+        from dirkit.report.html_rows import dupes_report
+
         write_html_report(args, dupes_report(result.groups, roots))
 
     def shown(item: DupeFile) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.compare.diff import Diff, Status
@@ -12,8 +12,10 @@ from dirkit.core.compare.textdiff import TextDiff
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError, UsageError
-from dirkit.report.html import HtmlReport, render_html
-from dirkit.report.html_diff import DiffCaps, DiffJob, capped_diffs
+
+if TYPE_CHECKING:
+    from dirkit.report.html import HtmlReport
+    from dirkit.report.html_diff import DiffCaps
 
 MAX_DIFF_BYTES = 1024 * 1024
 """Bytes of each side of a file read for its diff; a larger file is not diffed."""
@@ -39,6 +41,8 @@ def report_text_diffs(
 ) -> dict[RelPath, TextDiff]:
     """Return the capped text diff of each changed file (by size, time and count), keyed by path."""
     found: dict[RelPath, TextDiff] = {}
+    from dirkit.report.html_diff import DiffJob, capped_diffs
+
     jobs: list[DiffJob] = []
     for change in diff.changes:
         if (
@@ -74,6 +78,10 @@ def report_text_diffs(
 
 def write_html_report(args: argparse.Namespace, report: HtmlReport) -> None:
     """Write the page to --html FILE, and open it in a browser with --open."""
+    import webbrowser
+
+    from dirkit.report.html import render_html
+
     target = Path(args.html)
     try:
         target.write_text(render_html(report), encoding="utf-8", errors="surrogateescape")

@@ -43,7 +43,6 @@ from dirkit.ops.run.mirror import (
     run_plan,
 )
 from dirkit.ops.run.recovery import claim_tree
-from dirkit.report.html_rows import plan_report
 
 DESCRIPTION = """\
 Make DST an exact copy of SRC: new and changed files are copied, files and directories that
@@ -167,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
                 if args.dry_run:
                     print_plan(planning.plan, args)
                 if args.html:
+                    from dirkit.report.html_rows import plan_report
+
                     write_html_report(args, plan_report(planning.plan))
                 for violation in planning.violations:
                     print(f"dirkit: note: a real run would refuse: {violation}", file=sys.stderr)

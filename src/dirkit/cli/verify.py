@@ -22,7 +22,6 @@ from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.checksums.verify import VerifyOptions, path_inside_tree, read_manifest_file, verify_tree
-from dirkit.report.html_rows import verify_report
 from dirkit.report.verify import render_json_lines, render_text
 
 DESCRIPTION = """\
@@ -99,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if args.html:
+        from dirkit.report.html_rows import verify_report
+
         write_html_report(args, verify_report(result, args.manifest, args.root))
     if args.quiet:
         pass
