@@ -1,19 +1,49 @@
-"""Open a tree from what the user typed: a local path now; URLs name their backend."""
+"""Open a tree from what the user typed: a local path, or an ftp:// or ftps:// URL."""
 
 from __future__ import annotations
+
+import getpass
+import os
+import sys
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.errors import UsageError
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
+FTP_SCHEMES = ("ftp://", "ftps://")
 
 
 def open_tree(location: str, must_exist: bool = True) -> Backend:
     """Return a backend for a path or URL; raise TreeNotFoundError if a required root is missing."""
+    if location.lower().startswith(FTP_SCHEMES):
+        return open_ftp_tree(location)
     if location.startswith(REMOTE_SCHEMES):
         scheme = location.split(":", 1)[0]
         raise UsageError(f"{location}: {scheme}:// trees are not supported by this version yet")
     if "://" in location.split("/", 1)[0] + "/":
         raise UsageError(f"{location}: unknown URL scheme")
     return LocalBackend(location, must_exist=must_exist)
+
+
+def open_ftp_tree(location: str) -> Backend:
+    """Return the FTP backend for an ftp:// or ftps:// URL, logged in with the credentials found for it.
+
+    TLS options come from DIRKIT_CA_FILE, DIRKIT_INSECURE_TLS=1 and DIRKIT_IMPLICIT_TLS=1; the pool
+    size from DIRKIT_CONNECTIONS.
+    """
+    from dirkit.backends.ftp import FtpBackend
+    from dirkit.backends.ftp_session import DEFAULT_CONNECTIONS, TlsOptions
+    from dirkit.backends.urls import find_login, parse_remote_url
+
+    parsed = parse_remote_url(location)
+    prompt = getpass.getpass if sys.stdin.isatty() else None
+    login = find_login(parsed, os.environ, prompt)
+    tls = TlsOptions(
+        ca_file=os.environ.get("DIRKIT_CA_FILE") or None,
+        insecure=os.environ.get("DIRKIT_INSECURE_TLS") == "1",
+        implicit=os.environ.get("DIRKIT_IMPLICIT_TLS") == "1",
+    )
+    connections = os.environ.get("DIRKIT_CONNECTIONS", "")
+    size = int(connections) if connections.isdigit() and int(connections) > 0 else DEFAULT_CONNECTIONS
+    return FtpBackend(parsed, login, tls=tls, connections=size)
