@@ -68,6 +68,16 @@ xferlog_enable=NO
 max_per_ip=0
 max_clients=0
 """
+VSFTPD_TLS_CONFIG = """\
+ssl_enable=YES
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+"""
+"""vsftpd's defaults refuse data connections that do not resume the control connection's TLS session."""
 
 
 def free_port() -> int:
@@ -147,7 +157,7 @@ class RunningServer:
         self.made += 1
         folder = self.home / f"tree{self.made}"
         folder.mkdir()
-        if self.name == "vsftpd":
+        if self.name.startswith("vsftpd"):
             os.chown(folder, _ftp_uid(), -1)
         return f"{self.scheme}://{self.user}@127.0.0.1:{self.port}/{folder.name}", folder
 
@@ -196,18 +206,24 @@ def start_pyftpdlib(home: Path, tls: bool) -> RunningServer:
     )
 
 
-def start_vsftpd(binary: str, base: Path) -> RunningServer:
-    """Start vsftpd with a config of its own: anonymous, writable folders below its root."""
+def start_vsftpd(binary: str, base: Path, tls: bool) -> RunningServer:
+    """Start vsftpd with a config of its own: anonymous, writable folders below its root; TLS required if tls."""
     root, empty = base / "root", base / "empty"
     root.mkdir()
     empty.mkdir()
     port = free_port()
     pasv = random.randrange(40000, 60000, 100)
     config = base / "vsftpd.conf"
-    config.write_text(VSFTPD_CONFIG.format(port=port, root=root, empty=empty, pasv=pasv, pasv_end=pasv + 99))
+    text = VSFTPD_CONFIG.format(port=port, root=root, empty=empty, pasv=pasv, pasv_end=pasv + 99)
+    cert = None
+    if tls:
+        cert, key = make_certificate(base)
+        text += VSFTPD_TLS_CONFIG.format(cert=cert, key=key)
+    config.write_text(text)
     process = subprocess.Popen([binary, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, process)
-    return RunningServer("vsftpd", process, port, root, user="anonymous")
+    name, scheme = ("vsftpd-tls", "ftps") if tls else ("vsftpd", "ftp")
+    return RunningServer(name, process, port, root, scheme, user="anonymous", cert=cert)
 
 
 def server_base(prefix: str) -> Path:
@@ -234,8 +250,8 @@ def server(name: str) -> RunningServer:
 
         base = server_base(f"dirkit-{name}-")
         BASES.append(base)
-        if name == "vsftpd":
-            RUNNING[name] = start_vsftpd(require_tool("vsftpd"), base)
+        if name.startswith("vsftpd"):
+            RUNNING[name] = start_vsftpd(require_tool("vsftpd"), base, tls=name.endswith("-tls"))
         else:
             home = base / "home"
             home.mkdir()

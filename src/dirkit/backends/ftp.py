@@ -8,7 +8,7 @@ import ftplib
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TypeVar, cast
+from typing import BinaryIO, cast
 
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
@@ -51,8 +51,6 @@ MLSD_FACTS = ["type", "size", "modify", "unix.mode"]
 TEMPORARY_PREFIX = ".dirkit-part-"
 NO_TIMES = "\0"
 """A times_for that no name matches: list without asking any MDTM."""
-
-T = TypeVar("T")
 
 
 class CountingReader:
@@ -148,12 +146,15 @@ class FtpBackend:
         self, ftp: ftplib.FTP, path: RelPath, error: ftplib.Error, check: Callable[[Entry | None], None]
     ) -> None:
         """Raise a kind more precise than a refused reply gives, from what is at path; else the reply's."""
-        try:
-            found: Entry | None = self._stat_on(ftp, path)
-        except NotFoundError:
-            found = None
-        check(found)
+        check(self._stat_or_none(ftp, path))
         raise translate_ftp_error(error, self._shown(path)) from None
+
+    def _stat_or_none(self, ftp: ftplib.FTP, path: RelPath) -> Entry | None:
+        """Return the entry at path, or None if there is none."""
+        try:
+            return self._stat_on(ftp, path)
+        except NotFoundError:
+            return None
 
     # Reading
 
@@ -203,7 +204,7 @@ class FtpBackend:
             children = []
         for item in children:
             if item.name == name:
-                return Entry(path, item.kind, item.size, item.mtime_ns, item.mode)
+                return _entry(path, item)
         raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
@@ -215,7 +216,7 @@ class FtpBackend:
         """Return the entries of a folder's children."""
         with self._session(path) as ftp:
             listed = self._listed(ftp, path)
-        return [Entry(join_path(path, it.name), it.kind, it.size, it.mtime_ns, it.mode) for it in listed]
+        return [_entry(join_path(path, item.name), item) for item in listed]
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return a file's bytes, downloaded into a spool (memory, then disk) so no connection stays held."""
@@ -368,9 +369,20 @@ class FtpBackend:
         ftp.sendcmd(f"SITE CHMOD {mode & 0o7777:o} {self._wire(path)}")
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
-        """Set the modification time of path (whole seconds)."""
+        """Set the modification time of a file (whole seconds); folders keep the time the server gives them.
+
+        MFMT and vsftpd's MDTM set times of files only on most servers, and folder times are not
+        listed (LIST) or not kept (every change below a folder moves its time), so a refusal for a
+        folder is not an error.
+        """
         with self._session(path) as ftp:
-            self._guarded(ftp, path, lambda: self._set_time(ftp, path, mtime_ns))
+            try:
+                self._set_time(ftp, path, mtime_ns)
+            except ftplib.error_perm as error:
+                found = self._stat_or_none(ftp, path)
+                if found is not None and found.kind is EntryKind.DIR:
+                    return
+                self._refine(ftp, path, error, lambda found: _require_some(found, self._shown(path)))
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits of path (SITE CHMOD)."""
@@ -379,19 +391,26 @@ class FtpBackend:
                 errno.EOPNOTSUPP, "this server cannot set permission bits", self._shown(path)
             )
         with self._session(path) as ftp:
-            self._guarded(ftp, path, lambda: self._chmod(ftp, path, mode))
-
-    def _guarded(self, ftp: ftplib.FTP, path: RelPath, command: Callable[[], T]) -> T:
-        """Run a command on path; a refusal of a missing path raises NotFoundError."""
-        try:
-            return command()
-        except ftplib.error_perm as error:
-            self._refine(ftp, path, error, lambda found: None)
-            raise
+            try:
+                self._chmod(ftp, path, mode)
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: _require_some(found, self._shown(path)))
 
     def close(self) -> None:
         """Close every connection."""
         self._pool.close()
+
+
+def _entry(path: RelPath, item: Listed) -> Entry:
+    """Return the entry of a listed child; folders carry no time (servers neither set nor keep them)."""
+    mtime_ns = None if item.kind is EntryKind.DIR else item.mtime_ns
+    return Entry(path, item.kind, item.size, mtime_ns, item.mode)
+
+
+def _require_some(found: Entry | None, shown: str) -> None:
+    """Raise NotFoundError when nothing is at the path a command was refused for."""
+    if found is None:
+        raise NotFoundError(errno.ENOENT, "no such file or folder", shown)
 
 
 def _require_dir(found: Entry | None, path: RelPath, shown: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
@@ -12,6 +13,12 @@ from dirkit.errors import UsageError
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
 FTP_SCHEMES = ("ftp://", "ftps://")
+_warning_sinks: list[Callable[[str], None]] = []
+
+
+def send_warnings_to(sink: Callable[[str], None]) -> None:
+    """Give warnings about how a tree was opened (a password in its URL) to sink; the CLI prints them."""
+    _warning_sinks[:] = [sink]
 
 
 def open_tree(location: str, must_exist: bool = True) -> Backend:
@@ -46,4 +53,8 @@ def open_ftp_tree(location: str) -> Backend:
     )
     connections = os.environ.get("DIRKIT_CONNECTIONS", "")
     size = int(connections) if connections.isdigit() and int(connections) > 0 else DEFAULT_CONNECTIONS
-    return FtpBackend(parsed, login, tls=tls, connections=size)
+    backend = FtpBackend(parsed, login, tls=tls, connections=size)
+    for warning in login.warnings:
+        for sink in _warning_sinks:
+            sink(warning)
+    return backend
