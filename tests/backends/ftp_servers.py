@@ -207,7 +207,7 @@ def start_pyftpdlib(home: Path, tls: bool) -> RunningServer:
 
 
 def start_vsftpd(binary: str, base: Path, tls: bool) -> RunningServer:
-    """Start vsftpd with a config of its own: anonymous, writable folders below its root; TLS required if tls."""
+    """Start vsftpd from a config of its own: anonymous, writable folders below its root; TLS if tls."""
     root, empty = base / "root", base / "empty"
     root.mkdir()
     empty.mkdir()

@@ -54,9 +54,7 @@ def test_ms_dos_list_lines() -> None:
 
 def test_mlsd_facts_are_exact_and_skip_the_folder_itself() -> None:
     facts = {"type": "file", "size": "5", "modify": "20200101000001.5", "unix.mode": "0644"}
-    assert parse_mlsd_facts("a", facts) == Listed(
-        "a", EntryKind.FILE, 5, 1_577_836_801_500_000_000, 0o644
-    )
+    assert parse_mlsd_facts("a", facts) == Listed("a", EntryKind.FILE, 5, 1_577_836_801_500_000_000, 0o644)
     assert parse_mlsd_facts(".", {"type": "cdir"}) is None
     assert parse_mlsd_facts("..", {"type": "pdir"}) is None
     assert parse_mlsd_facts("d", {"type": "dir", "size": "4096"}) == Listed("d", EntryKind.DIR, 0, None, 0)
@@ -114,7 +112,12 @@ def test_ftp_errors_become_dirkit_kinds(error: Exception, kind: type[Exception])
 
 def test_urls_relative_absolute_and_normalized() -> None:
     relative = parse_remote_url("FTP://Bob@Example.COM:2121/www/site/")
-    assert (relative.host, relative.port, relative.user, relative.path) == ("example.com", 2121, "Bob", "www/site")
+    assert (relative.host, relative.port, relative.user, relative.path) == (
+        "example.com",
+        2121,
+        "Bob",
+        "www/site",
+    )
     assert relative.url == "ftp://Bob@example.com:2121/www/site"
     absolute = parse_remote_url("ftp://example.com/%2Fvar/www")
     assert absolute.path == "/var/www" and absolute.url == "ftp://example.com/%2Fvar/www"

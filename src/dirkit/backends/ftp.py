@@ -84,19 +84,11 @@ class FtpBackend:
         """What the CLI should tell the user about how this tree was opened (never a secret)."""
         self._connector = FtpConnector(location, login, tls or TlsOptions(), timeout_s)
         self._pool = ConnectionPool(self._connector, connections)
-        with self._pool.connection() as ftp:
-            traits = self._connector.traits
-            assert traits is not None
-            self._traits: ServerTraits = traits
-            folder = self._connector.login_folder
-            path = location.path
-            self._base = path if path.startswith("/") else f"{folder.rstrip('/')}/{path}".rstrip("/")
-            self._base = self._base or "/"
-            try:
-                ftp.cwd(to_wire(self._base))
-            except ftplib.error_perm:
-                self._pool.close()
-                raise TreeNotFoundError(errno.ENOENT, "no such folder on the server", location.url) from None
+        try:
+            traits = self._connect_root()
+        except BaseException:
+            self._pool.close()
+            raise
         self._capabilities = Capabilities(
             mtime_resolution_ns=WHOLE_SECOND_NS,
             can_set_mtime=traits.can_set_mtime,
@@ -107,6 +99,22 @@ class FtpBackend:
             parallel_connections=self._pool.size,
             hard_links=False,
         )
+
+    def _connect_root(self) -> ServerTraits:
+        """Log in, read the server's traits and find the tree's root folder; raise TreeNotFoundError."""
+        with self._pool.connection() as ftp:
+            traits = self._connector.traits
+            assert traits is not None
+            self._traits = traits
+            folder, path = self._connector.login_folder, self._location.path
+            base = path if path.startswith("/") else f"{folder.rstrip('/')}/{path}".rstrip("/")
+            self._base = base or "/"
+            try:
+                ftp.cwd(to_wire(self._base))
+                return traits
+            except ftplib.error_perm:
+                pass
+        raise TreeNotFoundError(errno.ENOENT, "no such folder on the server", self._location.url)
 
     @property
     def capabilities(self) -> Capabilities:
