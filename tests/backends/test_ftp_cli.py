@@ -114,3 +114,22 @@ def test_a_password_in_the_url_works_with_a_warning_that_hides_it(
     assert main(["compare", str(site), url]) == 2
     assert "no password for alice" in capsys.readouterr().err
     assert PASSWORD not in every_state_byte(Path(os.environ["DIRKIT_STATE_DIR"]))
+
+
+def test_find_grep_manifest_and_verify_take_an_ftp_tree(
+    make_tree: MakeTree, tmp_path: Path, netrc_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = ftp_servers.server("pyftpdlib")
+    url, folder = running.new_tree()
+    assert main(["mirror", "-q", str(make_tree("site", SITE)), url]) == 0
+    capsys.readouterr()
+    assert main(["find", url, "--name", "*.css"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{url}/css/site.css"]
+    assert main(["grep", "-n", "hi", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{url}/index.html:1:<h1>hi</h1>"]
+    manifest = tmp_path / "site.b3"
+    assert main(["manifest", url, "-o", str(manifest)]) == 0
+    assert main(["verify", str(manifest), url]) == 0
+    (folder / "index.html").write_text("tampered")
+    assert main(["verify", str(manifest), url]) == 1
+    assert PASSWORD not in capsys.readouterr().out + manifest.read_text()
