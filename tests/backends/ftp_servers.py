@@ -206,7 +206,7 @@ def start_pyftpdlib(home: Path, tls: bool) -> RunningServer:
     )
 
 
-def start_vsftpd(binary: str, base: Path, tls: bool) -> RunningServer:
+def start_vsftpd(binary: str, base: Path, tls: bool, implicit: bool = False) -> RunningServer:
     """Start vsftpd from a config of its own: anonymous, writable folders below its root; TLS if tls."""
     root, empty = base / "root", base / "empty"
     root.mkdir()
@@ -219,10 +219,12 @@ def start_vsftpd(binary: str, base: Path, tls: bool) -> RunningServer:
     if tls:
         cert, key = make_certificate(base)
         text += VSFTPD_TLS_CONFIG.format(cert=cert, key=key)
+        text += "implicit_ssl=YES\n" if implicit else ""
     config.write_text(text)
     process = subprocess.Popen([binary, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, process)
     name, scheme = ("vsftpd-tls", "ftps") if tls else ("vsftpd", "ftp")
+    name += "-implicit" if implicit else ""
     return RunningServer(name, process, port, root, scheme, user="anonymous", cert=cert)
 
 
@@ -244,14 +246,18 @@ BASES: list[Path] = []
 
 
 def server(name: str) -> RunningServer:
-    """Return the running server of that name (pyftpdlib, pyftpdlib-tls, vsftpd), starting it once."""
+    """Return the running server of that name, starting it once.
+
+    The names: pyftpdlib, pyftpdlib-tls, vsftpd, vsftpd-tls, vsftpd-tls-implicit.
+    """
     if name not in RUNNING:
         from tests.conftest import require_tool
 
         base = server_base(f"dirkit-{name}-")
         BASES.append(base)
         if name.startswith("vsftpd"):
-            RUNNING[name] = start_vsftpd(require_tool("vsftpd"), base, tls=name.endswith("-tls"))
+            tls, implicit = "-tls" in name, name.endswith("-implicit")
+            RUNNING[name] = start_vsftpd(require_tool("vsftpd"), base, tls, implicit)
         else:
             home = base / "home"
             home.mkdir()
@@ -280,7 +286,8 @@ def open_backend(name: str, connections: int = 2) -> tuple[FtpBackend, Path]:
     running = server(name)
     url, folder = running.new_tree()
     password = ANONYMOUS_PASSWORD if running.user == "anonymous" else PASSWORD
-    tls = TlsOptions(ca_file=str(running.cert)) if running.cert else None
+    implicit = name.endswith("-implicit")
+    tls = TlsOptions(ca_file=str(running.cert), implicit=implicit) if running.cert else None
     backend = FtpBackend(
         parse_remote_url(url), Login(running.user, password), tls=tls, connections=connections
     )

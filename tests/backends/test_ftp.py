@@ -45,6 +45,16 @@ def test_stock_ftplib_tls_is_refused_by_vsftpd_and_the_backend_reuses_the_sessio
         backend.close()
 
 
+def test_implicit_tls_starts_before_the_greeting() -> None:
+    backend, folder = ftp_servers.open_backend("vsftpd-tls-implicit")
+    try:
+        backend.write_file(P("a"), io.BytesIO(b"implicit"), mtime_ns=1_500_000_000_000_000_000)
+        assert (folder / "a").read_bytes() == b"implicit"
+        assert backend.stat(P("a")).mtime_ns == 1_500_000_000_000_000_000
+    finally:
+        backend.close()
+
+
 def test_certificates_are_checked_unless_insecure_is_asked() -> None:
     running = ftp_servers.server("pyftpdlib-tls")
     url, _folder = running.new_tree()

@@ -122,6 +122,7 @@ def test_urls_relative_absolute_and_normalized() -> None:
     absolute = parse_remote_url("ftp://example.com/%2Fvar/www")
     assert absolute.path == "/var/www" and absolute.url == "ftp://example.com/%2Fvar/www"
     assert parse_remote_url("ftp://example.com").url == "ftp://example.com"
+    assert parse_remote_url("ftp://EXAMPLE.com:21/x//").url == "ftp://example.com/x"
     assert parse_remote_url("ftps://h:990/x").implicit_tls
     assert not parse_remote_url("ftps://h/x").implicit_tls
     spaced = parse_remote_url("ftp://h/a%20b/caf%E9")

@@ -14,12 +14,18 @@ from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
     ServerTraits,
+    entry_of,
     format_ftp_time,
     from_wire,
     has_line_break,
     parse_ftp_time,
     parse_list_line,
     parse_mlsd_facts,
+    refuse_dir,
+    require_absent,
+    require_dir,
+    require_file,
+    require_some,
     to_wire,
 )
 from dirkit.backends.ftp_session import (
@@ -38,7 +44,6 @@ from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_p
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
-    IsADirError,
     NotADirError,
     NotFoundError,
     TreeNotFoundError,
@@ -172,7 +177,7 @@ class FtpBackend:
         try:
             ftp.cwd(wire)
         except ftplib.error_perm as error:
-            self._refine(ftp, path, error, lambda found: _require_dir(found, path, self._shown(path)))
+            self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
         if self._traits.mlsd:
             found = [parse_mlsd_facts(from_wire(name), facts) for name, facts in ftp.mlsd("", MLSD_FACTS)]
             return [item for item in found if item is not None]
@@ -212,7 +217,7 @@ class FtpBackend:
             children = []
         for item in children:
             if item.name == name:
-                return _entry(path, item)
+                return entry_of(path, item)
         raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
@@ -224,7 +229,7 @@ class FtpBackend:
         """Return the entries of a folder's children."""
         with self._session(path) as ftp:
             listed = self._listed(ftp, path)
-        return [_entry(join_path(path, item.name), item) for item in listed]
+        return [entry_of(join_path(path, item.name), item) for item in listed]
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return a file's bytes, downloaded into a spool (memory, then disk) so no connection stays held."""
@@ -234,9 +239,7 @@ class FtpBackend:
                 try:
                     ftp.retrbinary("RETR " + self._wire(path), spool.write)
                 except ftplib.error_perm as error:
-                    self._refine(
-                        ftp, path, error, lambda found: _require_file(found, path, self._shown(path))
-                    )
+                    self._refine(ftp, path, error, lambda found: require_file(found, path, self._shown(path)))
         except BaseException:
             spool.close()
             raise
@@ -261,7 +264,7 @@ class FtpBackend:
                 ftp.storbinary("STOR " + self._wire(temporary), cast(BinaryIO, reader))
             except ftplib.error_perm as error:
                 self._refine(
-                    ftp, parent_path(path), error, lambda found: _require_dir(found, path, self._shown(path))
+                    ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
                 if mode is not None and self._traits.site_chmod:
@@ -285,12 +288,12 @@ class FtpBackend:
         if replace and not self._traits.replaces_on_rename:
             with contextlib.suppress(NotFoundError):
                 existing = self._stat_on(ftp, new)
-                _require_file(existing, new, self._shown(new))
+                require_file(existing, new, self._shown(new))
                 self._remove_on(ftp, existing)
         try:
             ftp.rename(self._wire(old), self._wire(new))
         except ftplib.error_perm as error:
-            self._refine(ftp, new, error, lambda found: _refuse_dir(found, new, self._shown(new)))
+            self._refine(ftp, new, error, lambda found: refuse_dir(found, new, self._shown(new)))
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a folder (its parent must exist)."""
@@ -298,7 +301,7 @@ class FtpBackend:
             try:
                 ftp.mkd(self._wire(path))
             except ftplib.error_perm as error:
-                self._refine(ftp, path, error, lambda found: _require_absent(found, path, self._shown(path)))
+                self._refine(ftp, path, error, lambda found: require_absent(found, path, self._shown(path)))
             if mode is not None and self._traits.site_chmod:
                 self._chmod(ftp, path, mode)
 
@@ -316,7 +319,7 @@ class FtpBackend:
             try:
                 ftp.delete(self._wire(path))
             except ftplib.error_perm as error:
-                self._refine(ftp, path, error, lambda found: _refuse_dir(found, path, self._shown(path)))
+                self._refine(ftp, path, error, lambda found: refuse_dir(found, path, self._shown(path)))
 
     def _remove_on(self, ftp: ftplib.FTP, entry: Entry) -> None:
         """Remove a file or an empty folder found at entry's path."""
@@ -390,7 +393,7 @@ class FtpBackend:
                 found = self._stat_or_none(ftp, path)
                 if found is not None and found.kind is EntryKind.DIR:
                     return
-                self._refine(ftp, path, error, lambda found: _require_some(found, self._shown(path)))
+                self._refine(ftp, path, error, lambda found: require_some(found, self._shown(path)))
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits of path (SITE CHMOD)."""
@@ -402,50 +405,8 @@ class FtpBackend:
             try:
                 self._chmod(ftp, path, mode)
             except ftplib.error_perm as error:
-                self._refine(ftp, path, error, lambda found: _require_some(found, self._shown(path)))
+                self._refine(ftp, path, error, lambda found: require_some(found, self._shown(path)))
 
     def close(self) -> None:
         """Close every connection."""
         self._pool.close()
-
-
-def _entry(path: RelPath, item: Listed) -> Entry:
-    """Return the entry of a listed child; folders carry no time (servers neither set nor keep them)."""
-    mtime_ns = None if item.kind is EntryKind.DIR else item.mtime_ns
-    return Entry(path, item.kind, item.size, mtime_ns, item.mode)
-
-
-def _require_some(found: Entry | None, shown: str) -> None:
-    """Raise NotFoundError when nothing is at the path a command was refused for."""
-    if found is None:
-        raise NotFoundError(errno.ENOENT, "no such file or folder", shown)
-
-
-def _require_dir(found: Entry | None, path: RelPath, shown: str) -> None:
-    """Raise the kind for a folder that is needed at path but missing or a file."""
-    if found is None:
-        raise NotFoundError(errno.ENOENT, "no such folder", shown)
-    if found.kind is not EntryKind.DIR:
-        raise NotADirError(errno.ENOTDIR, "not a folder", shown)
-
-
-def _require_file(found: Entry | None, path: RelPath, shown: str) -> None:
-    """Raise the kind for a file that is needed at path but missing or a folder."""
-    if found is None:
-        raise NotFoundError(errno.ENOENT, "no such file", shown)
-    if found.kind is EntryKind.DIR:
-        raise IsADirError(errno.EISDIR, "is a folder", shown)
-
-
-def _refuse_dir(found: Entry | None, path: RelPath, shown: str) -> None:
-    """Raise the kind for a file operation that met a folder or nothing."""
-    _require_file(found, path, shown)
-
-
-def _require_absent(found: Entry | None, path: RelPath, shown: str) -> None:
-    """Raise the kind for a folder to be made where something exists or the parent is missing."""
-    if found is not None:
-        raise AlreadyExistsError(errno.EEXIST, "already exists", shown)
-    parent = parent_path(path)
-    if parent:
-        raise NotFoundError(errno.ENOENT, "its parent folder does not exist", shown)

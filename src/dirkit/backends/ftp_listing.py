@@ -1,14 +1,17 @@
-"""Pure parts of FTP: names on the wire, MLSD facts, LIST lines (unix ls -l, MS-DOS), time stamps."""
+"""Pure parts of FTP: names on the wire, MLSD facts, LIST lines (unix ls -l, MS-DOS), times, error kinds."""
 
 from __future__ import annotations
 
 import calendar
+import errno
 import re
 import stat
 import time
 from dataclasses import dataclass
 
-from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath, parent_path
+from dirkit.errors import AlreadyExistsError, IsADirError, NotADirError, NotFoundError
 
 WIRE_ENCODING = "latin-1"
 """ftplib runs with latin-1 so every byte of a reply survives; names are then decoded as UTF-8."""
@@ -191,3 +194,45 @@ def read_traits(banner: str, feat_reply: str, site_help: str) -> ServerTraits:
         replaces_on_rename=replaces,
         mdtm="MDTM" in features,
     )
+
+
+def entry_of(path: RelPath, item: Listed) -> Entry:
+    """Return the entry of a listed child; folders carry no time (servers neither set nor keep them)."""
+    mtime_ns = None if item.kind is EntryKind.DIR else item.mtime_ns
+    return Entry(path, item.kind, item.size, mtime_ns, item.mode)
+
+
+def require_some(found: Entry | None, shown: str) -> None:
+    """Raise NotFoundError when nothing is at the path a command was refused for."""
+    if found is None:
+        raise NotFoundError(errno.ENOENT, "no such file or folder", shown)
+
+
+def require_dir(found: Entry | None, path: RelPath, shown: str) -> None:
+    """Raise the kind for a folder that is needed at path but missing or a file."""
+    if found is None:
+        raise NotFoundError(errno.ENOENT, "no such folder", shown)
+    if found.kind is not EntryKind.DIR:
+        raise NotADirError(errno.ENOTDIR, "not a folder", shown)
+
+
+def require_file(found: Entry | None, path: RelPath, shown: str) -> None:
+    """Raise the kind for a file that is needed at path but missing or a folder."""
+    if found is None:
+        raise NotFoundError(errno.ENOENT, "no such file", shown)
+    if found.kind is EntryKind.DIR:
+        raise IsADirError(errno.EISDIR, "is a folder", shown)
+
+
+def refuse_dir(found: Entry | None, path: RelPath, shown: str) -> None:
+    """Raise the kind for a file operation that met a folder or nothing."""
+    require_file(found, path, shown)
+
+
+def require_absent(found: Entry | None, path: RelPath, shown: str) -> None:
+    """Raise the kind for a folder to be made where something exists or the parent is missing."""
+    if found is not None:
+        raise AlreadyExistsError(errno.EEXIST, "already exists", shown)
+    parent = parent_path(path)
+    if parent:
+        raise NotFoundError(errno.ENOENT, "its parent folder does not exist", shown)
