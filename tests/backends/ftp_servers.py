@@ -265,12 +265,31 @@ def server(name: str) -> RunningServer:
     return RUNNING[name]
 
 
+def processes_serving(base: Path) -> list[int]:
+    """Return the pids of processes whose command line names a path below base (servers' children too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if bytes(base) in command:
+            found.append(int(entry.name))
+    return found
+
+
 def stop_all() -> list[str]:
-    """Stop every server started; return the names of any that would not stop."""
+    """Stop every server started; return the names of any that would not stop (or left children)."""
     leaked = []
     for name, running in RUNNING.items():
         running.stop()
-        if running.process.poll() is None:
+        base = running.home.parent
+        deadline = time.monotonic() + 10
+        while processes_serving(base) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if running.process.poll() is None or processes_serving(base):
             leaked.append(name)
     RUNNING.clear()
     for base in BASES:
