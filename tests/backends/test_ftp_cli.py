@@ -65,9 +65,11 @@ def test_upload_a_site_download_it_back_undo_and_rerun(
         return code
 
     assert run("compare", str(site), url) == 1
+    assert run("mirror", str(site), f"{url}/new/deeper") == 0
+    assert (folder / "new" / "deeper" / "index.html").read_text() == "<h1>hi</h1>"
     assert run("mirror", str(site), url) == 0
     assert (folder / "css" / "site.css").read_text() == "body {}"
-    assert (folder / "empty").is_dir()
+    assert (folder / "empty").is_dir() and not (folder / "new").exists()
     assert os.stat(folder / "index.html").st_mtime == 1_600_000_000
     assert not [path for path in folder.rglob("*") if ".dirkit-part-" in path.name]
     assert run("mirror", str(site), url) == 0

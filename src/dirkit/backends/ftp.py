@@ -83,6 +83,7 @@ class FtpBackend:
         tls: TlsOptions | None = None,
         connections: int = DEFAULT_CONNECTIONS,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        create: bool = False,
     ) -> None:
         self._location = location
         self.warnings = login.warnings
@@ -90,7 +91,7 @@ class FtpBackend:
         self._connector = FtpConnector(location, login, tls or TlsOptions(), timeout_s)
         self._pool = ConnectionPool(self._connector, connections)
         try:
-            traits = self._connect_root()
+            traits = self._connect_root(create)
         except BaseException:
             self._pool.close()
             raise
@@ -105,8 +106,8 @@ class FtpBackend:
             hard_links=False,
         )
 
-    def _connect_root(self) -> ServerTraits:
-        """Log in, read the server's traits and find the tree's root folder; raise TreeNotFoundError."""
+    def _connect_root(self, create: bool) -> ServerTraits:
+        """Log in, read the traits and find the root folder (made, with its parents, if create)."""
         with self._pool.connection() as ftp:
             traits = self._connector.traits
             assert traits is not None
@@ -118,8 +119,26 @@ class FtpBackend:
                 ftp.cwd(to_wire(self._base))
                 return traits
             except ftplib.error_perm:
-                pass
-        raise TreeNotFoundError(errno.ENOENT, "no such folder on the server", self._location.url)
+                if not create:
+                    raise TreeNotFoundError(
+                        errno.ENOENT, "no such folder on the server", self._location.url
+                    ) from None
+            self._make_root(ftp, folder)
+            return traits
+
+    def _make_root(self, ftp: ftplib.FTP, login_folder: str) -> None:
+        """Create the tree's root folder and its missing parents below the login folder (or '/')."""
+        path = self._location.path
+        built = "" if path.startswith("/") else login_folder.rstrip("/")
+        for part in [part for part in path.split("/") if part]:
+            built = f"{built}/{part}"
+            try:
+                ftp.cwd(to_wire(built))
+            except ftplib.error_perm:
+                try:
+                    ftp.mkd(to_wire(built))
+                except FTP_ERRORS as error:
+                    raise translate_ftp_error(error, self._location.url) from None
 
     @property
     def capabilities(self) -> Capabilities:

@@ -21,10 +21,13 @@ def send_warnings_to(sink: Callable[[str], None]) -> None:
     _warning_sinks[:] = [sink]
 
 
-def open_tree(location: str, must_exist: bool = True) -> Backend:
-    """Return a backend for a path or URL; raise TreeNotFoundError if a required root is missing."""
+def open_tree(location: str, must_exist: bool = True, create: bool = False) -> Backend:
+    """Return a backend for a path or URL; raise TreeNotFoundError if a required root is missing.
+
+    With create, a missing root folder on a server is made (local roots are made by their caller).
+    """
     if location.lower().startswith(FTP_SCHEMES):
-        return open_ftp_tree(location)
+        return open_ftp_tree(location, create)
     if location.startswith(REMOTE_SCHEMES):
         scheme = location.split(":", 1)[0]
         raise UsageError(f"{location}: {scheme}:// trees are not supported by this version yet")
@@ -33,7 +36,7 @@ def open_tree(location: str, must_exist: bool = True) -> Backend:
     return LocalBackend(location, must_exist=must_exist)
 
 
-def open_ftp_tree(location: str) -> Backend:
+def open_ftp_tree(location: str, create: bool = False) -> Backend:
     """Return the FTP backend for an ftp:// or ftps:// URL, logged in with the credentials found for it.
 
     TLS options come from DIRKIT_CA_FILE, DIRKIT_INSECURE_TLS=1 and DIRKIT_IMPLICIT_TLS=1; the pool
@@ -53,7 +56,7 @@ def open_ftp_tree(location: str) -> Backend:
     )
     connections = os.environ.get("DIRKIT_CONNECTIONS", "")
     size = int(connections) if connections.isdigit() and int(connections) > 0 else DEFAULT_CONNECTIONS
-    backend = FtpBackend(parsed, login, tls=tls, connections=size)
+    backend = FtpBackend(parsed, login, tls=tls, connections=size, create=create)
     for warning in login.warnings:
         for sink in _warning_sinks:
             sink(warning)

@@ -59,7 +59,9 @@ class AbsentTree(MemoryBackend):
 
 def open_mirror_target(location: str, create: bool) -> Backend:
     """Return the target tree; a missing directory is created when create, else planned as empty."""
-    if location.startswith(REMOTE_SCHEMES) or os.path.isdir(location):
+    if location.startswith(REMOTE_SCHEMES):
+        return open_tree(location, create=create)
+    if os.path.isdir(location):
         return open_tree(location)
     if os.path.lexists(location):
         return open_tree(location)
