@@ -6,6 +6,7 @@ import errno
 import ftplib
 import io
 import os
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -153,3 +154,17 @@ def test_a_server_gone_away_is_a_transient_error(tmp_path: Path) -> None:
         backend.close()
     finally:
         running.stop()
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(tmp_path: Path) -> None:
+    running = ftp_servers.server("pyftpdlib")
+    url, _folder = running.new_tree()
+    backend = FtpBackend(parse_remote_url(url), Login(USER, PASSWORD), connections=1, check_idle_after_s=0)
+    try:
+        backend.write_file(P("a"), io.BytesIO(b"a"))
+        with backend._pool.connection() as ftp:  # the one pooled connection, cut as a server would
+            assert ftp.sock is not None
+            ftp.sock.shutdown(socket.SHUT_RDWR)
+        assert [entry.path for entry in backend.list_dir(ROOT)] == ["a"]
+    finally:
+        backend.close()

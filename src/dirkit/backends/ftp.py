@@ -84,12 +84,13 @@ class FtpBackend:
         connections: int = DEFAULT_CONNECTIONS,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         create: bool = False,
+        check_idle_after_s: float = 10.0,
     ) -> None:
         self._location = location
         self.warnings = login.warnings
         """What the CLI should tell the user about how this tree was opened (never a secret)."""
         self._connector = FtpConnector(location, login, tls or TlsOptions(), timeout_s)
-        self._pool = ConnectionPool(self._connector, connections)
+        self._pool = ConnectionPool(self._connector, connections, check_idle_after_s)
         try:
             traits = self._connect_root(create)
         except BaseException:

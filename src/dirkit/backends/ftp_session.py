@@ -8,6 +8,7 @@ import ftplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -223,12 +224,17 @@ class FtpConnector:
 
 
 class ConnectionPool:
-    """At most size connections to one server, each used by one thread at a time."""
+    """At most size connections to one server, each used by one thread at a time.
 
-    def __init__(self, connector: FtpConnector, size: int) -> None:
+    A connection idle for longer than check_idle_after_s is checked with NOOP before it is
+    handed out, and replaced if the server has dropped it (servers close idle sessions).
+    """
+
+    def __init__(self, connector: FtpConnector, size: int, check_idle_after_s: float = 10.0) -> None:
         self._connector = connector
         self.size = max(1, size)
-        self._free: list[ftplib.FTP] = []
+        self._check_idle_after_s = check_idle_after_s
+        self._free: list[tuple[ftplib.FTP, float]] = []
         self._slots = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
 
@@ -236,10 +242,7 @@ class ConnectionPool:
     def connection(self) -> Iterator[ftplib.FTP]:
         """Yield a logged-in connection; one that failed with a transient error is dropped, not reused."""
         with self._slots:
-            with self._lock:
-                ftp = self._free.pop() if self._free else None
-            if ftp is None:
-                ftp = self._connector.open()
+            ftp = self._take_live()
             try:
                 yield ftp
             except BaseException as error:
@@ -251,15 +254,31 @@ class ConnectionPool:
                 raise
             self._give_back(ftp)
 
+    def _take_live(self) -> ftplib.FTP:
+        """Return an idle connection that still answers, or a new one."""
+        while True:
+            with self._lock:
+                if not self._free:
+                    return self._connector.open()
+                ftp, since = self._free.pop()
+            if time.monotonic() - since < self._check_idle_after_s:
+                return ftp
+            try:
+                ftp.voidcmd("NOOP")
+                return ftp
+            except FTP_ERRORS:
+                with contextlib.suppress(*FTP_ERRORS):
+                    ftp.close()
+
     def _give_back(self, ftp: ftplib.FTP) -> None:
         with self._lock:
-            self._free.append(ftp)
+            self._free.append((ftp, time.monotonic()))
 
     def close(self) -> None:
         """Say QUIT on every idle connection."""
         with self._lock:
             idle, self._free = self._free, []
-        for ftp in idle:
+        for ftp, _since in idle:
             with contextlib.suppress(*FTP_ERRORS):
                 ftp.quit()
             with contextlib.suppress(*FTP_ERRORS):
