@@ -27,11 +27,12 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
 
-home, user, password, cert = sys.argv[1:5]
+home, user, password, cert, refused = sys.argv[1:6]
 authorizer = DummyAuthorizer()
 authorizer.add_user(user, password, home, perm="elradfmwMT")
 handler = TLS_FTPHandler if cert else FTPHandler
 handler.authorizer = authorizer
+handler.proto_cmds = {name: spec for name, spec in handler.proto_cmds.items() if name not in refused.split()}
 if cert:
     handler.certfile = cert
     handler.tls_control_required = True
@@ -181,15 +182,15 @@ def _ftp_uid() -> int:
     return pwd.getpwnam("ftp").pw_uid
 
 
-def start_pyftpdlib(home: Path, tls: bool) -> RunningServer:
-    """Start pyftpdlib serving home to alice (explicit TLS required when tls)."""
+def start_pyftpdlib(home: Path, tls: bool, refused: str = "") -> RunningServer:
+    """Start pyftpdlib serving home to alice (with TLS required when tls), refusing the refused commands."""
     cert = make_certificate(home.parent)[0] if tls else None
     combined = None
     if cert is not None:
         combined = home.parent / "combined.pem"
         combined.write_bytes(cert.read_bytes() + (home.parent / "key.pem").read_bytes())
     process = subprocess.Popen(
-        [sys.executable, "-c", PYFTPDLIB_SERVER, str(home), USER, PASSWORD, str(combined or "")],
+        [sys.executable, "-c", PYFTPDLIB_SERVER, str(home), USER, PASSWORD, str(combined or ""), refused],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )

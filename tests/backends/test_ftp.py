@@ -168,3 +168,23 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(tmp_path: 
         assert [entry.path for entry in backend.list_dir(ROOT)] == ["a"]
     finally:
         backend.close()
+
+
+def test_without_epsv_or_mlsd_passive_mode_and_list_are_used(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    running = ftp_servers.start_pyftpdlib(home, tls=False, refused="EPSV MLSD MLST")
+    try:
+        url = f"ftp://{USER}@127.0.0.1:{running.port}/"
+        backend = FtpBackend(parse_remote_url(url), Login(USER, PASSWORD))
+        try:
+            backend.make_dir(P("d"))
+            backend.write_file(P("d/f"), io.BytesIO(b"over PASV"), mtime_ns=1_500_000_000_000_000_000)
+            (entry,) = backend.list_dir(P("d"))
+            assert (entry.path, entry.size, entry.mtime_ns) == ("d/f", 9, 1_500_000_000_000_000_000)
+            with backend.open_read(P("d/f")) as stream:
+                assert stream.read() == b"over PASV"
+        finally:
+            backend.close()
+    finally:
+        running.stop()
