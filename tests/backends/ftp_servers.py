@@ -32,6 +32,7 @@ authorizer = DummyAuthorizer()
 authorizer.add_user(user, password, home, perm="elradfmwMT")
 handler = TLS_FTPHandler if cert else FTPHandler
 handler.authorizer = authorizer
+handler.auth_failed_timeout = 0
 handler.proto_cmds = {name: spec for name, spec in handler.proto_cmds.items() if name not in refused.split()}
 if cert:
     handler.certfile = cert
