@@ -32,6 +32,7 @@ from dirkit.errors import (
     NotFoundError,
     UnsupportedError,
 )
+from tests.backends import ftp_servers
 
 P = RelPath
 PROTOCOL_CALLS = (
@@ -99,7 +100,18 @@ def make_retrying_local(root: Path) -> Made:
     return Made(retrying, every_fault_was_retried)
 
 
+def make_ftp(server: str) -> Callable[[Path], Made]:
+    def make(root: Path) -> Made:
+        return Made(ftp_servers.open_backend(server)[0])
+
+    return make
+
+
 WRITABLE: dict[str, Callable[[Path], Made]] = {
+    "ftp-pyftpdlib": make_ftp("pyftpdlib"),
+    "ftps-pyftpdlib": make_ftp("pyftpdlib-tls"),
+    "ftp-vsftpd": make_ftp("vsftpd"),
+    "ftps-vsftpd": make_ftp("vsftpd-tls"),
     "memory": make_memory,
     "memory-ftp-like": make_ftp_like_memory,
     "local": make_local,
@@ -171,6 +183,10 @@ def assert_time_kept(backend: Backend, actual: int | None, wanted: int) -> None:
 
 
 DECLARED = {
+    "ftp-pyftpdlib": (1_000_000_000, False, False, True),
+    "ftps-pyftpdlib": (1_000_000_000, False, False, True),
+    "ftp-vsftpd": (1_000_000_000, False, False, True),
+    "ftps-vsftpd": (1_000_000_000, False, False, True),
     "memory": (1, True, True, True),
     "memory-ftp-like": (1_000_000_000, False, False, False),
     "local": (1, True, True, True),
@@ -184,6 +200,7 @@ DECLARED = {
 def test_each_variant_declares_what_it_is_meant_to(name: str, tmp_path: Path) -> None:
     made = WRITABLE[name](tmp_path)
     capabilities = made.backend.capabilities
+    made.backend.close()
     declared = (
         capabilities.mtime_resolution_ns,
         capabilities.symlinks,

@@ -8,6 +8,7 @@ import sys
 from typing import BinaryIO
 
 from dirkit.backends.trees import open_tree
+from dirkit.backends.urls import is_remote_url
 from dirkit.cli.common import (
     add_filter_options,
     add_jobs_option,
@@ -156,7 +157,14 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     matcher = compile_matcher(options.pattern)
     trees = [
-        (root, open_tree(root if os.path.isdir(root) else os.path.dirname(os.path.realpath(root))))
+        (
+            root,
+            open_tree(
+                root
+                if os.path.isdir(root) or is_remote_url(root)
+                else os.path.dirname(os.path.realpath(root))
+            ),
+        )
         for root in args.roots
     ]
     out: BinaryIO = sys.stdout.buffer
@@ -168,14 +176,15 @@ def run(args: argparse.Namespace) -> int:
     last_shown: str | None = None
     try:
         for root, backend in trees:
+            whole_tree = os.path.isdir(root) or is_remote_url(root)
             results = grep_tree(backend, options)
-            if not os.path.isdir(root):
+            if not whole_tree:
                 name = RelPath(os.path.basename(os.path.realpath(root)))
                 results = grep_files(backend, [name], options)
             for result in results:
                 if result.error is not None:
                     failed = True
-                    shown = display_path(os.path.join(root, result.path) if os.path.isdir(root) else root)
+                    shown = display_path(os.path.join(root, result.path) if whole_tree else root)
                     sys.stdout.flush()
                     out.flush()
                     print(f"dirkit: {shown}: {result.error}", file=sys.stderr)
@@ -186,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                         return EXIT_OK
                 if args.quiet or (result.binary and options.mode is not GrepMode.COUNT):
                     continue
-                shown_path = os.path.join(root, result.path) if os.path.isdir(root) else root
+                shown_path = os.path.join(root, result.path) if whole_tree else root
                 if options.mode is GrepMode.FILES:
                     if not result.match_count:
                         continue

@@ -371,6 +371,8 @@ def _dir_metadata_actions(
             yield Action(ActionKind.SET_MODE, path, mode=left.mode, expected=expected)
         if not policy.set_dir_times or left.mtime_ns is None:
             continue
+        if right is not None and right.mtime_ns is None and path not in touched_dirs:
+            continue  # a folder time the target does not report never differs (as in compare)
         if (
             right is None
             or path in touched_dirs

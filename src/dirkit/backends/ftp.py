@@ -1,0 +1,428 @@
+"""The FTP and FTPS backend: one tree on a server, used through a bounded pool of ftplib connections."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ftplib
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, cast
+
+from dirkit.backends.ftp_listing import (
+    WHOLE_SECOND_NS,
+    Listed,
+    ServerTraits,
+    entry_of,
+    format_ftp_time,
+    from_wire,
+    has_line_break,
+    parse_ftp_time,
+    parse_list_line,
+    parse_mlsd_facts,
+    refuse_dir,
+    require_absent,
+    require_dir,
+    require_file,
+    require_some,
+    to_wire,
+)
+from dirkit.backends.ftp_session import (
+    DEFAULT_CONNECTIONS,
+    DEFAULT_TIMEOUT_S,
+    FTP_ERRORS,
+    ConnectionPool,
+    FtpConnector,
+    TlsOptions,
+    translate_ftp_error,
+)
+from dirkit.backends.protocol import Capabilities
+from dirkit.backends.urls import Login, RemoteLocation
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_path
+from dirkit.errors import (
+    AlreadyExistsError,
+    BackendError,
+    NotADirError,
+    NotFoundError,
+    TreeNotFoundError,
+    UnsupportedError,
+)
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+"""Bytes of a download kept in memory before its spool file moves to disk."""
+MLSD_FACTS = ["type", "size", "modify", "unix.mode"]
+TEMPORARY_PREFIX = ".dirkit-part-"
+NO_TIMES = "\0"
+"""A times_for that no name matches: list without asking any MDTM."""
+
+
+class CountingReader:
+    """A binary reader that counts the bytes read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Return the next bytes of the source."""
+        data = self._source.read(size)
+        self.count += len(data)
+        return data
+
+
+class FtpBackend:
+    """A tree below a folder of an FTP or FTPS server; thread-safe through its connection pool."""
+
+    def __init__(
+        self,
+        location: RemoteLocation,
+        login: Login,
+        *,
+        tls: TlsOptions | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        create: bool = False,
+        check_idle_after_s: float = 10.0,
+    ) -> None:
+        self._location = location
+        self.warnings = login.warnings
+        """What the CLI should tell the user about how this tree was opened (never a secret)."""
+        self._connector = FtpConnector(location, login, tls or TlsOptions(), timeout_s)
+        self._pool = ConnectionPool(self._connector, connections, check_idle_after_s)
+        try:
+            traits = self._connect_root(create)
+        except BaseException:
+            self._pool.close()
+            raise
+        self._capabilities = Capabilities(
+            mtime_resolution_ns=WHOLE_SECOND_NS,
+            can_set_mtime=traits.can_set_mtime,
+            can_set_mode=traits.site_chmod,
+            case_sensitive=True,
+            symlinks=False,
+            rename_replaces=traits.replaces_on_rename,
+            parallel_connections=self._pool.size,
+            hard_links=False,
+        )
+
+    def _connect_root(self, create: bool) -> ServerTraits:
+        """Log in, read the traits and find the root folder (made, with its parents, if create)."""
+        with self._pool.connection() as ftp:
+            traits = self._connector.traits
+            assert traits is not None
+            self._traits = traits
+            folder, path = self._connector.login_folder, self._location.path
+            base = path if path.startswith("/") else f"{folder.rstrip('/')}/{path}".rstrip("/")
+            self._base = base or "/"
+            try:
+                ftp.cwd(to_wire(self._base))
+                return traits
+            except ftplib.error_perm:
+                if not create:
+                    raise TreeNotFoundError(
+                        errno.ENOENT, "no such folder on the server", self._location.url
+                    ) from None
+            self._make_root(ftp, folder)
+            return traits
+
+    def _make_root(self, ftp: ftplib.FTP, login_folder: str) -> None:
+        """Create the tree's root folder and its missing parents below the login folder (or '/')."""
+        path = self._location.path
+        built = "" if path.startswith("/") else login_folder.rstrip("/")
+        for part in [part for part in path.split("/") if part]:
+            built = f"{built}/{part}"
+            try:
+                ftp.cwd(to_wire(built))
+            except ftplib.error_perm:
+                try:
+                    ftp.mkd(to_wire(built))
+                except FTP_ERRORS as error:
+                    raise translate_ftp_error(error, self._location.url) from None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Return what this server can do, as read once at connect."""
+        return self._capabilities
+
+    @property
+    def description(self) -> str:
+        """Return the tree's normalized URL, without secrets."""
+        return self._location.url
+
+    def _wire(self, path: RelPath) -> str:
+        """Return the server path of path as ftplib sends it; refuse names holding CR or LF."""
+        if has_line_break(path):
+            raise BackendError(errno.EINVAL, "a name with CR or LF cannot be sent over FTP", path)
+        full = self._base if not path else f"{self._base.rstrip('/')}/{path}"
+        return to_wire(full)
+
+    @contextlib.contextmanager
+    def _session(self, path: RelPath) -> Iterator[ftplib.FTP]:
+        """Yield a pooled connection; anything ftplib raises inside leaves as a dirkit error kind."""
+        with self._pool.connection() as ftp:
+            try:
+                yield ftp
+            except FTP_ERRORS as error:
+                raise translate_ftp_error(error, self._shown(path)) from None
+
+    def _shown(self, path: RelPath) -> str:
+        """Return path as messages name it: the tree's URL and the path below it."""
+        return f"{self._location.url}/{path}" if path else self._location.url
+
+    def _refine(
+        self, ftp: ftplib.FTP, path: RelPath, error: ftplib.Error, check: Callable[[Entry | None], None]
+    ) -> None:
+        """Raise a kind more precise than a refused reply gives, from what is at path; else the reply's."""
+        check(self._stat_or_none(ftp, path))
+        raise translate_ftp_error(error, self._shown(path)) from None
+
+    def _stat_or_none(self, ftp: ftplib.FTP, path: RelPath) -> Entry | None:
+        """Return the entry at path, or None if there is none."""
+        try:
+            return self._stat_on(ftp, path)
+        except NotFoundError:
+            return None
+
+    # Reading
+
+    def _listed(self, ftp: ftplib.FTP, path: RelPath, times_for: str = "") -> list[Listed]:
+        """Return the children of a folder; on LIST servers MDTM gives times (of times_for only, if set)."""
+        wire = self._wire(path)
+        try:
+            ftp.cwd(wire)
+        except ftplib.error_perm as error:
+            self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
+        if self._traits.mlsd:
+            found = [parse_mlsd_facts(from_wire(name), facts) for name, facts in ftp.mlsd("", MLSD_FACTS)]
+            return [item for item in found if item is not None]
+        lines: list[str] = []
+        ftp.retrlines("LIST -a", lines.append)
+        listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
+        if not self._traits.mdtm:
+            return listed
+        return [
+            item if item.kind is not EntryKind.FILE or (times_for and item.name != times_for) else
+            Listed(item.name, item.kind, item.size, self._mdtm(ftp, join_path(path, item.name)), item.mode)
+            for item in listed
+        ]  # fmt: skip
+
+    def _mdtm(self, ftp: ftplib.FTP, path: RelPath) -> int | None:
+        """Return a file's time by MDTM, or None if the server gives none."""
+        try:
+            reply = ftp.sendcmd("MDTM " + self._wire(path))
+        except ftplib.error_perm:
+            return None
+        return parse_ftp_time(reply[4:]) if reply.startswith("213") else None
+
+    def _stat_on(self, ftp: ftplib.FTP, path: RelPath) -> Entry:
+        """Return the entry at path, found in its parent's listing."""
+        if not path:
+            try:
+                ftp.cwd(self._wire(ROOT))
+            except ftplib.error_perm:
+                raise TreeNotFoundError(
+                    errno.ENOENT, "no such folder on the server", self._shown(ROOT)
+                ) from None
+            return Entry(ROOT, EntryKind.DIR)
+        name = base_name(path)
+        try:
+            children = self._listed(ftp, parent_path(path), times_for=name)
+        except NotADirError:
+            children = []
+        for item in children:
+            if item.name == name:
+                return entry_of(path, item)
+        raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
+
+    def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
+        """Return the entry at path."""
+        with self._session(path) as ftp:
+            return self._stat_on(ftp, path)
+
+    def list_dir(self, path: RelPath) -> list[Entry]:
+        """Return the entries of a folder's children."""
+        with self._session(path) as ftp:
+            listed = self._listed(ftp, path)
+        return [entry_of(join_path(path, item.name), item) for item in listed]
+
+    def open_read(self, path: RelPath) -> BinaryIO:
+        """Return a file's bytes, downloaded into a spool (memory, then disk) so no connection stays held."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned open)
+        try:
+            with self._session(path) as ftp:
+                try:
+                    ftp.retrbinary("RETR " + self._wire(path), spool.write)
+                except ftplib.error_perm as error:
+                    self._refine(ftp, path, error, lambda found: require_file(found, path, self._shown(path)))
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return cast(BinaryIO, spool)
+
+    # Writing
+
+    def write_file(
+        self,
+        path: RelPath,
+        source: BinaryIO,
+        mtime_ns: int | None = None,
+        mode: int | None = None,
+    ) -> Entry:
+        """Upload source under a temporary name beside path, set its time and mode, rename it into place."""
+        self._wire(path)
+        temporary = join_path(parent_path(path), f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}")
+        reader = CountingReader(source)
+        with self._session(path) as ftp:
+            try:
+                ftp.storbinary("STOR " + self._wire(temporary), cast(BinaryIO, reader))
+            except ftplib.error_perm as error:
+                self._refine(
+                    ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
+                )
+            try:
+                if mode is not None and self._traits.site_chmod:
+                    self._chmod(ftp, temporary, mode)
+                if mtime_ns is not None and self._traits.can_set_mtime:
+                    self._set_time(ftp, temporary, mtime_ns)
+                self._move(ftp, temporary, path, replace=True)
+            except BaseException:
+                with contextlib.suppress(*FTP_ERRORS, BackendError):
+                    ftp.delete(self._wire(temporary))
+                raise
+            if mtime_ns is not None and self._traits.can_set_mtime:
+                kept: int | None = mtime_ns - mtime_ns % WHOLE_SECOND_NS
+            else:
+                kept = self._mdtm(ftp, path) if self._traits.mdtm else None
+        kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
+        return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _move(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> None:
+        """Rename old to new on the server; a replace frees the name first where renames do not replace."""
+        if replace and not self._traits.replaces_on_rename:
+            with contextlib.suppress(NotFoundError):
+                existing = self._stat_on(ftp, new)
+                require_file(existing, new, self._shown(new))
+                self._remove_on(ftp, existing)
+        try:
+            ftp.rename(self._wire(old), self._wire(new))
+        except ftplib.error_perm as error:
+            self._refine(ftp, new, error, lambda found: refuse_dir(found, new, self._shown(new)))
+
+    def make_dir(self, path: RelPath, mode: int | None = None) -> None:
+        """Create a folder (its parent must exist)."""
+        with self._session(path) as ftp:
+            try:
+                ftp.mkd(self._wire(path))
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: require_absent(found, path, self._shown(path)))
+            if mode is not None and self._traits.site_chmod:
+                self._chmod(ftp, path, mode)
+
+    def make_symlink(self, path: RelPath, target: str) -> None:
+        """FTP cannot make symlinks."""
+        raise UnsupportedError(errno.EOPNOTSUPP, "an FTP server cannot hold symlinks", self._shown(path))
+
+    def hard_link(self, existing: RelPath, new: RelPath) -> None:
+        """FTP cannot make hard links."""
+        raise UnsupportedError(errno.EOPNOTSUPP, "an FTP server cannot hold hard links", self._shown(new))
+
+    def remove_file(self, path: RelPath) -> None:
+        """Remove a file."""
+        with self._session(path) as ftp:
+            try:
+                ftp.delete(self._wire(path))
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: refuse_dir(found, path, self._shown(path)))
+
+    def _remove_on(self, ftp: ftplib.FTP, entry: Entry) -> None:
+        """Remove a file or an empty folder found at entry's path."""
+        if entry.kind is EntryKind.DIR:
+            self._rmd(ftp, entry.path)
+        else:
+            ftp.delete(self._wire(entry.path))
+
+    def _rmd(self, ftp: ftplib.FTP, path: RelPath) -> None:
+        """Remove an empty folder, saying why not when it is missing, a file, or not empty."""
+        if not path:
+            raise BackendError(errno.EBUSY, "cannot remove the root of the tree", self._shown(path))
+        try:
+            ftp.rmd(self._wire(path))
+        except ftplib.error_perm as error:
+            found = self._stat_on(ftp, path)
+            if found.kind is not EntryKind.DIR:
+                raise NotADirError(errno.ENOTDIR, "not a folder", self._shown(path)) from None
+            if self._listed(ftp, path, times_for=NO_TIMES):
+                raise BackendError(errno.ENOTEMPTY, "folder not empty", self._shown(path)) from None
+            raise translate_ftp_error(error, self._shown(path)) from None
+
+    def remove_dir(self, path: RelPath) -> None:
+        """Remove an empty folder."""
+        with self._session(path) as ftp:
+            self._rmd(ftp, path)
+
+    def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
+        """Rename old to new; unless replace, refuse when new exists."""
+        with self._session(old) as ftp:
+            self._stat_on(ftp, old)
+            try:
+                existing: Entry | None = self._stat_on(ftp, new)
+            except NotFoundError:
+                existing = None
+            if existing is not None and old != new:
+                if not replace:
+                    raise AlreadyExistsError(errno.EEXIST, "already exists", self._shown(new))
+                if existing.kind is EntryKind.DIR or not self._traits.replaces_on_rename:
+                    self._remove_on(ftp, existing)
+            self._move(ftp, old, new, replace=False)
+
+    def _set_time(self, ftp: ftplib.FTP, path: RelPath, mtime_ns: int) -> None:
+        """Set a file's time with MFMT, else vsftpd's two-argument MDTM, else SITE UTIME."""
+        stamp = format_ftp_time(mtime_ns)
+        wire = self._wire(path)
+        if self._traits.mfmt:
+            ftp.sendcmd(f"MFMT {stamp} {wire}")
+        elif self._traits.mdtm_sets_time:
+            ftp.sendcmd(f"MDTM {stamp} {wire}")
+        elif self._traits.site_utime:
+            ftp.sendcmd(f"SITE UTIME {stamp} {wire}")
+        else:
+            raise UnsupportedError(errno.EOPNOTSUPP, "this server cannot set file times", self._shown(path))
+
+    def _chmod(self, ftp: ftplib.FTP, path: RelPath, mode: int) -> None:
+        """Set permission bits with SITE CHMOD."""
+        ftp.sendcmd(f"SITE CHMOD {mode & 0o7777:o} {self._wire(path)}")
+
+    def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
+        """Set the modification time of a file (whole seconds); folders keep the time the server gives them.
+
+        MFMT and vsftpd's MDTM set times of files only on most servers, and folder times are not
+        listed (LIST) or not kept (every change below a folder moves its time), so a refusal for a
+        folder is not an error.
+        """
+        with self._session(path) as ftp:
+            try:
+                self._set_time(ftp, path, mtime_ns)
+            except ftplib.error_perm as error:
+                found = self._stat_or_none(ftp, path)
+                if found is not None and found.kind is EntryKind.DIR:
+                    return
+                self._refine(ftp, path, error, lambda found: require_some(found, self._shown(path)))
+
+    def set_mode(self, path: RelPath, mode: int) -> None:
+        """Set the permission bits of path (SITE CHMOD)."""
+        if not self._traits.site_chmod:
+            raise UnsupportedError(
+                errno.EOPNOTSUPP, "this server cannot set permission bits", self._shown(path)
+            )
+        with self._session(path) as ftp:
+            try:
+                self._chmod(ftp, path, mode)
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: require_some(found, self._shown(path)))
+
+    def close(self) -> None:
+        """Close every connection."""
+        self._pool.close()

@@ -1,0 +1,294 @@
+"""FTP connections on ftplib: TLS with session reuse, EPSV then PASV, error kinds, and a bounded pool."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ftplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dirkit.backends.ftp_listing import WIRE_ENCODING, ServerTraits, from_wire, read_traits
+from dirkit.backends.urls import Login, RemoteLocation
+from dirkit.errors import (
+    BackendError,
+    ConnectionLostError,
+    NoSpaceError,
+    NotFoundError,
+    PermissionDeniedError,
+    TimedOutError,
+    TransientError,
+    UnsupportedError,
+    translate_os_error,
+)
+
+DEFAULT_CONNECTIONS = 4
+DEFAULT_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """How to check the server's certificate: verified by default, against ca_file if given."""
+
+    ca_file: str | None = None
+    insecure: bool = False
+    """Skip certificate and host name checks (the connection is encrypted but not authenticated)."""
+    implicit: bool = False
+    """TLS from the first byte (FTPS on port 990) instead of AUTH TLS."""
+
+    def context(self) -> ssl.SSLContext:
+        """Return the TLS context these options describe."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class PlainFtp(ftplib.FTP):
+    """ftplib.FTP that tries EPSV first and falls back to PASV for good after the first refusal."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout, encoding=WIRE_ENCODING)
+        self.use_epsv = True
+
+    def makepasv(self) -> tuple[str, int]:
+        """Return the data address: EPSV while the server takes it, else PASV at the control host."""
+        return _passive_address(self)
+
+
+def _passive_address(ftp: PlainFtp | TlsFtp) -> tuple[str, int]:
+    """Ask EPSV, falling back to PASV for good after the first refusal; trust only the control host."""
+    peer = ftp.sock.getpeername() if ftp.sock is not None else ("", 0)
+    if ftp.use_epsv:
+        try:
+            host, port = ftplib.parse229(ftp.sendcmd("EPSV"), peer)
+            return str(host), int(port)
+        except ftplib.error_perm:
+            ftp.use_epsv = False
+    _untrusted, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    return str(peer[0]), int(port)
+
+
+class TlsFtp(ftplib.FTP_TLS):
+    """ftplib.FTP_TLS that reuses the control connection's TLS session on data connections.
+
+    vsftpd and ProFTPD refuse data connections that do not (522); ftplib does not (cpython#63699).
+    With implicit set, TLS starts before the server's greeting (FTPS on port 990).
+    """
+
+    def __init__(self, timeout: float, context: ssl.SSLContext, implicit: bool) -> None:
+        super().__init__(timeout=timeout, encoding=WIRE_ENCODING, context=context)
+        self.use_epsv = True
+        self.implicit = implicit
+
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
+    ) -> str:
+        """Connect; with implicit TLS, wrap the socket before reading the greeting."""
+        if not self.implicit:
+            return super().connect(host, port, timeout, source_address)
+        self.host, self.port = host, port
+        raw = socket.create_connection((host, port), self.timeout)
+        self.sock = self.context.wrap_socket(raw, server_hostname=host)
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+    def makepasv(self) -> tuple[str, int]:
+        """Return the data address: EPSV while the server takes it, else PASV at the control host."""
+        return _passive_address(self)
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        """Open the data connection, wrapped in TLS that resumes the control connection's session."""
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            session = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+
+def reply_code(error: BaseException) -> str:
+    """Return the three-digit code of an ftplib error reply ('' if it carries none)."""
+    text = str(error.args[0]) if error.args else ""
+    return text[:3] if text[:3].isdigit() else ""
+
+
+def translate_ftp_error(error: BaseException, path: str) -> BackendError:
+    """Return the dirkit error kind for anything ftplib, ssl or a socket raised while working on path.
+
+    The one place FTP replies become error kinds: 421, a dropped connection and a timeout are
+    transient; 550 is "not found" until a caller that knows more refines it.
+    """
+    if isinstance(error, BackendError):
+        return error
+    text = from_wire(str(error.args[0])) if error.args and isinstance(error.args[0], str) else str(error)
+    code = reply_code(error)
+    kind: type[BackendError]
+    number = errno.EIO
+    if isinstance(error, (EOFError, ssl.SSLEOFError)) or code == "421":
+        kind, number = ConnectionLostError, errno.ECONNRESET
+    elif isinstance(error, TimeoutError | socket.timeout):
+        kind, number = TimedOutError, errno.ETIMEDOUT
+    elif isinstance(error, OSError) and not isinstance(error, ssl.SSLError):
+        return translate_os_error(error, path)
+    elif code in ("452", "552"):
+        kind, number = NoSpaceError, errno.ENOSPC
+    elif code.startswith("4"):
+        kind = TransientError
+    elif code in ("530", "532", "553"):
+        kind, number = PermissionDeniedError, errno.EACCES
+    elif code in ("500", "502", "504"):
+        kind, number = UnsupportedError, errno.EOPNOTSUPP
+    elif code == "550":
+        kind, number = NotFoundError, errno.ENOENT
+    else:
+        kind = BackendError
+    translated = kind(number, f"server said: {text}" if code else text or type(error).__name__, path)
+    translated.__cause__ = error
+    return translated
+
+
+FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+"""What ftplib calls raise (ssl errors and socket timeouts are OSErrors)."""
+
+
+class FtpConnector:
+    """Opens logged-in connections to one server and reads its traits from the first one."""
+
+    def __init__(self, location: RemoteLocation, login: Login, tls: TlsOptions, timeout_s: float) -> None:
+        self.location = location
+        self._login = login
+        self._tls = tls
+        self._timeout_s = timeout_s
+        self.traits: ServerTraits | None = None
+        self.login_folder = "/"
+
+    def open(self) -> ftplib.FTP:
+        """Return a new connection, logged in, in binary mode, UTF-8 on where offered."""
+        where = self.location.url
+        ftp: ftplib.FTP
+        if self.location.tls:
+            implicit = self._tls.implicit or self.location.implicit_tls
+            ftp = TlsFtp(self._timeout_s, self._tls.context(), implicit)
+        else:
+            ftp = PlainFtp(self._timeout_s)
+        try:
+            banner = ftp.connect(self.location.host, self.location.port)
+            if isinstance(ftp, TlsFtp) and not ftp.implicit:
+                ftp.auth()
+            ftp.login(self._login.user, self._login.password)
+            if isinstance(ftp, TlsFtp):
+                ftp.prot_p()
+            if self.traits is None:
+                self.traits = self._read_traits(ftp, banner)
+                self.login_folder = from_wire(ftp.pwd())
+            if self.traits.utf8:
+                with contextlib.suppress(ftplib.error_perm, ftplib.error_reply):
+                    ftp.sendcmd("OPTS UTF8 ON")
+            ftp.voidcmd("TYPE I")
+        except ftplib.error_perm as error:
+            with contextlib.suppress(*FTP_ERRORS):
+                ftp.close()
+            if reply_code(error) == "530":
+                raise PermissionDeniedError(errno.EACCES, "login refused", where) from None
+            raise translate_ftp_error(error, where) from None
+        except ssl.SSLCertVerificationError as error:
+            ftp.close()
+            reason = f"the server's TLS certificate is not trusted ({error.verify_message}); "
+            reason += "name its certificate or CA in DIRKIT_CA_FILE, "
+            reason += "or set DIRKIT_INSECURE_TLS=1 to skip the check"
+            raise PermissionDeniedError(errno.EACCES, reason, where) from None
+        except FTP_ERRORS as error:
+            ftp.close()
+            raise translate_ftp_error(error, where) from None
+        return ftp
+
+    def _read_traits(self, ftp: ftplib.FTP, banner: str) -> ServerTraits:
+        """Return the server's traits from FEAT and SITE HELP, asked once per tree."""
+        try:
+            feat = ftp.sendcmd("FEAT")
+        except ftplib.Error:
+            feat = ""
+        try:
+            site = ftp.sendcmd("SITE HELP")
+        except ftplib.Error:
+            site = ""
+        return read_traits(banner, feat, site)
+
+
+class ConnectionPool:
+    """At most size connections to one server, each used by one thread at a time.
+
+    A connection idle for longer than check_idle_after_s is checked with NOOP before it is
+    handed out, and replaced if the server has dropped it (servers close idle sessions).
+    """
+
+    def __init__(self, connector: FtpConnector, size: int, check_idle_after_s: float = 10.0) -> None:
+        self._connector = connector
+        self.size = max(1, size)
+        self._check_idle_after_s = check_idle_after_s
+        self._free: list[tuple[ftplib.FTP, float]] = []
+        self._slots = threading.BoundedSemaphore(self.size)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[ftplib.FTP]:
+        """Yield a logged-in connection; one that failed with a transient error is dropped, not reused."""
+        with self._slots:
+            ftp = self._take_live()
+            try:
+                yield ftp
+            except BaseException as error:
+                if _breaks_connection(error):
+                    with contextlib.suppress(*FTP_ERRORS):
+                        ftp.close()
+                    raise
+                self._give_back(ftp)
+                raise
+            self._give_back(ftp)
+
+    def _take_live(self) -> ftplib.FTP:
+        """Return an idle connection that still answers, or a new one."""
+        while True:
+            with self._lock:
+                if not self._free:
+                    return self._connector.open()
+                ftp, since = self._free.pop()
+            if time.monotonic() - since < self._check_idle_after_s:
+                return ftp
+            try:
+                ftp.voidcmd("NOOP")
+                return ftp
+            except FTP_ERRORS:
+                with contextlib.suppress(*FTP_ERRORS):
+                    ftp.close()
+
+    def _give_back(self, ftp: ftplib.FTP) -> None:
+        with self._lock:
+            self._free.append((ftp, time.monotonic()))
+
+    def close(self) -> None:
+        """Say QUIT on every idle connection."""
+        with self._lock:
+            idle, self._free = self._free, []
+        for ftp, _since in idle:
+            with contextlib.suppress(*FTP_ERRORS):
+                ftp.quit()
+            with contextlib.suppress(*FTP_ERRORS):
+                ftp.close()
+
+
+def _breaks_connection(error: BaseException) -> bool:
+    """Tell whether a connection may be out of step after error (so it must not be reused)."""
+    if isinstance(error, TransientError | ConnectionError | EOFError | TimeoutError | ssl.SSLError):
+        return True
+    if isinstance(error, ftplib.Error):
+        return reply_code(error).startswith("4") or not reply_code(error)
+    return not isinstance(error, BackendError | ftplib.Error)
