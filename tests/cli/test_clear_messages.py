@@ -19,7 +19,7 @@ import dirkit.cli.mirror
 import dirkit.ops.run.execute
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR
-from tests.conftest import build_tree
+from tests.support import build_tree
 
 NOBODY = 65534
 PRELOADED = (json, logging.handlers, sqlite3, dirkit.cli.apply, dirkit.cli.mirror, dirkit.ops.run.execute)

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -16,8 +15,7 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.core.tree.filters import TEMP_MARKER
-
-Capture = pytest.CaptureFixture[str]
+from tests.support import Capture, dirkit_command
 
 
 def test_split_and_join_exit_zero_and_report(tmp_path: Path, capsys: Capture) -> None:
@@ -95,7 +93,7 @@ def test_help_teaches_each_command(capsys: Capture) -> None:
 
 
 def _dirkit(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "dirkit", *args], capture_output=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(dirkit_command(*args), capture_output=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
 
 
 def test_split_from_stdin_and_join_as_subprocesses(tmp_path: Path) -> None:
@@ -109,7 +107,7 @@ def test_split_from_stdin_and_join_as_subprocesses(tmp_path: Path) -> None:
 
 def test_interrupted_split_exits_130_and_removes_its_parts(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dirkit", "split", "--size", "1K", "-", "-o", str(tmp_path)],
+        dirkit_command("split", "--size", "1K", "-", "-o", str(tmp_path)),
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -7,13 +7,10 @@ written outside the place the command was asked to write to (a snapshot of the r
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
-import stat
 import subprocess
-import sys
 import tarfile
 import traceback
 import zipfile
@@ -25,6 +22,7 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
+from tests.support import dirkit_command, read_tree
 
 BAD_UTF8 = os.fsdecode(b"bad\xff")
 NEWLINE = "new\nline"
@@ -73,23 +71,10 @@ def build_hostile(base: Path) -> Place:
 
 def snapshot(folder: Path, leave_out: tuple[Path, ...] = ()) -> SNAPSHOT:
     """Return every path below folder with its kind, mode, size, time and content (links not followed)."""
-    found: SNAPSHOT = {}
-    skipped = {str(path) for path in leave_out}
-    for directory, dirs, files in os.walk(folder):
-        dirs[:] = [name for name in dirs if os.path.join(directory, name) not in skipped]
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            if path in skipped:
-                continue
-            info = os.lstat(path)
-            detail: object = None
-            if stat.S_ISLNK(info.st_mode):
-                detail = os.readlink(path)
-            elif stat.S_ISREG(info.st_mode):
-                with open(path, "rb") as stream:
-                    detail = hashlib.sha256(stream.read()).hexdigest()
-            found[os.path.relpath(path, folder)] = (info.st_mode, info.st_size, info.st_mtime_ns, detail)
-    return found
+    return {
+        path: (node.st_mode, node.size, node.mtime_ns, node.data)
+        for path, node in read_tree(folder, skip_names=(), leave_out=leave_out).items()
+    }
 
 
 def run_dirkit(arguments: list[str], capsysbinary: pytest.CaptureFixture[bytes]) -> tuple[int, str]:
@@ -320,10 +305,7 @@ def test_archives_with_refused_members(
 
 def dirkit_process(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     """Run dirkit as a subprocess and return what it did."""
-    entry = "import sys; from dirkit.cli.main import main; sys.exit(main())"
-    return subprocess.run(
-        [sys.executable, "-c", entry, *arguments], capture_output=True, cwd=cwd, timeout=60, check=False
-    )
+    return subprocess.run(dirkit_command(*arguments), capture_output=True, cwd=cwd, timeout=60, check=False)
 
 
 def test_hostile_names_in_subprocesses(tmp_path: Path) -> None:

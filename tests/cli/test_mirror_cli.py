@@ -6,17 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import main
 from dirkit.state.journal import Journal, RunStatus
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree, dirkit_command
 
 
 def trees(make_tree: MakeTree) -> tuple[Path, Path]:
@@ -170,7 +167,7 @@ def test_help_teaches(command: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_mirror_as_a_subprocess(make_tree: MakeTree) -> None:
     source, target = trees(make_tree)
     completed = subprocess.run(
-        [sys.executable, "-m", "dirkit", "mirror", str(source), str(target)],
+        dirkit_command("mirror", str(source), str(target)),
         capture_output=True,
         text=True,
         check=False,
@@ -185,7 +182,7 @@ def test_a_signal_finishes_the_current_step_and_exits_130(make_tree: MakeTree, s
     source = make_tree("src", {f"d{index % 20}/f{index}": f"file {index}" * 20 for index in range(3000)})
     target = make_tree("dst", {})
     child = subprocess.Popen(
-        [sys.executable, "-m", "dirkit", "mirror", "-j", "1", str(source), str(target)],
+        dirkit_command("mirror", "-j", "1", str(source), str(target)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,15 +12,11 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from tests.support import dirkit_command
 
 EVIL = "(a+)+$"
 SLOW_BUT_LINEAR = "(a|b)*a(a|b){25}x"
 """RE2 cannot build a DFA for this, so it searches slowly (but linearly): the workers stay busy."""
-
-
-def dirkit_command(*arguments: str) -> list[str]:
-    entry = "import sys; from dirkit.cli.main import main; sys.exit(main())"
-    return [sys.executable, "-c", entry, *arguments]
 
 
 def children_of(pid: int) -> set[int]:

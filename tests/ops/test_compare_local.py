@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,7 @@ from dirkit.core.tree.paths import RelPath
 from dirkit.errors import TreeNotFoundError
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree
 
 
 def compare(left: Path, right: Path, **options: object) -> Diff:

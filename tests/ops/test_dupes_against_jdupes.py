@@ -13,8 +13,8 @@ from dirkit.core.tree.filters import make_filter
 from dirkit.ops.search import dupes as dupes_module
 from dirkit.ops.search.dupes import DupesOptions, digest_file, find_duplicates
 from dirkit.ops.tree.scan import ScanOptions
-from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
+from tests.support import require_tool
 
 Groups = set[frozenset[tuple[int, int]]]
 

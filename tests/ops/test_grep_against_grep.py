@@ -13,8 +13,8 @@ from dirkit.cli.main import main
 from dirkit.core.search.grep import GrepPattern, LineRole
 from dirkit.ops.search import grep as grep_module
 from dirkit.ops.search.grep import GrepMode, GrepOptions, grep_tree
-from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
+from tests.support import require_tool
 
 
 @pytest.fixture(scope="module")

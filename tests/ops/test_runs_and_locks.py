@@ -8,10 +8,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,29 +32,9 @@ from dirkit.state.database import all_migrations, apply_migrations
 from dirkit.state.journal import Journal, RunStatus
 from dirkit.state.location import DATABASE_NAME
 from dirkit.state.migrations import Migration
-from tests.conftest import build_tree
+from tests.support import MakeTree, build_tree, dirkit_command, read_files
 
 WAIT_SECONDS = 20.0
-MakeTree = Callable[..., Path]
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
-
-
-def read_files(root: Path) -> dict[str, bytes]:
-    """Return the bytes of every file below root, leaving out dirkit's own folder."""
-    found: dict[str, bytes] = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in files:
-            full = os.path.join(directory, name)
-            found[os.path.relpath(full, root)] = Path(full).read_bytes()
-    return found
 
 
 def wait_for(path: Path) -> None:
@@ -69,7 +48,7 @@ def wait_for(path: Path) -> None:
 def dirkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start dirkit as a child process."""
     return subprocess.Popen(
-        [sys.executable, "-m", "dirkit", *args],
+        dirkit_command(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
