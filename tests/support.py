@@ -102,6 +102,19 @@ def read_files(root: Path) -> dict[str, bytes]:
     return {path: node.data for path, node in nodes if node.kind == "file" and isinstance(node.data, bytes)}
 
 
+def tree_state(root: Path) -> dict[str, tuple[object, ...]]:
+    """Return what a mirror must reproduce below root (not .dirkit): kind, bytes or target, mtime, mode."""
+    state: dict[str, tuple[object, ...]] = {}
+    for path, node in read_tree(root).items():
+        if node.kind == "link":
+            state[path] = ("link", node.data)
+        elif node.kind == "dir":
+            state[path] = ("dir", node.mtime_ns, node.mode)
+        else:
+            state[path] = ("file", node.data, node.mtime_ns, node.mode)
+    return state
+
+
 def run_cli(capture: Capture, *argv: str) -> tuple[int, str, str]:
     """Run the command line in this process; return its exit code, standard output and standard error."""
     capture.readouterr()

@@ -30,22 +30,9 @@ from dirkit.ops.run.mirror import (
 from dirkit.ops.run.recovery import claim_tree, recover_target
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
-from tests.support import MakeTree, read_tree, require_tool
+from tests.support import MakeTree, require_tool, tree_state
 
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=4)
-
-
-def tree_state(root: Path) -> dict[str, tuple[object, ...]]:
-    """Return every path below root (except .dirkit) with kind, bytes or target, mtime_ns and mode."""
-    state: dict[str, tuple[object, ...]] = {}
-    for path, node in read_tree(root).items():
-        if node.kind == "link":
-            state[path] = ("link", node.data)
-        elif node.kind == "dir":
-            state[path] = ("dir", node.mtime_ns, node.mode)
-        else:
-            state[path] = ("file", node.data, node.mtime_ns, node.mode)
-    return state
 
 
 def sample_trees(make_tree: MakeTree) -> tuple[Path, Path]:

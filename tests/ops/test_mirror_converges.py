@@ -14,8 +14,7 @@ from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
-from tests.ops.test_mirror import tree_state
-from tests.support import MakeTree
+from tests.support import MakeTree, tree_state
 
 QUICK = MirrorOptions(guards=GuardOptions(force=True), jobs=2)
 CONTENT = MirrorOptions(guards=GuardOptions(force=True), jobs=2, content=True)

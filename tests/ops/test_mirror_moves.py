@@ -14,8 +14,7 @@ from dirkit.core.run.plan import ActionKind
 from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
-from tests.ops.test_mirror import tree_state
-from tests.support import MakeTree
+from tests.support import MakeTree, tree_state
 
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=4)
 BIG = os.urandom(300_000)
