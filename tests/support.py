@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import io
 import os
 import pickle
+import pkgutil
 import shutil
 import signal
 import stat
@@ -19,6 +22,7 @@ from typing import TypeVar
 
 import pytest
 
+import dirkit
 from dirkit.cli.main import main
 
 TreeSpec = Mapping[str, "bytes | str | None"]
@@ -28,6 +32,20 @@ Result = TypeVar("Result")
 
 NOBODY = 65534
 """The unprivileged user (and group) that "permission denied" tests run as when the suite runs as root."""
+STANDARD_MODULES_FOR_CHILDREN = (
+    "concurrent.futures.process",
+    "concurrent.futures.thread",
+    "gettext",
+    "json",
+    "locale",
+    "logging.handlers",
+    "multiprocessing.connection",
+    "multiprocessing.popen_fork",
+    "multiprocessing.queues",
+    "multiprocessing.synchronize",
+    "sqlite3",
+)
+"""Imported lazily by dirkit; loaded before a child drops root, as nobody may not read the Python install."""
 CHILD_SECONDS = 120
 """A child that drops privileges is killed (SIGALRM) after this long, so a hang fails instead of stalling."""
 
@@ -162,12 +180,23 @@ def give_to_nobody(root: Path) -> None:
             os.chown(os.path.join(directory, name), NOBODY, NOBODY, follow_symlinks=False)
 
 
+@functools.cache
+def load_everything_a_child_imports() -> None:
+    """Import every dirkit module and the standard modules it imports lazily (once per test run)."""
+    for name in STANDARD_MODULES_FOR_CHILDREN:
+        importlib.import_module(name)
+    for module in pkgutil.walk_packages(dirkit.__path__, "dirkit."):
+        if module.name != "dirkit.__main__":
+            importlib.import_module(module.name)
+
+
 def call_unprivileged(function: Callable[[], Result], state: Path) -> Result:
     """Call function in a forked child without root (as nobody when the suite runs as root); return its value.
 
     The child's state folder is state (made and given to nobody here). Whatever the child raises fails the
     test with the child's traceback; a child that dies or hangs fails it too.
     """
+    load_everything_a_child_imports()
     state.mkdir(parents=True, exist_ok=True)
     give_to_nobody(state)
     read_end, write_end = os.pipe()

@@ -20,22 +20,24 @@ from dirkit.cli import find as find_command
 from dirkit.cli import grep as grep_command
 from dirkit.cli.main import main
 from dirkit.core.tree.paths import RelPath
-from tests.support import Capture, dirkit_command, run_cli
+from tests.support import Capture, TreeSpec, build_tree, dirkit_command, run_cli, run_cli_unprivileged
+
+TREE: TreeSpec = {
+    "a.txt": "one\ntwo needle\nthree\n",
+    "b.py": "print('needle')\n",
+    "copy.txt": "one\ntwo needle\nthree\n",
+    "empty1": "",
+    "empty2": "",
+    "sub/c.txt": "no match here\n",
+    "sub/deep/d.bin": b"\x00needle",
+}
 
 
 @pytest.fixture
 def tree(make_tree: Callable[..., Path]) -> Path:
     return make_tree(
         "tree",
-        {
-            "a.txt": "one\ntwo needle\nthree\n",
-            "b.py": "print('needle')\n",
-            "copy.txt": "one\ntwo needle\nthree\n",
-            "empty1": "",
-            "empty2": "",
-            "sub/c.txt": "no match here\n",
-            "sub/deep/d.bin": b"\x00needle",
-        },
+        TREE,
     )
 
 
@@ -76,14 +78,10 @@ def test_find_negative_sizes_read_as_values(tree: Path, capsys: Capture) -> None
     assert out.splitlines() == [f"{tree}/empty1", f"{tree}/empty2"]
 
 
-def test_find_unreadable_directory_exits_1(tree: Path, capsys: Capture) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every directory")
+def test_find_unreadable_directory_exits_1(open_folder: Path) -> None:
+    tree = build_tree(open_folder / "tree", TREE)
     (tree / "sub").chmod(0)
-    try:
-        code, out, err = run_cli(capsys, "find", str(tree), "--name", "*.txt")
-    finally:
-        (tree / "sub").chmod(0o755)
+    code, out, err = run_cli_unprivileged(open_folder / "state", "find", str(tree), "--name", "*.txt")
     assert code == 1
     assert "sub" in err and "ermission denied" in err
     assert f"{tree}/a.txt" in out
@@ -180,11 +178,10 @@ def test_grep_missing_root_exits_2(tmp_path: Path, capsys: Capture) -> None:
     assert run_cli(capsys, "grep", "x", str(tmp_path / "nope"))[0] == 2
 
 
-def test_grep_unreadable_file_exits_2_after_printing_matches(tree: Path, capsys: Capture) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
+def test_grep_unreadable_file_exits_2_after_printing_matches(open_folder: Path) -> None:
+    tree = build_tree(open_folder / "tree", TREE)
     (tree / "copy.txt").chmod(0)
-    code, out, err = run_cli(capsys, "grep", "needle", str(tree))
+    code, out, err = run_cli_unprivileged(open_folder / "state", "grep", "needle", str(tree))
     assert code == 2
     assert "copy.txt" in err
     assert "a.txt" in out
