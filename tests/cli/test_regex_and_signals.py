@@ -44,6 +44,25 @@ def alive(pid: int) -> bool:
         return False
 
 
+def signal_set(pid: int, field: str) -> set[int]:
+    """Return the signals in a process's SigIgn or SigCgt mask (from /proc; empty once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as stream:
+            line = next(line for line in stream if line.startswith(f"{field}:"))
+    except (OSError, StopIteration):
+        return set()
+    mask = int(line.split()[1], 16)
+    return {number for number in range(1, 65) if mask >> (number - 1) & 1}
+
+
+def handles_interrupts(process: int, workers: set[int]) -> bool:
+    """Tell whether grep catches SIGINT and SIGTERM and every worker ignores both (its start-up is over)."""
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    return wanted <= signal_set(process, "SigCgt") and all(
+        wanted <= signal_set(worker, "SigIgn") for worker in workers
+    )
+
+
 def wait_until(condition: object, seconds: float) -> bool:
     """Poll a condition (a callable) every 20 ms for at most seconds; return its last value."""
     deadline = time.monotonic() + seconds
@@ -77,7 +96,7 @@ def start_busy_grep(tree: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
     if (os.cpu_count() or 1) > 1:
         assert wait_until(lambda: len(children_of(process.pid)) >= 2, 20), "grep started no workers"
         workers = children_of(process.pid)
-    time.sleep(0.3)
+    assert wait_until(lambda: handles_interrupts(process.pid, workers), 20), "grep never set up its signals"
     assert process.poll() is None, "grep finished before it could be interrupted"
     return process, workers
 
