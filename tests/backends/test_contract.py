@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,8 +117,9 @@ def test_symlinks_are_reported_not_followed(backend: Backend) -> None:
 def test_remove_file_and_dir(backend: Backend) -> None:
     backend.make_dir(P("d"))
     write(backend, "d/f", b"1")
-    with pytest.raises(BackendError):
+    with pytest.raises(BackendError) as raised:
         backend.remove_dir(P("d"))
+    assert raised.value.errno == errno.ENOTEMPTY
     backend.remove_file(P("d/f"))
     backend.remove_dir(P("d"))
     assert backend.list_dir(ROOT) == []
