@@ -13,6 +13,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -144,6 +145,16 @@ def run_cli(capture: Capture, *argv: str) -> tuple[int, str, str]:
 def dirkit_command(*arguments: str) -> list[str]:
     """Return the argv that runs the command line in a child Python."""
     return [sys.executable, "-m", "dirkit", *arguments]
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 20.0) -> bool:
+    """Poll condition every 10 ms for at most seconds; return whether it came true."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def require_tool(name: str) -> str:

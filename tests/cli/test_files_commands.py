@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.core.tree.filters import TEMP_MARKER
-from tests.support import Capture, dirkit_command
+from tests.support import Capture, dirkit_command, wait_until
 
 
 def test_split_and_join_exit_zero_and_report(tmp_path: Path, capsys: Capture) -> None:
@@ -114,10 +113,7 @@ def test_interrupted_split_exits_130_and_removes_its_parts(tmp_path: Path) -> No
     assert process.stdin is not None
     process.stdin.write(os.urandom(4096))
     process.stdin.flush()
-    deadline = time.monotonic() + 20
-    while not (tmp_path / "stdin.part0002").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "stdin.part0002").exists()
+    assert wait_until((tmp_path / "stdin.part0002").exists), "split never wrote its second part"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=20)
     assert process.returncode == 130, err

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from tests.support import dirkit_command
+from tests.support import dirkit_command, wait_until
 
 EVIL = "(a+)+$"
 SLOW_BUT_LINEAR = "(a|b)*a(a|b){25}x"
@@ -61,17 +60,6 @@ def handles_interrupts(process: int, workers: set[int]) -> bool:
     return wanted <= signal_set(process, "SigCgt") and all(
         wanted <= signal_set(worker, "SigIgn") for worker in workers
     )
-
-
-def wait_until(condition: object, seconds: float) -> bool:
-    """Poll a condition (a callable) every 20 ms for at most seconds; return its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if condition():  # type: ignore[operator]
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import shutil
 import sqlite3
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -32,17 +31,7 @@ from dirkit.state.database import all_migrations, apply_migrations
 from dirkit.state.journal import Journal, RunStatus
 from dirkit.state.location import DATABASE_NAME
 from dirkit.state.migrations import Migration
-from tests.support import MakeTree, build_tree, dirkit_command, read_files
-
-WAIT_SECONDS = 20.0
-
-
-def wait_for(path: Path) -> None:
-    """Wait (bounded) until path exists."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.01)
+from tests.support import MakeTree, build_tree, dirkit_command, read_files, wait_until
 
 
 def dirkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -84,7 +73,7 @@ def test_a_second_mirror_started_while_one_runs_is_refused_naming_it(
     release = tmp_path / "release"
     first = dirkit("mirror", str(source), str(target), env={"DIRKIT_TEST_HOLD_AFTER_LOCK": str(release)})
     try:
-        wait_for(Path(f"{release}.held"))
+        assert wait_until(Path(f"{release}.held").exists), "the first run never took the lock"
         for spelling in (target, link):
             second = dirkit("mirror", str(source), str(spelling))
             out, err = second.communicate(timeout=60)
