@@ -16,6 +16,8 @@ from tests.support import dirkit_command, wait_until
 EVIL = "(a+)+$"
 SLOW_BUT_LINEAR = "(a|b)*a(a|b){25}x"
 """RE2 cannot build a DFA for this, so it searches slowly (but linearly): the workers stay busy."""
+STOP_SECONDS = 30
+"""A bound on a hang, not a measure of speed: grep ends only by killing its stopped workers."""
 
 
 def children_of(pid: int) -> set[int]:
@@ -34,13 +36,18 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Tell whether a process exists and is not a zombie."""
+def state_of(pid: int) -> bytes:
+    """Return a process's state letter from /proc (T when stopped, Z for a zombie), or b"" once gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stream:
-            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+            return stream.read().rsplit(b")", 1)[1].split()[0]
     except OSError:
-        return False
+        return b""
+
+
+def alive(pid: int) -> bool:
+    """Tell whether a process exists and is not a zombie."""
+    return state_of(pid) not in (b"", b"Z")
 
 
 def signal_set(pid: int, field: str) -> set[int]:
@@ -85,20 +92,25 @@ def start_busy_grep(tree: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
         assert wait_until(lambda: len(children_of(process.pid)) >= 2, 20), "grep started no workers"
         workers = children_of(process.pid)
     assert wait_until(lambda: handles_interrupts(process.pid, workers), 20), "grep never set up its signals"
+    # stopped workers can never finish their batches: grep can only end now by killing them, however slow
+    # or loaded the machine is
+    for worker in workers:
+        os.kill(worker, signal.SIGSTOP)
+    assert wait_until(lambda: all(state_of(worker) == b"T" for worker in workers), 20), "workers not stopped"
     assert process.poll() is None, "grep finished before it could be interrupted"
     return process, workers
 
 
 def assert_all_stopped(process: subprocess.Popen[bytes], workers: set[int]) -> tuple[int, bytes]:
-    """Assert the process and every worker end within 2 s; return the exit code and standard error."""
+    """Assert the process and its stopped workers end; return the exit code and standard error."""
     try:
-        code = process.wait(timeout=2.5)
+        code = process.wait(timeout=STOP_SECONDS)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         _, stderr = process.communicate()
-    assert wait_until(lambda: not any(alive(pid) for pid in workers), 2), "workers still running"
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), STOP_SECONDS), "workers still there"
     return code, stderr
 
 
