@@ -52,8 +52,33 @@ class NoSpaceError(BackendError):
     """The target has no space left (ENOSPC or a quota)."""
 
 
-class ConnectionLostError(BackendError, ConnectionError):
-    """A remote backend lost its connection."""
+class TransientError(BackendError):
+    """A failure that may pass if the call is tried again (a dropped connection, a timeout, FTP 421).
+
+    Only the retrying wrapper retries; everywhere else it is an error like any other (exit code 2).
+    Every other BackendError is permanent: trying again gives the same answer.
+    """
+
+    exit_code = EXIT_ERROR
+    may_have_taken_effect: bool = True
+    """Whether the failed call may have done its work (the reply was lost); False only when the
+    request is known never to have left (the connection was found dead before sending)."""
+
+
+class ConnectionLostError(TransientError, ConnectionError):
+    """A remote backend lost its connection (reset, closed, or the server said 421 and hung up)."""
+
+
+class TimedOutError(TransientError, TimeoutError):
+    """A remote backend did not answer in time."""
+
+
+class ReadOnlyTreeError(PermissionDeniedError):
+    """A change was asked of a tree opened read-only; the message names the path and the call."""
+
+
+class UnsupportedError(BackendError):
+    """The tree cannot do this at all (symlinks or hard links where it has none); its capabilities say so."""
 
 
 class TreeNotFoundError(NotFoundError):
@@ -75,14 +100,27 @@ _ERRNO_KINDS: dict[int, type[BackendError]] = {
     errno.EISDIR: IsADirError,
     errno.ENOSPC: NoSpaceError,
     errno.EDQUOT: NoSpaceError,
+    errno.ETIMEDOUT: TimedOutError,
+    errno.ECONNRESET: ConnectionLostError,
+    errno.ECONNABORTED: ConnectionLostError,
+    errno.ENOTCONN: ConnectionLostError,
 }
+
+
+def _builtin_kind(error: OSError) -> type[BackendError]:
+    """Return the kind for an OSError without a known errno (socket timeouts carry none)."""
+    if isinstance(error, TimeoutError):
+        return TimedOutError
+    if isinstance(error, ConnectionError) and not isinstance(error, BrokenPipeError):
+        return ConnectionLostError
+    return BackendError
 
 
 def translate_os_error(error: OSError, path: str) -> BackendError:
     """Return the dirkit error kind for an OSError raised while working on path."""
     if isinstance(error, BackendError):
         return error
-    kind = _ERRNO_KINDS.get(error.errno or 0, BackendError)
+    kind = _ERRNO_KINDS.get(error.errno or 0) or _builtin_kind(error)
     reason = error.strerror or str(error)
     translated = kind(error.errno or 0, reason, path)
     translated.__cause__ = error

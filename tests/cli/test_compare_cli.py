@@ -190,9 +190,11 @@ def test_version_and_module_entry_point(differing: tuple[Path, Path]) -> None:
 
 
 def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "demo", "--dir", str(tmp_path / "demo"))
+    code, out, err = run_cli(capsys, "demo", "--dir", str(tmp_path / "demo"))
     assert code == 0
     assert "only on the left" in out and "Unicode normalization" in out
+    assert "cannot read" not in out + err  # text diffs are asked of files only, never of folders
+    assert "+fix bike" in out
 
 
 def test_exit_2_when_a_root_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,17 +31,6 @@ TWO_SECOND_FILESYSTEMS = frozenset({"vfat", "msdos"})
 """Filesystem types that keep modification times in steps of two seconds."""
 
 
-def kind_of_mode(mode: int) -> EntryKind:
-    """Return the entry kind for an st_mode."""
-    if stat_module.S_ISREG(mode):
-        return EntryKind.FILE
-    if stat_module.S_ISDIR(mode):
-        return EntryKind.DIR
-    if stat_module.S_ISLNK(mode):
-        return EntryKind.SYMLINK
-    return EntryKind.OTHER
-
-
 _FILE, _DIR, _LINK, _OTHER = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK, EntryKind.OTHER
 _IFMT = 0o170000
 _KIND_BY_FORMAT = {
@@ -281,23 +270,6 @@ class LocalBackend:
         except OSError as error:
             _remove_quietly(temp)
             raise translate_os_error(error, final) from error
-        return self.stat(path)
-
-    def copy_local_file(
-        self, source_path: str, path: RelPath, mtime_ns: int | None, mode: int | None
-    ) -> Entry:
-        """Copy a local file into path with the OS's fastest call, through a temporary name."""
-        temp = self.native_path(temp_name_for(path))
-        final = self.native_path(path)
-        try:
-            shutil.copyfile(source_path, temp)
-            with open(temp, "rb+") as sink:
-                os.fsync(sink.fileno())
-            self._finish_temp(temp, final, mtime_ns, mode)
-        except OSError as error:
-            _remove_quietly(temp)
-            culprit = final if os.path.exists(source_path) else source_path
-            raise translate_os_error(error, culprit) from error
         return self.stat(path)
 
     def clone_local_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import threading
@@ -17,7 +18,10 @@ from dirkit.errors import (
     IsADirError,
     NotADirError,
     NotFoundError,
+    UnsupportedError,
 )
+
+WHOLE_SECOND = 1_000_000_000
 
 
 @dataclass(slots=True)
@@ -33,11 +37,33 @@ class MemoryNode:
 
 
 class MemoryBackend:
-    """A tree held in a dict; thread-safe; the clock is a counter so tests stay deterministic."""
+    """A tree held in a dict; thread-safe; the clock is a counter so tests stay deterministic.
 
-    def __init__(self, name: str = "memory", capabilities: Capabilities | None = None) -> None:
+    It behaves as its capabilities say: times are kept in steps of mtime_resolution_ns, and without
+    symlinks or hard_links those calls raise UnsupportedError; without atomic_rename, a rename that
+    replaces an existing name frees the name first, in a separate step. The keyword options build
+    such a tree (a stand-in for an FTP server) from the default capabilities.
+    """
+
+    def __init__(
+        self,
+        name: str = "memory",
+        capabilities: Capabilities | None = None,
+        *,
+        whole_second_times: bool = False,
+        symlinks: bool = True,
+        hard_links: bool = True,
+        atomic_replace: bool = True,
+    ) -> None:
         self._name = name
-        self._capabilities = capabilities or Capabilities(parallel_connections=4, hard_links=True)
+        declared = capabilities or Capabilities(parallel_connections=4, hard_links=True)
+        self._capabilities = dataclasses.replace(
+            declared,
+            mtime_resolution_ns=WHOLE_SECOND if whole_second_times else declared.mtime_resolution_ns,
+            symlinks=declared.symlinks and symlinks,
+            hard_links=declared.hard_links and hard_links,
+            atomic_rename=declared.atomic_rename and atomic_replace,
+        )
         self._lock = threading.RLock()
         self._clock = 1_000_000_000_000_000_000
         self._next_ino = 1
@@ -64,6 +90,11 @@ class MemoryBackend:
     def native_path(self, path: RelPath) -> None:
         """Memory trees have no OS path."""
         return None
+
+    def _kept_time(self, mtime_ns: int) -> int:
+        """Return mtime_ns as this tree keeps it: cut down to its resolution."""
+        step = self._capabilities.mtime_resolution_ns
+        return mtime_ns - mtime_ns % step if step is not None and step > 1 else mtime_ns
 
     def _get(self, path: RelPath) -> MemoryNode:
         node = self.nodes.get(path)
@@ -138,7 +169,7 @@ class MemoryBackend:
                 raise IsADirError(errno.EISDIR, "is a directory", path)
             node = self._node(EntryKind.FILE, data=data)
             if mtime_ns is not None:
-                node.mtime_ns = mtime_ns
+                node.mtime_ns = self._kept_time(mtime_ns)
             if mode is not None:
                 node.mode = mode & 0o7777
             self.nodes[path] = node
@@ -153,7 +184,9 @@ class MemoryBackend:
             self.nodes[path] = self._node(EntryKind.DIR, mode=0o755 if mode is None else mode)
 
     def make_symlink(self, path: RelPath, target: str) -> None:
-        """Create a symlink."""
+        """Create a symlink (refused when the capabilities say the tree has none)."""
+        if not self._capabilities.symlinks:
+            raise UnsupportedError(errno.EOPNOTSUPP, "this tree cannot hold symlinks", path)
         with self._lock:
             self._require_parent_dir(path)
             if path in self.nodes:
@@ -169,6 +202,8 @@ class MemoryBackend:
 
     def hard_link(self, existing: RelPath, new: RelPath) -> None:
         """Make new a second name of the existing file (both names share one node)."""
+        if not self._capabilities.hard_links:
+            raise UnsupportedError(errno.EOPNOTSUPP, "this tree cannot hold hard links", new)
         with self._lock:
             node = self._get(existing)
             if node.kind is EntryKind.DIR:
@@ -190,7 +225,9 @@ class MemoryBackend:
             del self.nodes[path]
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
-        """Rename old (and everything below it) to new."""
+        """Rename old (and everything below it) to new; without atomic_rename a replace takes two steps."""
+        if replace and not self._capabilities.atomic_rename:
+            self._free_name_for(old, new)
         with self._lock:
             node = self._get(old)
             self._require_parent_dir(new)
@@ -216,10 +253,22 @@ class MemoryBackend:
             for child, child_node in moved.items():
                 self.nodes[RelPath(new + child[len(old) :])] = child_node
 
+    def _free_name_for(self, old: RelPath, new: RelPath) -> None:
+        """Remove the file or empty directory at new, as a step of its own, before old takes its name."""
+        with self._lock:
+            self._get(old)
+            existing = self.nodes.get(new)
+            if existing is None or new == old:
+                return
+            if existing.kind is EntryKind.DIR:
+                self.remove_dir(new)
+            else:
+                self.remove_file(new)
+
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
         """Set the modification time."""
         with self._lock:
-            self._get(path).mtime_ns = mtime_ns
+            self._get(path).mtime_ns = self._kept_time(mtime_ns)
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits."""

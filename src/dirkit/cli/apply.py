@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 
 from dirkit.backends.trees import open_tree
-from dirkit.cli.common import add_output_options
-from dirkit.cli.runs import (
-    add_run_options,
-    check_jobs,
-    executing,
-    print_plan,
-    report_run,
-    run_log,
+from dirkit.cli.common import (
+    add_guard_options,
+    add_keep_backups_option,
+    add_output_options,
+    guards_from_args,
+    jobs_from_args,
 )
-from dirkit.core.run.guards import GuardOptions, parse_delete_limit
+from dirkit.cli.runs import add_run_options, executing, journaled, print_plan, report_run
 from dirkit.core.run.plan import plan_with_safe_modes
 from dirkit.errors import EXIT_OK, StalePlanError, UsageError
 from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.mirror import apply_saved_plan, read_plan_file, stale_reasons
-from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Apply exactly the plan saved in FILE (by 'dirkit mirror --save-plan FILE'): the same
@@ -60,24 +57,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("plan", metavar="FILE", help="a plan written by 'dirkit mirror --save-plan'")
     add_run_options(parser)
     guards = parser.add_argument_group("guards and backups")
-    guards.add_argument(
-        "--max-delete",
-        metavar="N|PCT",
-        default="50%",
-        help="refuse if the plan deletes more than N files or PCT%% of DST's files (default: 50%%)",
-    )
-    guards.add_argument("--force", action="store_true", help="turn the deletion guard off")
+    add_guard_options(guards, force_help="turn the deletion guard off")
     guards.add_argument(
         "--keep-modes",
         action="store_true",
         help="set the plan's modes as they are, setuid, setgid and other-write included",
     )
-    guards.add_argument(
-        "--keep-backups",
-        metavar="N",
-        type=int,
-        default=DEFAULT_KEEP,
-        help="keep the backups of the last N runs (default: %(default)s)",
+    add_keep_backups_option(
+        guards, "keep the backups of the last N runs (default: %(default)s)", DEFAULT_KEEP
     )
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -85,7 +72,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Check the saved plan against the trees and apply it; return the exit code."""
-    check_jobs(args)
+    jobs = jobs_from_args(args)
     plan = read_plan_file(args.plan)
     if not args.keep_modes:
         plan = plan_with_safe_modes(plan)
@@ -93,22 +80,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.plan}: apply runs mirror plans; this one is a {plan.operation!r} plan")
     source = open_tree(plan.source)
     target = open_tree(plan.target)
-    journal = Journal.open()
     try:
-        with run_log():
+        with journaled() as journal:
             if args.dry_run:
                 print_plan(plan, args)
                 reasons = stale_reasons(plan, source, target)
                 if reasons:
                     raise StalePlanError(f"{plan.target}: the plan is stale: " + "; ".join(reasons[:5]))
                 return EXIT_OK
-            guards = GuardOptions(parse_delete_limit(args.max_delete), args.force)
+            guards = guards_from_args(args)
             with executing(args, fsync=args.fsync) as execute:
                 result = apply_saved_plan(
-                    plan, source, target, journal, guards, args.jobs, args.keep_backups, execute
+                    plan, source, target, journal, guards, jobs, args.keep_backups, execute
                 )
             return report_run(result, args)
     finally:
-        journal.close()
         source.close()
         target.close()

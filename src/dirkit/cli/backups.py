@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options, write_lines
+from dirkit.cli.runs import journaled
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_ERROR, EXIT_OK, BackendError, UsageError
 from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, list_backup_folders, prune_backups
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.report.plan import human_bytes
-from dirkit.state.journal import Journal
+from dirkit.report.run import backup_folder_json, backup_folder_text
 
 DESCRIPTION = """\
 List the runs on DST (mirror, apply, undo), oldest first: run id, what the run was, its
@@ -59,64 +59,36 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _json(folder: BackupFolder, pruned: bool) -> str:
-    run = folder.run
-    return json.dumps(
-        {
-            "run_id": folder.run_id,
-            "path": folder.path,
-            "files": folder.files,
-            "bytes": folder.bytes,
-            "operation": run.operation if run else None,
-            "status": run.status.value if run else None,
-            "started_at": run.started_at if run else None,
-            "pruned": pruned,
-            "has_backups": folder.exists,
-        }
-    )
-
-
-def _text(folder: BackupFolder, pruned: bool) -> str:
-    run = folder.run
-    what = f"{run.operation:<7} {run.status.value:<11} {run.started_at}" if run else "(not in the journal)"
-    mark = "  pruned" if pruned else ""
-    if not folder.exists:
-        return f"{folder.run_id}  {what}  (no backups)"
-    return f"{folder.run_id}  {what}  {folder.files} files  {human_bytes(folder.bytes)}{mark}"
-
-
 def run(args: argparse.Namespace) -> int:
     """List or prune the backups of a tree; return the exit code."""
     if args.keep < 0:
         raise UsageError("--keep must not be negative")
     target = open_tree(args.target)
-    journal = Journal.open()
+    failed: list[str] = []
+
+    def note_failure(folder: BackupFolder, error: BackendError) -> None:
+        failed.append(f"dirkit: cannot prune the backups of run {folder.run_id}: {error}")
+
     try:
-        failed: list[str] = []
-
-        def note_failure(folder: BackupFolder, error: BackendError) -> None:
-            failed.append(f"dirkit: cannot prune the backups of run {folder.run_id}: {error}")
-
-        with claim_tree(journal, target, "backups"):
+        with journaled() as journal, claim_tree(journal, target, "backups"):
             if args.prune:
                 folders = prune_backups(target, journal, args.keep, measure=True, on_failure=note_failure)
             else:
                 folders = list_backup_folders(target, journal, every_run=True)
-        for line in failed:
-            print(line, file=sys.stderr)
-        if args.quiet:
-            return EXIT_ERROR if failed else EXIT_OK
-        if args.json:
-            write_lines(_json(folder, args.prune) for folder in folders)
-        elif not folders:
-            print(f"{display_path(target.description)}: no backups" if not args.prune else "nothing to prune")
-        else:
-            write_lines(_text(folder, args.prune) for folder in folders)
-            total = sum(folder.bytes for folder in folders)
-            verb = "pruned" if args.prune else "held"
-            count = sum(1 for folder in folders if folder.exists)
-            print(f"{count} backup folders, {human_bytes(total)} {verb}")
     finally:
-        journal.close()
         target.close()
+    for line in failed:
+        print(line, file=sys.stderr)
+    if args.quiet:
+        return EXIT_ERROR if failed else EXIT_OK
+    if args.json:
+        write_lines(backup_folder_json(folder, args.prune) for folder in folders)
+    elif not folders:
+        print(f"{display_path(target.description)}: no backups" if not args.prune else "nothing to prune")
+    else:
+        write_lines(backup_folder_text(folder, args.prune) for folder in folders)
+        total = sum(folder.bytes for folder in folders)
+        verb = "pruned" if args.prune else "held"
+        count = sum(1 for folder in folders if folder.exists)
+        print(f"{count} backup folders, {human_bytes(total)} {verb}")
     return EXIT_ERROR if failed else EXIT_OK

@@ -8,17 +8,20 @@ import sys
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_jobs_option,
+    add_modify_window_option,
     add_output_options,
-    default_jobs,
+    jobs_from_args,
+    modify_window_ns_from_args,
     scan_options_from_args,
     style_for,
     write_lines,
 )
 from dirkit.core.compare.diff import Status
 from dirkit.core.compare.textdiff import TextDiff
-from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.compare.textdiff import unified_diff_of
-from dirkit.ops.compare.trees import CompareOptions, compare_trees, seconds_to_ns
+from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.report.compare import render_json_lines, render_text, summary_line
 
 DESCRIPTION = """\
@@ -90,25 +93,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="neither use nor fill the digest cache (read every file hashed)",
     )
-    how.add_argument(
-        "--modify-window",
-        metavar="SECONDS",
-        type=float,
-        default=0.0,
-        help="treat modification times this far apart as equal (like rsync; e.g. 2 for FAT)",
+    add_modify_window_option(
+        how, "treat modification times this far apart as equal (like rsync; e.g. 2 for FAT)"
     )
     how.add_argument(
         "--normalize-unicode",
         action="store_true",
         help="treat NFC and NFD spellings of a name as the same path",
     )
-    how.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=default_jobs(),
-        help="files compared at once with --content (default: %(default)s)",
-    )
+    add_jobs_option(how, "files compared at once with --content (default: %(default)s)")
     add_filter_options(parser)
     add_output_options(parser)
     shown = parser.add_argument_group("what to show")
@@ -124,18 +117,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Compare the two trees and print the result; return the exit code."""
-    if args.modify_window < 0:
-        raise UsageError("--modify-window must not be negative")
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    modify_window_ns = modify_window_ns_from_args(args)
+    jobs = jobs_from_args(args)
     left = open_tree(args.left)
     right = open_tree(args.right)
     options = CompareOptions(
         scan=scan_options_from_args(args),
         content=args.content,
-        modify_window_ns=seconds_to_ns(args.modify_window),
+        modify_window_ns=modify_window_ns,
         normalize_unicode=args.normalize_unicode,
-        jobs=args.jobs,
+        jobs=jobs,
         keep_same=args.all,
         detect_moves=not args.no_moves,
         digest_cache=not args.no_cache,

@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     text_diffs = [
         unified_diff_of(left, right, change.left, change.right)
         for change in diff.changes
-        if change.status is Status.CHANGED and change.left is not None and change.right is not None
+        if change.status is Status.CHANGED
+        and not change.metadata_only
+        and change.left is not None
+        and change.right is not None
+        and change.left.is_file
+        and change.right.is_file
     ]
     write_lines(render_text(diff, style_for(sys.stdout, "auto"), text_diffs=text_diffs))
     print(f"\nThe sample trees are in {base}; try: dirkit compare --json {left_path} {right_path}")

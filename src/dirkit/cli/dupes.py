@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import open_tree
-from dirkit.cli.common import add_filter_options, add_output_options, default_jobs, scan_options_from_args
-from dirkit.cli.runs import executing, report_run, run_log
+from dirkit.cli.common import (
+    add_dry_run_option,
+    add_filter_options,
+    add_jobs_option,
+    add_output_options,
+    jobs_from_args,
+    scan_options_from_args,
+)
+from dirkit.cli.runs import executing, journaled, report_run
 from dirkit.core.search.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.sizes import parse_byte_count
 from dirkit.core.tree.paths import display_path
@@ -23,9 +29,7 @@ from dirkit.ops.search.dupes_actions import (
     plan_dupe_actions_per_root,
     run_dupe_plans,
 )
-from dirkit.report.entries import path_fields
-from dirkit.report.search import dupes_group_json, output_bytes
-from dirkit.state.journal import Journal
+from dirkit.report.search import dupe_step_json, dupes_group_json, output_bytes
 
 DESCRIPTION = """\
 Find files with identical content in one or more trees, like jdupes -r or fdupes -r.
@@ -77,13 +81,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--min-size", metavar="SIZE", default="0", help="ignore files smaller than SIZE (e.g. 4k, 1M)"
     )
     what.add_argument("--empty", action="store_true", help="also group empty files")
-    what.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=default_jobs(),
-        help="workers reading files (default: %(default)s, capped at the cores for local trees)",
-    )
+    add_jobs_option(what, "workers reading files (default: %(default)s, capped at the cores for local trees)")
     what.add_argument(
         "--no-cache",
         action="store_true",
@@ -107,9 +105,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=KeepRule.FIRST_ROOT.value,
         help="which file of a group to keep (default: %(default)s, the first in the order of the roots)",
     )
-    act.add_argument(
-        "-n", "--dry-run", action="store_true", help="print what --link/--remove would do and change nothing"
-    )
+    add_dry_run_option(act, "print what --link/--remove would do and change nothing")
     add_filter_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -118,13 +114,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Find the duplicates and print them (or the plan to deal with them); return the exit code."""
     action = DupeAction.LINK if args.link else DupeAction.REMOVE if args.remove else None
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     options = DupesOptions(
+        jobs=jobs_from_args(args),
         scan=scan_options_from_args(args),
         min_size=parse_byte_count(args.min_size),
         include_empty=args.empty,
-        jobs=args.jobs,
         use_cache=not args.no_cache,
     )
     if action is not None and not args.dry_run:
@@ -147,11 +141,9 @@ def run(args: argparse.Namespace) -> int:
     elif action is not None:
         for step in plan_dupe_actions(result.groups, action, KeepRule(args.keep)):
             if args.json:
-                record = {"action": step.action.value, **path_fields("path", shown(step.target))}
-                record.update(path_fields("keep", shown(step.keeper)))
-                if step.skipped:
-                    record["skipped"] = step.skipped
-                lines.append(json.dumps(record, ensure_ascii=False))
+                lines.append(
+                    dupe_step_json(step.action.value, shown(step.target), shown(step.keeper), step.skipped)
+                )
             elif step.skipped:
                 lines.append(f"skip   {shown(step.target)}: {step.skipped}")
             elif step.action is DupeAction.LINK:
@@ -190,22 +182,18 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
         for root in args.roots:
             backends.append(open_tree(root))
         check_separate_roots(backends)
-        journal = Journal.open()
-        try:
-            with run_log(), claim_roots(journal, backends, action.value) as claims:
-                found = find_duplicates(backends, options)
-                for failure in found.failures:
-                    where = os.path.join(args.roots[failure.root_index], failure.path)
-                    print(f"dirkit: {display_path(where)}: {failure.reason}", file=sys.stderr)
-                plans = plan_dupe_actions_per_root(found.groups, action, KeepRule(args.keep), backends)
-                codes = [EXIT_ERROR if found.failures else EXIT_OK]
-                with executing(args) as execute:
-                    results = run_dupe_plans(plans, backends, journal, args.jobs, execute, claims=claims)
-                codes += [report_run(result, args) for result in results]
-                if execute.stop is not None and execute.stop.is_set():
-                    codes.append(EXIT_INTERRUPTED)
-        finally:
-            journal.close()
+        with journaled() as journal, claim_roots(journal, backends, action.value) as claims:
+            found = find_duplicates(backends, options)
+            for failure in found.failures:
+                where = os.path.join(args.roots[failure.root_index], failure.path)
+                print(f"dirkit: {display_path(where)}: {failure.reason}", file=sys.stderr)
+            plans = plan_dupe_actions_per_root(found.groups, action, KeepRule(args.keep), backends)
+            codes = [EXIT_ERROR if found.failures else EXIT_OK]
+            with executing(args) as execute:
+                results = run_dupe_plans(plans, backends, journal, options.jobs, execute, claims=claims)
+            codes += [report_run(result, args) for result in results]
+            if execute.stop is not None and execute.stop.is_set():
+                codes.append(EXIT_INTERRUPTED)
     finally:
         for backend in backends:
             backend.close()

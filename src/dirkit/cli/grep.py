@@ -10,8 +10,9 @@ from typing import BinaryIO
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_jobs_option,
     add_output_options,
-    default_jobs,
+    jobs_from_args,
     scan_options_from_args,
     style_for,
 )
@@ -93,12 +94,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="search only files matching GLOB ('*.py', 'src/**/*.c'); '!GLOB' leaves files out; repeatable",
     )
-    how.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=default_jobs(),
-        help="workers searching files (default: %(default)s; one process per core at most on local trees)",
+    add_jobs_option(
+        how, "workers searching files (default: %(default)s; one process per core at most on local trees)"
     )
     shown = parser.add_argument_group("what to show")
     shown.add_argument(
@@ -126,8 +123,7 @@ def options_from_args(args: argparse.Namespace) -> GrepOptions:
     after = args.after_context if args.context is None else args.context
     if min(before, after) < 0:
         raise UsageError("context line counts must not be negative")
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    jobs = jobs_from_args(args)
     mode = GrepMode.LINES
     if args.files_with_matches:
         mode = GrepMode.FILES
@@ -151,7 +147,7 @@ def options_from_args(args: argparse.Namespace) -> GrepOptions:
         search_binary=args.text or args.binary == "text",
         globs=compile_globs(args.glob),
         scan=scan_options_from_args(args),
-        jobs=args.jobs,
+        jobs=jobs,
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from dirkit.cli.common import write_lines
+from dirkit.cli.common import add_summary_options, write_lines
 from dirkit.errors import EXIT_OK
 from dirkit.ops.files.join import JoinOptions, join_parts
+from dirkit.report.files import join_json, join_text
 
 DESCRIPTION = """\
 Join the parts made by `dirkit split` back into the original file. PARTS is the folder
@@ -61,8 +61,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="apply the manifest's mode as it is, setuid, setgid and other-write included",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
+    add_summary_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,16 +72,5 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.quiet:
         return EXIT_OK
-    if args.json:
-        summary = {
-            "output": result.output,
-            "size": result.size,
-            "parts": result.parts,
-            "digest": result.digest,
-            "checked": result.digest is not None,
-        }
-        write_lines([json.dumps(summary, ensure_ascii=False)])
-    else:
-        checked = "checked against the manifest" if result.digest is not None else "not checked (no manifest)"
-        write_lines([f"joined {result.parts} parts into {result.output}: {result.size} bytes, {checked}"])
+    write_lines([join_json(result) if args.json else join_text(result)])
     return EXIT_OK

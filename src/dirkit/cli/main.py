@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "join": ("dirkit.cli.join", "join split parts back into one file, checking every part"),
     "pack": ("dirkit.cli.pack", "pack a tree into a zip or tar archive"),
     "unpack": ("dirkit.cli.unpack", "extract an archive safely (or --list it)"),
+    "regress": ("dirkit.cli.regress", "check scripts' output and written trees against saved results"),
     "demo": ("dirkit.cli.demo", "make two sample trees and compare them"),
 }
 """Each command's module (with add_parser and run) and its one-line help, in help order.

@@ -10,10 +10,16 @@ import tempfile
 from typing import BinaryIO
 
 from dirkit.backends.trees import open_tree
-from dirkit.cli.common import add_filter_options, default_jobs, scan_options_from_args
+from dirkit.cli.common import (
+    add_filter_options,
+    add_jobs_option,
+    add_quiet_option,
+    jobs_from_args,
+    scan_options_from_args,
+)
 from dirkit.core.checksums.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
 from dirkit.core.tree.paths import RelPath, display_path
-from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError, translate_os_error
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, translate_os_error
 from dirkit.ops.checksums.digests import DigestOptions
 from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
 from dirkit.ops.checksums.verify import path_inside_tree
@@ -70,10 +76,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-cache", action="store_true", help="read every file; neither use nor fill the cache"
     )
-    parser.add_argument(
-        "-j", "--jobs", type=int, default=default_jobs(), help="files hashed at once (default: %(default)s)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not name unreadable files on stderr")
+    add_jobs_option(parser, "files hashed at once (default: %(default)s)")
+    add_quiet_option(parser, "do not name unreadable files on stderr")
     add_filter_options(parser)
     parser.set_defaults(run=run)
 
@@ -109,8 +113,7 @@ def write_all(stream: BinaryIO, data: bytes) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Hash every file of ROOT and write the checksum file; return the exit code."""
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    jobs = jobs_from_args(args)
     backend = open_tree(args.root)
     leave_out: frozenset[RelPath] = frozenset()
     if args.output:
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             leave_out = frozenset({inside})
     options = ManifestOptions(
         scan=scan_options_from_args(args),
-        digest=DigestOptions(DigestAlgorithm(args.algorithm), use_cache=not args.no_cache, jobs=args.jobs),
+        digest=DigestOptions(DigestAlgorithm(args.algorithm), use_cache=not args.no_cache, jobs=jobs),
         leave_out=leave_out,
     )
     try:

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+from dataclasses import replace
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_guard_options,
+    add_keep_backups_option,
+    add_modify_window_option,
     add_output_options,
-    read_exclude_files,
+    exclude_patterns_from_args,
+    guards_from_args,
+    jobs_from_args,
+    modify_window_ns_from_args,
 )
 from dirkit.cli.runs import (
     add_run_options,
-    check_jobs,
     executing,
     hold_if_asked,
+    journaled,
     print_plan,
     report_run,
-    run_log,
     write_plan_file,
 )
-from dirkit.core.run.guards import GuardOptions, parse_delete_limit
 from dirkit.core.tree.paths import ROOT
-from dirkit.errors import EXIT_OK, UsageError
-from dirkit.ops.compare.trees import seconds_to_ns
+from dirkit.errors import EXIT_OK
 from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.mirror import (
     MirrorOptions,
@@ -38,7 +41,6 @@ from dirkit.ops.run.mirror import (
     run_plan,
 )
 from dirkit.ops.run.recovery import claim_tree
-from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Make DST an exact copy of SRC: new and changed files are copied, files and directories that
@@ -96,13 +98,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="decide 'changed' by comparing bytes of files of equal size (slower, as in compare)",
     )
-    how.add_argument(
-        "--modify-window",
-        metavar="SECONDS",
-        type=float,
-        default=0.0,
-        help="treat modification times this far apart as equal (e.g. 2 for FAT)",
-    )
+    add_modify_window_option(how, "treat modification times this far apart as equal (e.g. 2 for FAT)")
     how.add_argument(
         "--no-moves",
         action="store_true",
@@ -118,20 +114,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="where to move replaced and deleted items: a folder inside DST (default: .dirkit/backups)",
     )
-    plans.add_argument(
-        "--keep-backups",
-        metavar="N",
-        type=int,
-        default=DEFAULT_KEEP,
-        help="keep the backups of the last N runs, prune older ones (default: %(default)s)",
+    add_keep_backups_option(
+        plans, "keep the backups of the last N runs, prune older ones (default: %(default)s)", DEFAULT_KEEP
     )
-    plans.add_argument(
-        "--max-delete",
-        metavar="N|PCT",
-        default="50%",
-        help="refuse if the plan deletes more than N files or PCT%% of DST's files (default: 50%%)",
-    )
-    plans.add_argument("--force", action="store_true", help="turn every guard off")
+    add_guard_options(plans, force_help="turn every guard off")
     add_filter_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -139,36 +125,33 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def mirror_options_from_args(args: argparse.Namespace, target_root: str | None) -> MirrorOptions:
     """Return the mirror options the user asked for."""
-    if args.modify_window < 0:
-        raise UsageError("--modify-window must not be negative")
     options = MirrorOptions(
-        exclude=tuple(args.exclude) + tuple(read_exclude_files(args.exclude_from)),
+        exclude=exclude_patterns_from_args(args),
         gitignore=args.gitignore,
         follow_symlinks=args.follow_symlinks,
         content=args.content,
-        modify_window_ns=seconds_to_ns(args.modify_window),
+        modify_window_ns=modify_window_ns_from_args(args),
         delete=not args.no_delete,
-        guards=GuardOptions(parse_delete_limit(args.max_delete), args.force),
-        jobs=args.jobs,
+        guards=guards_from_args(args),
+        jobs=jobs_from_args(args),
         keep_backups=args.keep_backups,
         detect_moves=not args.no_moves,
     )
     if args.backup_dir:
-        options = dataclasses.replace(options, backup_dir=backup_dir_from_user(args.backup_dir, target_root))
+        options = replace(options, backup_dir=backup_dir_from_user(args.backup_dir, target_root))
     return options
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan the mirror, then print it, save it, or execute it; return the exit code."""
-    check_jobs(args)
+    jobs_from_args(args)  # a bad --jobs is refused before any tree is opened
     planning_only = args.dry_run or args.save_plan is not None
     source = open_tree(args.source)
     target = open_mirror_target(args.target, create=not planning_only)
-    options = mirror_options_from_args(args, target.native_path(ROOT))
-    check_mirror_options(target, options)
-    journal = Journal.open()
     try:
-        with run_log():
+        options = mirror_options_from_args(args, target.native_path(ROOT))
+        check_mirror_options(target, options)
+        with journaled() as journal:
             if planning_only:
                 planning = plan_mirror_trees(source, target, options)
                 if args.save_plan is not None:
@@ -187,6 +170,5 @@ def run(args: argparse.Namespace) -> int:
                     result = run_plan(planning.plan, source, target, journal, options, execute)
             return report_run(result, args)
     finally:
-        journal.close()
         source.close()
         target.close()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
-from dirkit.cli.common import add_filter_options, scan_options_from_args, write_lines
+from dirkit.cli.common import add_filter_options, add_summary_options, scan_options_from_args, write_lines
 from dirkit.core.archive.formats import SUPPORTED_SUFFIXES
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
 from dirkit.ops.archive.pack import FIXED_MTIME, PackOptions, PackProgress, pack_tree
+from dirkit.report.archive import pack_json, pack_text
 
 DESCRIPTION = f"""\
 Pack the tree at ROOT into ARCHIVE. The format comes from ARCHIVE's name:
@@ -63,8 +63,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("-f", "--force", action="store_true", help="replace ARCHIVE if it exists")
     add_filter_options(parser)
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
+    add_summary_options(parser)
     parser.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
@@ -128,23 +127,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for path, reason in result.skipped:
             sys.stderr.write(f"dirkit: {display_path(path)}: left out: {reason}\n")
-        if args.json:
-            summary = {
-                "archive": result.archive,
-                "format": result.archive_format.value,
-                "files": result.files,
-                "dirs": result.dirs,
-                "symlinks": result.symlinks,
-                "bytes": result.bytes_in,
-                "archive_bytes": result.archive_bytes,
-                "skipped": [{"path": path, "reason": reason} for path, reason in result.skipped],
-            }
-            write_lines([json.dumps(summary, ensure_ascii=False)])
-        else:
-            write_lines(
-                [
-                    f"packed {result.files} files, {result.dirs} dirs, {result.symlinks} symlinks "
-                    f"({result.bytes_in} bytes) into {result.archive} ({result.archive_bytes} bytes)"
-                ]
-            )
+        write_lines([pack_json(result) if args.json else pack_text(result)])
     return EXIT_DIFFERENCES if result.skipped else EXIT_OK

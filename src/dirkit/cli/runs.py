@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import logging.handlers
 import os
@@ -18,12 +17,14 @@ from dataclasses import replace
 from types import FrameType
 from typing import TextIO
 
-from dirkit.cli.common import default_jobs, style_for, write_lines
+from dirkit.cli.common import add_dry_run_option, add_jobs_option, style_for, write_lines
 from dirkit.core.run.plan import Plan, plan_to_json_lines
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from dirkit.ops.run.execute import ExecuteOptions, Progress, RunResult
 from dirkit.report.plan import human_bytes, progress_line, render_plan_text
+from dirkit.report.run import run_json_lines
+from dirkit.state.journal import Journal
 from dirkit.state.location import state_dir
 
 LOG_NAME = "dirkit.log"
@@ -33,27 +34,15 @@ PROGRESS_INTERVAL_SECONDS = 0.2
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Add --jobs and --dry-run."""
+    """Add --dry-run, --jobs and --fsync."""
     group = parser.add_argument_group("how to run")
-    group.add_argument("-n", "--dry-run", action="store_true", help="print the plan and change nothing")
-    group.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=default_jobs(),
-        help="files copied at once (default: %(default)s)",
-    )
+    add_dry_run_option(group)
+    add_jobs_option(group, "files copied at once (default: %(default)s)")
     group.add_argument(
         "--fsync",
         action="store_true",
         help="flush each new file to disk before renaming it into place (survives a power cut; slower)",
     )
-
-
-def check_jobs(args: argparse.Namespace) -> None:
-    """Raise UsageError for a --jobs below 1."""
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
 
 
 @contextlib.contextmanager
@@ -97,6 +86,13 @@ def run_log() -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
         handler.close()
+
+
+@contextlib.contextmanager
+def journaled() -> Iterator[Journal]:
+    """Yield the open run journal, with the run log on, for the block; close both after it."""
+    with contextlib.closing(Journal.open()) as journal, run_log():
+        yield journal
 
 
 class ProgressLine:
@@ -233,37 +229,7 @@ def continue_hint(result: RunResult, args: argparse.Namespace) -> str:
 def report_run(result: RunResult, args: argparse.Namespace) -> int:
     """Print the outcome of a run (summary, failures) and return its exit code."""
     if args.json:
-        summary = {
-            "type": "run",
-            "run_id": result.run_id,
-            "operation": result.operation,
-            "target": result.target,
-            "backup_dir": result.backup_dir,
-            "steps_done": result.steps_done,
-            "files_copied": result.files_copied,
-            "bytes_copied": result.bytes_copied,
-            "failures": len(result.failures),
-            "conflicts": len(result.conflicts),
-            "skipped": len(result.plan.skipped),
-            "interrupted": result.interrupted,
-            "stopped_by": result.stopped_by,
-            "notes": list(result.notes),
-            "seconds": round(result.seconds, 3),
-        }
-        lines = [json.dumps(summary)]
-        lines += [
-            json.dumps(
-                {
-                    "type": "failure",
-                    "path": failure.path,
-                    "kind": failure.kind.value,
-                    "conflict": failure.conflict,
-                    "reason": failure.reason,
-                }
-            )
-            for failure in result.failures
-        ]
-        write_lines(lines)
+        write_lines(run_json_lines(result))
     else:
         for skipped in result.plan.skipped:
             print(f"dirkit: skipped: {display_path(skipped.path)}: {skipped.reason}", file=sys.stderr)

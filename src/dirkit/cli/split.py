@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from dirkit.cli.common import write_lines
+from dirkit.cli.common import add_summary_options, write_lines
 from dirkit.core.sizes import parse_byte_count
 from dirkit.errors import EXIT_OK
 from dirkit.ops.files.split import SplitOptions, split_file
+from dirkit.report.files import split_json, split_text
 
 DESCRIPTION = """\
 Cut FILE into parts NAME.part0001, NAME.part0002, ... (the number grows wider past 9999)
@@ -59,8 +59,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--name", help="the original's name in part names (default: FILE's name)")
     parser.add_argument("-f", "--force", action="store_true", help="replace existing parts and manifest")
-    parser.add_argument("--json", action="store_true", help="print the manifest's path and summary as JSON")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
+    add_summary_options(parser, json_help="print the manifest's path and summary as JSON")
     parser.set_defaults(run=run)
 
 
@@ -74,23 +73,10 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
     )
     result = split_file(args.file, options, stdin=sys.stdin.buffer)
-    manifest = result.manifest
     if args.quiet:
         return EXIT_OK
     if args.json:
-        summary = {
-            "manifest": result.manifest_path,
-            "name": manifest.name,
-            "size": manifest.size,
-            "digest": manifest.digest,
-            "parts": [part.name for part in manifest.parts],
-        }
-        write_lines([json.dumps(summary, ensure_ascii=False)])
+        write_lines([split_json(result.manifest_path, result.manifest)])
     else:
-        write_lines(
-            [
-                f"split {manifest.name}: {manifest.size} bytes into {len(manifest.parts)} parts",
-                f"manifest: {result.manifest_path}",
-            ]
-        )
+        write_lines(split_text(result.manifest_path, result.manifest))
     return EXIT_OK

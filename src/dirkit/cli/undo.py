@@ -5,18 +5,10 @@ from __future__ import annotations
 import argparse
 
 from dirkit.backends.trees import open_tree
-from dirkit.cli.common import add_output_options
-from dirkit.cli.runs import (
-    add_run_options,
-    check_jobs,
-    executing,
-    print_plan,
-    report_run,
-    run_log,
-)
+from dirkit.cli.common import add_output_options, jobs_from_args
+from dirkit.cli.runs import add_run_options, executing, journaled, print_plan, report_run
 from dirkit.errors import EXIT_OK
 from dirkit.ops.run.undo import plan_undo_run, undo_run
-from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Revert a run on DST: the last one, or the one named by --run (see 'dirkit backups DST').
@@ -66,17 +58,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Plan the undo, then print it or execute it; return the exit code."""
-    check_jobs(args)
+    jobs = jobs_from_args(args)
     target = open_tree(args.target)
-    journal = Journal.open()
     try:
-        with run_log():
+        with journaled() as journal:
             if args.dry_run:
                 print_plan(plan_undo_run(journal, target, args.run_id), args)
                 return EXIT_OK
-            with executing(args, jobs=args.jobs, fsync=args.fsync) as execute:
+            with executing(args, jobs=jobs, fsync=args.fsync) as execute:
                 result = undo_run(journal, target, args.run_id, execute)
             return report_run(result, args)
     finally:
-        journal.close()
         target.close()

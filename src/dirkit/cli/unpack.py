@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 
-from dirkit.cli.common import write_lines
-from dirkit.cli.runs import run_log
+from dirkit.cli.common import add_summary_options, write_lines
+from dirkit.cli.runs import journaled
 from dirkit.core.archive.safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.sizes import parse_byte_count
-from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.archive.unpack import ListedMember, UnpackOptions, list_archive, unpack_archive
+from dirkit.ops.archive.unpack import UnpackOptions, list_archive, unpack_archive
 from dirkit.ops.archive.unpack_journal import unpack_with_journal
-from dirkit.report.entries import path_fields
-from dirkit.state.journal import Journal
+from dirkit.report.archive import member_json, member_text, unpack_json, unpack_text
 
 DESCRIPTION = """\
 Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read from its
@@ -93,8 +89,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_MAX_MEMBERS,
         help="stop past N members (default: %(default)s)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON (one line per member with --list)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; use the exit code")
+    add_summary_options(parser, json_help="print JSON (one line per member with --list)")
     parser.set_defaults(run=run)
 
 
@@ -117,74 +112,21 @@ def run(args: argparse.Namespace) -> int:
         max_members=args.max_files,
     )
     if args.overwrite:
-        journal = Journal.open()
-        try:
-            with run_log():
-                result = unpack_with_journal(args.archive, args.dest, options, journal)
-        finally:
-            journal.close()
+        with journaled() as journal:
+            result = unpack_with_journal(args.archive, args.dest, options, journal)
     else:
         result = unpack_archive(args.archive, args.dest, options)
     if args.quiet:
         return EXIT_OK
-    if args.json:
-        replaced = [path_fields("path", path) for path in result.replaced]
-        summary: dict[str, object] = {
-            **path_fields("dest", result.dest),
-            "files": result.files,
-            "dirs": result.dirs,
-            "symlinks": result.symlinks,
-            "bytes": result.bytes_written,
-            "replaced": [fields["path"] for fields in replaced],
-            "backup_folder": None if result.backup_folder is None else display_path(result.backup_folder),
-            "run_id": result.run_id,
-        }
-        if any("path_b64" in fields for fields in replaced):
-            summary["replaced_b64"] = [fields.get("path_b64") for fields in replaced]
-        write_lines([json.dumps(summary, ensure_ascii=False)])
-        return EXIT_OK
-    lines = [
-        f"unpacked {result.files} files, {result.dirs} new dirs, {result.symlinks} symlinks "
-        f"({result.bytes_written} bytes) into {result.dest}"
-    ]
-    if result.replaced:
-        lines.append(
-            f"replaced {len(result.replaced)} existing paths; originals kept in {result.backup_folder}"
-        )
-    if result.run_id is not None:
-        lines.append(f"unpack run {result.run_id}; 'dirkit undo {result.dest}' reverts it")
-    write_lines(lines)
+    write_lines([unpack_json(result)] if args.json else unpack_text(result))
     return EXIT_OK
 
 
 def _run_list(args: argparse.Namespace) -> int:
     refused = 0
+    render = member_json if args.json else member_text
     for listed in list_archive(args.archive):
         refused += listed.refusal is not None
         if not args.quiet:
-            write_lines([_render_listed(listed, args.json)])
+            write_lines([render(listed.member, listed.refusal)])
     return EXIT_DIFFERENCES if refused else EXIT_OK
-
-
-def _render_listed(listed: ListedMember, as_json: bool) -> str:
-    member = listed.member
-    if as_json:
-        record: dict[str, object] = {**path_fields("name", member.name)}
-        record.update(kind=member.kind.value, size=member.size, mode=member.mode, mtime_ns=member.mtime_ns)
-        if member.link_target is None:
-            record["link_target"] = None
-        else:
-            record.update(path_fields("link_target", member.link_target))
-        record["refused"] = None if listed.refusal is None else display_path(listed.refusal)
-        return json.dumps(record, ensure_ascii=False)
-    when = "-"
-    if member.mtime_ns is not None:
-        moment = datetime.datetime.fromtimestamp(member.mtime_ns / 1e9, datetime.UTC)
-        when = moment.strftime("%Y-%m-%d %H:%M")
-    mode = member.mode & 0o7777
-    text = f"{member.kind.value:8} {mode:04o} {member.size:>12} {when}  {display_path(member.name)}"
-    if member.link_target is not None:
-        text += f" -> {display_path(member.link_target)}"
-    if listed.refusal is not None:
-        text += f"  [refused: {listed.refusal}]"
-    return text

@@ -9,15 +9,16 @@ import sys
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
     add_filter_options,
+    add_jobs_option,
     add_output_options,
-    default_jobs,
+    jobs_from_args,
     scan_options_from_args,
     style_for,
     write_lines,
 )
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.paths import RelPath
-from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
+from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.checksums.verify import VerifyOptions, path_inside_tree, read_manifest_file, verify_tree
 from dirkit.report.verify import render_json_lines, render_text
 
@@ -68,9 +69,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the manifest's algorithm (default: from the digest length and the file name)",
     )
     parser.add_argument("--no-new", action="store_true", help="do not report files missing from the manifest")
-    parser.add_argument(
-        "-j", "--jobs", type=int, default=default_jobs(), help="files hashed at once (default: %(default)s)"
-    )
+    add_jobs_option(parser, "files hashed at once (default: %(default)s)")
     add_filter_options(parser)
     add_output_options(parser)
     parser.set_defaults(run=run)
@@ -78,8 +77,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Verify ROOT against MANIFEST and print the verdicts; return the exit code."""
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    jobs = jobs_from_args(args)
     manifest = read_manifest_file(args.manifest)
     backend = open_tree(args.root)
     inside = path_inside_tree(backend, args.manifest)
@@ -87,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         algorithm=DigestAlgorithm(args.algorithm) if args.algorithm else None,
         scan=scan_options_from_args(args),
         report_new=not args.no_new,
-        jobs=args.jobs,
+        jobs=jobs,
         manifest_name=os.path.basename(args.manifest),
         leave_out=frozenset({inside}) if inside is not None else frozenset[RelPath](),
     )

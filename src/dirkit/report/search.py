@@ -119,6 +119,15 @@ def find_json(shown_path: str, entry: Entry) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+def dupe_step_json(action: str, shown_target: str, shown_keeper: str, skipped: str | None) -> str:
+    """Return one step of a dedupe plan as {"action": ..., "path": ..., "keep": ...} (and why skipped)."""
+    record: dict[str, Any] = {"action": action, **path_fields("path", shown_target)}
+    record.update(path_fields("keep", shown_keeper))
+    if skipped:
+        record["skipped"] = skipped
+    return json.dumps(record, ensure_ascii=False)
+
+
 def dupes_group_json(size: int, shown_paths: Sequence[str]) -> str:
     """Return one group of identical files as {"size": ..., "files": [...]}."""
     record: dict[str, Any] = {"size": size, "files": [display_path(path) for path in shown_paths]}

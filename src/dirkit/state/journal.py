@@ -285,13 +285,6 @@ class Journal:
             steps.append(JournalStep(seq, action, statuses.get(seq, StepStatus.PENDING), backup))
         return steps
 
-    def step_errors(self, run_id: str) -> list[tuple[int, str]]:
-        """Return (seq, error) of the steps of a run that failed or conflicted."""
-        rows = self.connection.execute(
-            "SELECT seq, error FROM step_notes WHERE run_id = ? AND error IS NOT NULL ORDER BY seq", (run_id,)
-        )
-        return [(seq, error) for seq, error in rows]
-
 
 def _run_from_row(row: Sequence[object]) -> RunRecord:
     (

@@ -17,11 +17,6 @@ class ArchiveFormat(enum.Enum):
     TAR_XZ = "tar.xz"
     TAR_ZST = "tar.zst"
 
-    @property
-    def is_tar(self) -> bool:
-        """Tell whether this is a tar archive (compressed or not)."""
-        return self is not ArchiveFormat.ZIP
-
 
 _SUFFIXES: tuple[tuple[str, ArchiveFormat], ...] = (
     (".tar.gz", ArchiveFormat.TAR_GZ),

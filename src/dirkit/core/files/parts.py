@@ -112,10 +112,6 @@ class PartsManifest:
     parts: tuple[PartRecord, ...]
     algorithm: str = DIGEST_ALGORITHM
 
-    def part_offset(self, index: int) -> int:
-        """Return the byte offset in the whole at which part index (from 0) starts."""
-        return sum(part.size for part in self.parts[:index])
-
 
 def render_manifest(manifest: PartsManifest) -> str:
     """Return the manifest as indented JSON text ending in a newline."""

@@ -173,11 +173,6 @@ class ContextWindow:
         self._next_number = 1
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=before or 1)
 
-    @property
-    def lines_seen(self) -> int:
-        """Return how many lines the blocks fed so far held."""
-        return self._next_number - 1
-
     def feed(
         self, data: bytes, hits: Iterable[tuple[int, int]], ends_mid_line: bool = False
     ) -> list[OutputLine]:

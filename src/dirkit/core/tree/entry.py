@@ -56,8 +56,3 @@ class Entry(NamedTuple):
     def is_dir(self) -> bool:
         """Tell whether this is a directory."""
         return self.kind is EntryKind.DIR
-
-
-def error_entry(path: RelPath, kind: EntryKind, reason: str) -> Entry:
-    """Return an entry for a path that could not be read, with the reason."""
-    return Entry(path=path, kind=kind, error=reason)

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.core.compare.diff import Diff, Status
-from dirkit.core.compare.sameness import NS_PER_SECOND
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.ops.compare.pairing import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.compare.partition import can_partition, compare_partitioned
@@ -38,8 +37,3 @@ def compare_trees(left: Backend, right: Backend, options: CompareOptions | None 
         return diff
     kept = tuple(change for change in diff.changes if change.status is not Status.SAME)
     return Diff(kept, omitted_same=len(diff.changes) - len(kept), moved_contents=diff.moved_contents)
-
-
-def seconds_to_ns(seconds: float) -> int:
-    """Return a duration in seconds as whole nanoseconds."""
-    return round(seconds * NS_PER_SECOND)

@@ -395,13 +395,5 @@ def _apply_claimed(
         violations = guard_violations(plan, 1, len(target_snapshot), files, chosen_guards)
         if violations:
             raise RefusedError(f"{display_path(plan.target)}: refusing to apply: " + "; ".join(violations))
-    options = MirrorOptions.from_json(dict(plan.options))
-    options = MirrorOptions(
-        exclude=options.exclude,
-        gitignore=options.gitignore,
-        delete=options.delete,
-        jobs=jobs,
-        backup_dir=options.backup_dir,
-        keep_backups=keep_backups,
-    )
+    options = replace(MirrorOptions.from_json(dict(plan.options)), jobs=jobs, keep_backups=keep_backups)
     return run_plan(plan, source, target, journal, options, execute)

@@ -42,12 +42,7 @@ def find_entries(backend: Backend, options: FindOptions) -> Iterator[Entry]:
     if criteria.max_depth is not None and criteria.max_depth < 1:
         return
     kinds_only = not (criteria.needs_metadata or options.with_metadata)
-    scan = ScanOptions(
-        tree_filter=options.scan.tree_filter,
-        follow_symlinks=options.scan.follow_symlinks,
-        max_depth=criteria.max_depth,
-        kinds_only=kinds_only,
-    )
+    scan = replace(options.scan, max_depth=criteria.max_depth, kinds_only=kinds_only)
     only_name = replace(criteria, name_pattern=None, min_depth=0, max_depth=None) == FindCriteria()
     if criteria.name_pattern is not None and only_name and criteria.min_depth <= 1:
         yield from _find_by_name(iter_tree(backend, scan), criteria.name_pattern)

@@ -1,0 +1,1 @@
+"""Golden-output regression tests, the running part: finding cases, running them, saving expectations."""
