@@ -1,41 +1,24 @@
-"""Shared test fixtures: tree builders and external-tool requirements."""
+"""Shared fixtures: trees below tmp_path, the journal, a folder user nobody can reach, a private state."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from dirkit.state.journal import Journal
+from tests.support import MakeTree, TreeSpec, build_tree, reachable_folder
 
 settings.register_profile(
     "dirkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 settings.load_profile("dirkit")
 
-TreeSpec = Mapping[str, "bytes | str | None"]
-
-
-def build_tree(root: Path, spec: TreeSpec, mtime: int | None = 1_600_000_000) -> Path:
-    """Create files (bytes or str values) and dirs (None values) under root; return root."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name, content in spec.items():
-        path = root / name
-        if content is None:
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = content.encode() if isinstance(content, str) else content
-        path.write_bytes(data)
-        if mtime is not None:
-            os.utime(path, (mtime, mtime))
-    return root
-
 
 @pytest.fixture
-def make_tree(tmp_path: Path) -> Callable[..., Path]:
+def make_tree(tmp_path: Path) -> MakeTree:
     """Return a builder of trees below tmp_path: make_tree('left', {'a.txt': 'x', 'd': None})."""
 
     def make(name: str, spec: TreeSpec, mtime: int | None = 1_600_000_000) -> Path:
@@ -44,14 +27,19 @@ def make_tree(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def require_tool(name: str) -> str:
-    """Return the path of an external program, or skip (fail when DIRKIT_REQUIRE_TOOLS=1)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    if os.environ.get("DIRKIT_REQUIRE_TOOLS") == "1":
-        pytest.fail(f"{name} is required (DIRKIT_REQUIRE_TOOLS=1) but not installed")
-    pytest.skip(f"{name} not installed")
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    """Yield the journal of the test's state folder."""
+    opened = Journal.open()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """Yield a fresh folder that user nobody can reach (pytest's own temporary folders are private)."""
+    with reachable_folder() as folder:
+        yield folder
 
 
 @pytest.fixture(autouse=True)

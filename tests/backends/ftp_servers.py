@@ -253,7 +253,7 @@ def server(name: str) -> RunningServer:
     The names: pyftpdlib, pyftpdlib-tls, vsftpd, vsftpd-tls, vsftpd-tls-implicit.
     """
     if name not in RUNNING:
-        from tests.conftest import require_tool
+        from tests.support import require_tool
 
         base = server_base(f"dirkit-{name}-")
         BASES.append(base)

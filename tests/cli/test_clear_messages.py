@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import logging.handlers
 import os
-import shutil
-import sqlite3
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import dirkit.cli.apply
-import dirkit.cli.mirror
-import dirkit.ops.run.execute
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR
-from tests.conftest import build_tree
-
-NOBODY = 65534
-PRELOADED = (json, logging.handlers, sqlite3, dirkit.cli.apply, dirkit.cli.mirror, dirkit.ops.run.execute)
-"""Modules loaded before a child drops to an unprivileged user who cannot read the Python install."""
+from tests.support import build_tree, give_to_nobody, run_cli_unprivileged
 
 
 def test_mirror_into_a_folder_whose_parent_is_missing_names_the_parent(
@@ -67,46 +53,12 @@ def test_a_stale_plan_says_a_target_path_was_deleted(
     assert "a: was deleted from the target since the plan was made" in capsys.readouterr().err
 
 
-def run_as_nobody(arguments: list[str], folder: Path) -> tuple[int, str]:
-    """Run dirkit in a forked child that has dropped to user nobody; return its exit code and stderr."""
-    errors = folder / "stderr.txt"
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 99
-        try:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            os.environ["DIRKIT_STATE_DIR"] = str(folder / "state")
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            sys.stderr = open(errors, "w")  # noqa: SIM115
-            code = main(arguments)
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), errors.read_text()
-
-
-@pytest.fixture
-def open_folder() -> Iterator[Path]:
-    """Return a fresh folder that user nobody can reach (pytest's own temporary folders are private)."""
-    folder = Path(tempfile.mkdtemp(prefix="dirkit-nobody-"))
-    folder.chmod(0o755)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder)
-
-
 def test_an_unreadable_source_folder_is_a_failed_item_that_says_why(open_folder: Path) -> None:
     work = open_folder / "work"
     src = build_tree(work / "src", {"ok/a": "1", "noread/x": "2"})
-    for folder, _, names in os.walk(work):
-        os.chown(folder, NOBODY, NOBODY)
-        for name in names:
-            os.chown(os.path.join(folder, name), NOBODY, NOBODY)
+    give_to_nobody(work)
     os.chmod(src / "noread", 0)
-    code, err = run_as_nobody(["mirror", str(src), str(work / "dst")], work)
+    code, _, err = run_cli_unprivileged(work / "state", "mirror", str(src), str(work / "dst"))
     assert code == EXIT_DIFFERENCES, err
     assert "noread: cannot list directory: Permission denied" in err
     assert "conflict" not in err

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import EXIT_BROKEN_PIPE
+from tests.support import dirkit_command
 
 FILES = 5000
 """With names of 200 bytes the output passes 1 MiB, more than any pipe holds."""
+HANG_SECONDS = 60
+"""A child still running this long after its reader left has hung: it is killed and the test fails."""
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +40,19 @@ def wide_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ids=["find", "grep", "grep -j1", "compare", "manifest"],
 )
 def test_a_reader_that_stops_early_ends_dirkit_with_141(wide_tree: Path, arguments: list[str]) -> None:
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from dirkit.cli.main import main; sys.exit(main())",
-        *(word.format(tree=wide_tree / "tree", empty=wide_tree / "empty") for word in arguments),
-    ]
+    command = dirkit_command(
+        *(word.format(tree=wide_tree / "tree", empty=wide_tree / "empty") for word in arguments)
+    )
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         assert process.stdout is not None and process.stderr is not None
         first = process.stdout.readline()
         process.stdout.close()
-        stderr = process.stderr.read()
-        code = process.wait(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=HANG_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"dirkit {arguments[0]} hung once its reader went away")
+        code = process.returncode
     assert first
     assert stderr == b""
     assert code == EXIT_BROKEN_PIPE

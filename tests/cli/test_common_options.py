@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import COMMANDS, build_parser, main
-
-MakeTree = Callable[..., Path]
-Capture = pytest.CaptureFixture[str]
+from tests.support import Capture, MakeTree
 
 
 def options_of(command: str) -> set[str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,14 +12,7 @@ import pytest
 from dirkit import __version__
 from dirkit.cli import compare as compare_cli
 from dirkit.cli.main import EXIT_BROKEN_PIPE, main
-
-MakeTree = Callable[..., Path]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.support import MakeTree, dirkit_command, run_cli
 
 
 @pytest.fixture
@@ -187,12 +178,10 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_version_and_module_entry_point(differing: tuple[Path, Path]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "dirkit", "--version"], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(dirkit_command("--version"), capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.strip() == f"dirkit {__version__}"
     result = subprocess.run(
-        [sys.executable, "-m", "dirkit", "compare", "--stat", *map(str, differing)],
+        dirkit_command("compare", "--stat", *map(str, differing)),
         capture_output=True,
         text=True,
         check=False,
@@ -217,7 +206,7 @@ def test_exit_2_when_a_root_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_closed_pipe_stops_quietly(differing: tuple[Path, Path]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dirkit", "compare", "--json", "--all", *map(str, differing)],
+        dirkit_command("compare", "--json", "--all", *map(str, differing)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

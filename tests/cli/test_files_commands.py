@@ -6,9 +6,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +14,7 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.core.tree.filters import TEMP_MARKER
-
-Capture = pytest.CaptureFixture[str]
+from tests.support import Capture, dirkit_command, wait_until
 
 
 def test_split_and_join_exit_zero_and_report(tmp_path: Path, capsys: Capture) -> None:
@@ -95,7 +92,7 @@ def test_help_teaches_each_command(capsys: Capture) -> None:
 
 
 def _dirkit(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "dirkit", *args], capture_output=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(dirkit_command(*args), capture_output=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
 
 
 def test_split_from_stdin_and_join_as_subprocesses(tmp_path: Path) -> None:
@@ -109,17 +106,14 @@ def test_split_from_stdin_and_join_as_subprocesses(tmp_path: Path) -> None:
 
 def test_interrupted_split_exits_130_and_removes_its_parts(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dirkit", "split", "--size", "1K", "-", "-o", str(tmp_path)],
+        dirkit_command("split", "--size", "1K", "-", "-o", str(tmp_path)),
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert process.stdin is not None
     process.stdin.write(os.urandom(4096))
     process.stdin.flush()
-    deadline = time.monotonic() + 20
-    while not (tmp_path / "stdin.part0002").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "stdin.part0002").exists()
+    assert wait_until((tmp_path / "stdin.part0002").exists), "split never wrote its second part"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=20)
     assert process.returncode == 130, err

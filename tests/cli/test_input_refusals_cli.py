@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from dirkit.cli.main import main
-
-Capture = pytest.CaptureFixture[str]
+from tests.support import Capture
 
 
 def edited_plan(tmp_path: Path, mode: int) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dirkit.cli.main import main
-from tests.conftest import require_tool
+from tests.support import dirkit_command, require_tool
 
 AWKWARD = {
     "plain.txt": "plain",
@@ -174,7 +174,7 @@ def test_manifest_and_verify_as_subprocesses(make_tree: Callable[..., Path], tmp
     root = make_tree("tree", {"a": "1", "b/c": "2"})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     made = subprocess.run(
-        [sys.executable, "-m", "dirkit", "manifest", "-a", "sha256", str(root)],
+        dirkit_command("manifest", "-a", "sha256", str(root)),
         capture_output=True,
         env=env,
         check=False,
@@ -182,7 +182,7 @@ def test_manifest_and_verify_as_subprocesses(make_tree: Callable[..., Path], tmp
     assert made.returncode == 0, made.stderr
     (tmp_path / "SHA256SUMS").write_bytes(made.stdout)
     checked = subprocess.run(
-        [sys.executable, "-m", "dirkit", "verify", str(tmp_path / "SHA256SUMS"), str(root)],
+        dirkit_command("verify", str(tmp_path / "SHA256SUMS"), str(root)),
         capture_output=True,
         env=env,
         check=False,

@@ -6,17 +6,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import main
+from dirkit.cli.runs import KILL_ENV
+from dirkit.errors import EXIT_DIFFERENCES
 from dirkit.state.journal import Journal, RunStatus
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree, dirkit_command
 
 
 def trees(make_tree: MakeTree) -> tuple[Path, Path]:
@@ -170,7 +168,7 @@ def test_help_teaches(command: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_mirror_as_a_subprocess(make_tree: MakeTree) -> None:
     source, target = trees(make_tree)
     completed = subprocess.run(
-        [sys.executable, "-m", "dirkit", "mirror", str(source), str(target)],
+        dirkit_command("mirror", str(source), str(target)),
         capture_output=True,
         text=True,
         check=False,
@@ -182,27 +180,30 @@ def test_mirror_as_a_subprocess(make_tree: MakeTree) -> None:
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_finishes_the_current_step_and_exits_130(make_tree: MakeTree, signal_number: int) -> None:
-    source = make_tree("src", {f"d{index % 20}/f{index}": f"file {index}" * 20 for index in range(3000)})
+    source = make_tree("src", {f"d{index % 20}/f{index}": f"file {index}" * 20 for index in range(400)})
     target = make_tree("dst", {})
-    child = subprocess.Popen(
-        [sys.executable, "-m", "dirkit", "mirror", "-j", "1", str(source), str(target)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    # the child signals itself once 50 of its 420 steps ended: the interrupt lands mid-run, every time
+    signal_after = f"50:{signal.Signals(signal_number).name}"
+    child = subprocess.run(
+        dirkit_command("mirror", "-j", "1", str(source), str(target)),
+        capture_output=True,
         text=True,
+        env={**os.environ, KILL_ENV: signal_after},
+        timeout=60,
+        check=False,
     )
+    err = child.stderr
     journal = Journal.open()
-    deadline = time.monotonic() + 20
-    while not journal.runs_for_target(str(target)) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    child.send_signal(signal_number)
-    _, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
     assert "interrupted" in err
     (run,) = journal.runs_for_target(str(target))
     assert run.status is RunStatus.INTERRUPTED
     journal.close()
     assert main(["mirror", "-q", str(source), str(target)]) == 0
-    assert main(["undo", "-q", "--run", run.run_id, str(target)]) in (0, 1)
+    # the interrupted run made d0 and d1 whole and began d10, which the second mirror then filled: undo
+    # takes d0 and d1 back and leaves d10 alone, an item it could not undo
+    assert main(["undo", "-q", "--run", run.run_id, str(target)]) == EXIT_DIFFERENCES
+    assert sorted(os.listdir(target)) == sorted([".dirkit", *(f"d{number}" for number in range(2, 20))])
 
 
 def test_content_mode_finds_silent_changes(make_tree: MakeTree) -> None:

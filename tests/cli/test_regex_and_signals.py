@@ -5,23 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from tests.support import dirkit_command, wait_until
 
 EVIL = "(a+)+$"
 SLOW_BUT_LINEAR = "(a|b)*a(a|b){25}x"
 """RE2 cannot build a DFA for this, so it searches slowly (but linearly): the workers stay busy."""
-
-
-def dirkit_command(*arguments: str) -> list[str]:
-    entry = "import sys; from dirkit.cli.main import main; sys.exit(main())"
-    return [sys.executable, "-c", entry, *arguments]
+STOP_SECONDS = 30
+"""A bound on a hang, not a measure of speed: grep ends only by killing its stopped workers."""
 
 
 def children_of(pid: int) -> set[int]:
@@ -40,24 +36,37 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Tell whether a process exists and is not a zombie."""
+def state_of(pid: int) -> bytes:
+    """Return a process's state letter from /proc (T when stopped, Z for a zombie), or b"" once gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stream:
-            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+            return stream.read().rsplit(b")", 1)[1].split()[0]
     except OSError:
-        return False
+        return b""
 
 
-def wait_until(condition: object, seconds: float) -> bool:
-    """Poll a condition (a callable) every 20 ms for at most seconds; return its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if condition():  # type: ignore[operator]
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
+def alive(pid: int) -> bool:
+    """Tell whether a process exists and is not a zombie."""
+    return state_of(pid) not in (b"", b"Z")
+
+
+def signal_set(pid: int, field: str) -> set[int]:
+    """Return the signals in a process's SigIgn or SigCgt mask (from /proc; empty once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as stream:
+            line = next(line for line in stream if line.startswith(f"{field}:"))
+    except (OSError, StopIteration):
+        return set()
+    mask = int(line.split()[1], 16)
+    return {number for number in range(1, 65) if mask >> (number - 1) & 1}
+
+
+def handles_interrupts(process: int, workers: set[int]) -> bool:
+    """Tell whether grep catches SIGINT and SIGTERM and every worker ignores both (its start-up is over)."""
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    return wanted <= signal_set(process, "SigCgt") and all(
+        wanted <= signal_set(worker, "SigIgn") for worker in workers
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +91,26 @@ def start_busy_grep(tree: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
     if (os.cpu_count() or 1) > 1:
         assert wait_until(lambda: len(children_of(process.pid)) >= 2, 20), "grep started no workers"
         workers = children_of(process.pid)
-    time.sleep(0.3)
+    assert wait_until(lambda: handles_interrupts(process.pid, workers), 20), "grep never set up its signals"
+    # stopped workers can never finish their batches: grep can only end now by killing them, however slow
+    # or loaded the machine is
+    for worker in workers:
+        os.kill(worker, signal.SIGSTOP)
+    assert wait_until(lambda: all(state_of(worker) == b"T" for worker in workers), 20), "workers not stopped"
     assert process.poll() is None, "grep finished before it could be interrupted"
     return process, workers
 
 
 def assert_all_stopped(process: subprocess.Popen[bytes], workers: set[int]) -> tuple[int, bytes]:
-    """Assert the process and every worker end within 2 s; return the exit code and standard error."""
+    """Assert the process and its stopped workers end; return the exit code and standard error."""
     try:
-        code = process.wait(timeout=2.5)
+        code = process.wait(timeout=STOP_SECONDS)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         _, stderr = process.communicate()
-    assert wait_until(lambda: not any(alive(pid) for pid in workers), 2), "workers still running"
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), STOP_SECONDS), "workers still there"
     return code, stderr
 
 

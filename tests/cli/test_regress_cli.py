@@ -14,7 +14,8 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from tests.ops.regress_suites import alive, descendants_of, wait_until, write_script, write_suite
+from tests.ops.regress_suites import alive, descendants_of, write_script, write_suite
+from tests.support import wait_until
 
 
 def regress(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str]:

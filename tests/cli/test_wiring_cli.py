@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,22 +19,14 @@ from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
 from dirkit.cli import dupes as dupes_command
 from dirkit.cli import runs as runs_module
-from dirkit.cli.main import main
 from dirkit.core.run.plan import Plan
 from dirkit.core.search.dupes import DupeAction, DupeGroup, KeepRule
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 from dirkit.ops.search.dupes_actions import plan_dupe_actions_per_root
+from tests.support import Capture, dirkit_command, run_cli
 
-Capture = pytest.CaptureFixture[str]
 ORIGINAL = b"the same bytes\n" * 100
-
-
-def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -48,19 +39,19 @@ def roots(make_tree: Callable[..., Path]) -> tuple[Path, Path]:
 
 def test_dupes_link_then_undo_exit_0(roots: tuple[Path, Path], capsys: Capture) -> None:
     first, second = roots
-    code, out, _ = run(capsys, "dupes", "--link", "--keep", "oldest", "--json", str(first), str(second))
+    code, out, _ = run_cli(capsys, "dupes", "--link", "--keep", "oldest", "--json", str(first), str(second))
     assert code == 0
     summaries = [json.loads(line) for line in out.splitlines()]
     assert [(item["target"], item["steps_done"]) for item in summaries] == [(str(first), 4)]
     assert os.stat(first / "keep.txt").st_ino == os.stat(second / "again.txt").st_ino
-    assert run(capsys, "undo", str(first))[0] == 0
+    assert run_cli(capsys, "undo", str(first))[0] == 0
     assert (first / "keep.txt").read_bytes() == (first / "sub/copy.txt").read_bytes() == ORIGINAL
     assert os.stat(first / "keep.txt").st_nlink == os.stat(first / "sub/copy.txt").st_nlink == 1
 
 
 def test_dupes_remove_dry_run_json_changes_nothing(roots: tuple[Path, Path], capsys: Capture) -> None:
     first, second = roots
-    code, out, _ = run(capsys, "dupes", "--remove", "-n", "--json", str(first), str(second))
+    code, out, _ = run_cli(capsys, "dupes", "--remove", "-n", "--json", str(first), str(second))
     assert code == 1
     assert [json.loads(line)["path"] for line in out.splitlines()] == [
         f"{first}/sub/copy.txt",
@@ -82,21 +73,21 @@ def test_dupes_conflict_exits_1_and_leaves_the_file(
         return plans
 
     monkeypatch.setattr(dupes_command, "plan_dupe_actions_per_root", plan_then_edit)
-    code, _, err = run(capsys, "dupes", "--remove", str(first), str(second))
+    code, _, err = run_cli(capsys, "dupes", "--remove", str(first), str(second))
     assert code == 1
     assert "conflict" in err and "again.txt" in err
     assert (second / "again.txt").read_bytes() == b"edited between plan and execution"
     assert not (first / "sub/copy.txt").exists()
-    assert run(capsys, "undo", str(first))[0] == 0
+    assert run_cli(capsys, "undo", str(first))[0] == 0
     assert (first / "sub/copy.txt").read_bytes() == ORIGINAL
 
 
 def test_dupes_overlapping_roots_exit_2(roots: tuple[Path, Path], capsys: Capture) -> None:
     first, _ = roots
-    code, out, err = run(capsys, "dupes", "--link", str(first), str(first / "sub"))
+    code, out, err = run_cli(capsys, "dupes", "--link", str(first), str(first / "sub"))
     assert (code, out) == (2, "")
     assert "overlaps" in err
-    code, out, err = run(capsys, "dupes", "--remove", "--follow-symlinks", str(first))
+    code, out, err = run_cli(capsys, "dupes", "--remove", "--follow-symlinks", str(first))
     assert (code, out) == (2, "")
     assert "--follow-symlinks" in err
     assert (first / "sub/copy.txt").read_bytes() == ORIGINAL
@@ -114,7 +105,7 @@ def test_dupes_interrupted_exits_130(
         yield stop
 
     monkeypatch.setattr(runs_module, "stop_on_signals", stopped_at_once)
-    code, _, _ = run(capsys, "dupes", "--remove", str(first), str(second))
+    code, _, _ = run_cli(capsys, "dupes", "--remove", str(first), str(second))
     assert code == 130
     assert (first / "sub/copy.txt").read_bytes() == ORIGINAL
 
@@ -123,7 +114,7 @@ def test_dupes_link_in_a_subprocess(roots: tuple[Path, Path]) -> None:
     first, _ = roots
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     done = subprocess.run(
-        [sys.executable, "-m", "dirkit", "dupes", "--link", str(first)],
+        dirkit_command("dupes", "--link", str(first)),
         capture_output=True,
         text=True,
         env=env,
@@ -140,18 +131,18 @@ def test_unpack_overwrite_then_undo(tmp_path: Path, make_tree: Callable[..., Pat
     archive = tmp_path / "x.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(source, arcname=".")
-    code, out, _ = run(capsys, "unpack", "--overwrite", str(archive), str(dest))
+    code, out, _ = run_cli(capsys, "unpack", "--overwrite", str(archive), str(dest))
     assert code == 0
     assert f"dirkit undo {dest}" in out
     assert (dest / "a.txt").read_text() == "theirs"
-    code, _, _ = run(capsys, "undo", str(dest))
+    code, _, _ = run_cli(capsys, "undo", str(dest))
     assert code == 0
     assert (dest / "a.txt").read_text() == "mine"
     assert (dest / "b/c.txt").read_text() == "also mine"
     assert not (dest / "new.txt").exists()
-    assert run(capsys, "unpack", "--overwrite", "--json", str(archive), str(dest))[0] == 0
+    assert run_cli(capsys, "unpack", "--overwrite", "--json", str(archive), str(dest))[0] == 0
     (dest / "b/c.txt").write_text("edited later")
-    code, _, err = run(capsys, "undo", str(dest))
+    code, _, err = run_cli(capsys, "undo", str(dest))
     assert code == 1
     assert "conflict" in err and "c.txt" in err
     assert (dest / "b/c.txt").read_text() == "edited later"
@@ -176,15 +167,15 @@ def test_unpack_overwrite_interrupted_exits_130_and_stays_undoable(
         return entry
 
     monkeypatch.setattr(LocalBackend, "write_stream", interrupted_at_b)
-    code, _, err = run(capsys, "unpack", "--overwrite", str(archive), str(dest))
+    code, _, err = run_cli(capsys, "unpack", "--overwrite", str(archive), str(dest))
     assert code == 130
     assert "interrupted" in err
     assert (dest / "a.txt").read_text() == "mine"
     assert not (dest / "b.txt").exists()
     assert not (dest / "c.txt").exists()
-    code, out, _ = run(capsys, "backups", str(dest))
+    code, out, _ = run_cli(capsys, "backups", str(dest))
     assert code == 0 and "unpack" in out and "interrupted" in out
-    assert run(capsys, "undo", str(dest))[0] == 0
+    assert run_cli(capsys, "undo", str(dest))[0] == 0
     assert (dest / "a.txt").read_text() == "mine"
 
 
@@ -197,11 +188,11 @@ def test_plain_unpack_is_a_run_that_undo_reverts(
     with tarfile.open(archive, "w") as tar:
         tar.add(source / "new.txt", arcname="new.txt")
         tar.add(source / "sub", arcname="sub")
-    code, out, _ = run(capsys, "unpack", str(archive), str(dest))
+    code, out, _ = run_cli(capsys, "unpack", str(archive), str(dest))
     assert code == 0
     assert f"dirkit undo {dest}" in out
     assert (dest / "sub/deep.txt").read_text() == "deep"
-    assert run(capsys, "undo", str(dest))[0] == 0
+    assert run_cli(capsys, "undo", str(dest))[0] == 0
     assert sorted(path.name for path in dest.iterdir() if path.name != ".dirkit") == [
         "mine.txt",
         "was-a-file",
@@ -209,9 +200,9 @@ def test_plain_unpack_is_a_run_that_undo_reverts(
     replacing = tmp_path / "dir.tar"
     with tarfile.open(replacing, "w") as tar:
         tar.add(source / "sub", arcname="was-a-file")
-    assert run(capsys, "unpack", str(replacing), str(dest))[0] == 2
+    assert run_cli(capsys, "unpack", str(replacing), str(dest))[0] == 2
     assert (dest / "was-a-file").read_text() == "a file"
-    assert run(capsys, "unpack", "--overwrite", str(replacing), str(dest))[0] == 0
+    assert run_cli(capsys, "unpack", "--overwrite", str(replacing), str(dest))[0] == 0
     assert (dest / "was-a-file/deep.txt").read_text() == "deep"
-    assert run(capsys, "undo", str(dest))[0] == 0
+    assert run_cli(capsys, "undo", str(dest))[0] == 0
     assert (dest / "was-a-file").read_text() == "a file"

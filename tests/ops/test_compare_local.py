@@ -6,10 +6,7 @@ import errno
 import json
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +20,7 @@ from dirkit.core.tree.paths import RelPath
 from dirkit.errors import TreeNotFoundError
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree, build_tree, run_cli_unprivileged
 
 
 def compare(left: Path, right: Path, **options: object) -> Diff:
@@ -221,48 +217,25 @@ def test_fault_injected_unreadable_dir_and_file(make_tree: MakeTree) -> None:
 
 
 @pytest.fixture
-def shared_trees() -> Iterator[tuple[Path, Path]]:
-    """Yield two trees in a folder that an unprivileged user can reach."""
-    base = Path(tempfile.mkdtemp(prefix="dirkit-perm-", dir="/tmp"))
-    base.chmod(0o755)
-    left, right = base / "l", base / "r"
+def shared_trees(open_folder: Path) -> tuple[Path, Path]:
+    """Return two trees an unprivileged user can reach, with a locked folder and file on the left."""
+    left, right = open_folder / "l", open_folder / "r"
     for root in (left, right):
-        (root / "locked").mkdir(parents=True)
-        (root / "locked" / "inner").write_text("i")
-        (root / "secret").write_text("s")
-        (root / "open").write_text("o")
-    for path in (base, left, right, left / "open", right / "open", right / "secret"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        build_tree(root, {"locked/inner": "i", "secret": "s", "open": "o"})
     (left / "locked").chmod(0o000)
     (left / "secret").chmod(0o000)
-    yield left, right
-    (left / "locked").chmod(0o755)
-    subprocess.run(["rm", "-rf", str(base)], check=True)
+    return left, right
 
 
-DROP_AND_RUN = """
-import concurrent.futures.thread, locale, gettext, os, sys
-import dirkit.cli.main as cli
-args = cli.build_parser().parse_args(sys.argv[1:])
-if os.geteuid() == 0:
-    os.setgroups([])
-    os.setgid(65534)
-    os.setuid(65534)
-raise SystemExit(args.run(args))
-"""
-
-
-def test_really_unreadable_entries_as_unprivileged_user(shared_trees: tuple[Path, Path]) -> None:
+def test_really_unreadable_entries_as_unprivileged_user(
+    shared_trees: tuple[Path, Path], open_folder: Path
+) -> None:
     left, right = shared_trees
-    result = subprocess.run(
-        [sys.executable, "-c", DROP_AND_RUN, "compare", "--json", "--content", str(left), str(right)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    code, out, err = run_cli_unprivileged(
+        open_folder / "state", "compare", "--json", "--content", str(left), str(right)
     )
-    assert result.returncode == 2, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert code == 2, err
+    records = [json.loads(line) for line in out.splitlines()]
     by_path = {record["path"]: record for record in records if "path" in record}
     assert by_path["locked"]["status"] == "error"
     assert "Permission denied" in by_path["locked"]["left"]["error"]

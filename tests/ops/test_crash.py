@@ -23,6 +23,7 @@ from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
+from tests.support import read_files
 
 TRIALS_PER_MODE = 30
 FILES = 150
@@ -78,21 +79,10 @@ def write_version(root: Path, version: Version) -> None:
         os.utime(full, (file.mtime, file.mtime))
 
 
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Return the bytes of every file below root, except dirkit's own folder."""
-    found: dict[str, bytes] = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in files:
-            full = os.path.join(directory, name)
-            found[os.path.relpath(full, root)] = Path(full).read_bytes()
-    return found
-
-
 def metadata_differences(source: Path, target: Path) -> list[str]:
     """Return the files whose mtime or mode in target differs from source (os.lstat on both)."""
     differences: list[str] = []
-    for path in read_tree(source):
+    for path in read_files(source):
         want, have = os.lstat(source / path), os.lstat(target / path)
         if want.st_mtime_ns != have.st_mtime_ns or stat.S_IMODE(want.st_mode) != stat.S_IMODE(have.st_mode):
             differences.append(path)
@@ -156,7 +146,7 @@ def test_kill_9_at_chosen_steps_loses_nothing_and_converges(tmp_path: Path, cont
             check=False,
         )
         assert child.returncode == -signal.SIGKILL, (trial, child.returncode, child.stderr[-500:])
-        seen = read_tree(target)
+        seen = read_files(target)
         for path, data in seen.items():
             if TEMP_MARKER in path:
                 continue
@@ -167,11 +157,11 @@ def test_kill_9_at_chosen_steps_loses_nothing_and_converges(tmp_path: Path, cont
         if trial % 4 == 3:
             undone = undo_run(journal, LocalBackend(str(target)))
             assert undone.ok, (trial, undone.failures[:3])
-            assert read_tree(target) == old, f"trial {trial}: undo of the killed run did not restore"
+            assert read_files(target) == old, f"trial {trial}: undo of the killed run did not restore"
             assert not metadata_differences(old_source, target), f"trial {trial}: undo left metadata"
         result = mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), journal, options)
         assert result.ok, (trial, result.failures[:3])
-        after = read_tree(target)
+        after = read_files(target)
         assert after == new, f"trial {trial}: the rerun did not converge"
         assert not any(TEMP_MARKER in path for path in after)
         assert metadata_differences(source, target) == [], f"trial {trial}: metadata did not converge"

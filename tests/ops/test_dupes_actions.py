@@ -19,6 +19,7 @@ from dirkit.ops.search.dupes_actions import (
     run_dupe_plans,
 )
 from dirkit.state.journal import Journal
+from tests.support import read_tree
 
 FILES = {
     "one/a.txt": (b"alpha" * 100, 1_600_000_300),
@@ -39,17 +40,14 @@ def build(tmp_path: Path) -> list[Path]:
     return [tmp_path / "one", tmp_path / "two"]
 
 
-def picture(roots: list[Path]) -> dict[str, tuple[bytes, int, int]]:
+def picture(roots: list[Path]) -> dict[str, tuple[bytes | str, int, int]]:
     """Return every file below the roots (outside .dirkit) with its bytes, mtime and mode."""
-    found: dict[str, tuple[bytes, int, int]] = {}
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = [name for name in dirs if name != ".dirkit"]
-            for name in files:
-                path = Path(folder, name)
-                info = path.lstat()
-                found[str(path)] = (path.read_bytes(), info.st_mtime_ns, info.st_mode)
-    return found
+    return {
+        str(root / path): (node.data, node.mtime_ns, node.st_mode)
+        for root in roots
+        for path, node in read_tree(root).items()
+        if node.kind != "dir"
+    }
 
 
 def dedupe(roots: list[Path], action: DupeAction, rule: KeepRule, journal: Journal) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from dirkit.ops.search.dupes import DupesOptions, find_duplicates
 from dirkit.state.database import connect_state
 
 BIG = os.urandom(200_000)
+CENTURY_NS = 100 * 365 * 24 * 3600 * 10**9
 
 
 def cache_rows() -> int:
@@ -24,12 +24,15 @@ def cache_rows() -> int:
 
 def test_full_digests_fill_the_cache_and_agree(make_tree: Callable[..., Path]) -> None:
     root = make_tree("t", {"a.bin": BIG, "b/a-copy.bin": BIG, "c.bin": BIG[:-1] + b"!", "small": "x"})
-    time.sleep(2.2)  # files younger than the racy window (2 s of ctime) are never cached
     backend = LocalBackend(str(root))
     uncached = find_duplicates([backend], DupesOptions(use_cache=False, jobs=1))
     assert cache_rows() == 0
-    first = find_duplicates([backend], DupesOptions(jobs=1))
+    # files changed within the racy window are never cached: a window of a century covers these
+    young = find_duplicates([backend], DupesOptions(jobs=1, racy_window_ns=CENTURY_NS))
+    assert cache_rows() == 0
+    # with no window, every full digest lands in the cache, with no wait for the files to age
+    first = find_duplicates([backend], DupesOptions(jobs=1, racy_window_ns=0))
     assert cache_rows() == 3
-    second = find_duplicates([backend], DupesOptions(jobs=1))
-    for result in (uncached, first, second):
+    second = find_duplicates([backend], DupesOptions(jobs=1, racy_window_ns=0))
+    for result in (uncached, young, first, second):
         assert [[item.path for item in group.files] for group in result.groups] == [["a.bin", "b/a-copy.bin"]]

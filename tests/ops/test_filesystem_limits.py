@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,10 @@ from dirkit.core.run.guards import GuardOptions
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
+from tests.support import MakeTree
 
-MakeTree = Callable[..., Path]
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=2)
 HOLE = 64 * 1024 * 1024
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 def test_a_target_that_cannot_chmod_gets_every_file_without_modes(

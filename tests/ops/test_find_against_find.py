@@ -14,8 +14,8 @@ from dirkit.cli.main import main
 from dirkit.core.search.criteria import FindCriteria, compile_name_globs
 from dirkit.ops.search.find import FindOptions, find_entries
 from dirkit.ops.tree.scan import ScanOptions
-from tests.conftest import require_tool
 from tests.ops.sample_trees import make_sample_tree
+from tests.support import require_tool
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,7 @@ class DirectoryAsStream(io.RawIOBase):
 def test_split_removes_the_folders_it_made_when_writing_fails(tmp_path: Path) -> None:
     with (
         io.BufferedReader(DirectoryAsStream(tmp_path)) as unreadable,
-        pytest.raises(OSError, match="directory"),
+        pytest.raises(IsADirectoryError, match="directory"),
     ):
         split_file("-", SplitOptions(part_size=10, output_dir=str(tmp_path / "a" / "b")), stdin=unreadable)
     assert not (tmp_path / "a").exists()

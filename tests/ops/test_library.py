@@ -6,15 +6,14 @@ import re
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import dirkit
 from dirkit.errors import RefusedError, StalePlanError, TreeNotFoundError
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,41 +30,9 @@ from dirkit.ops.run.mirror import (
 from dirkit.ops.run.recovery import claim_tree, recover_target
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
-from tests.conftest import require_tool
+from tests.support import MakeTree, require_tool, tree_state
 
-MakeTree = Callable[..., Path]
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=4)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
-
-
-def tree_state(root: Path) -> dict[str, tuple[object, ...]]:
-    """Return every path below root (except .dirkit) with kind, bytes or target, mtime_ns and mode."""
-    state: dict[str, tuple[object, ...]] = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in dirs + files:
-            full = os.path.join(directory, name)
-            relative = os.path.relpath(full, root)
-            info = os.lstat(full)
-            if stat.S_ISLNK(info.st_mode):
-                state[relative] = ("link", os.readlink(full))
-            elif stat.S_ISDIR(info.st_mode):
-                state[relative] = ("dir", info.st_mtime_ns, stat.S_IMODE(info.st_mode))
-            else:
-                state[relative] = (
-                    "file",
-                    Path(full).read_bytes(),
-                    info.st_mtime_ns,
-                    stat.S_IMODE(info.st_mode),
-                )
-    return state
 
 
 def sample_trees(make_tree: MakeTree) -> tuple[Path, Path]:

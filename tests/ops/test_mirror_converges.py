@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,11 @@ from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
-from tests.ops.test_mirror import tree_state
+from tests.support import MakeTree, tree_state
 
-MakeTree = Callable[..., Path]
 QUICK = MirrorOptions(guards=GuardOptions(force=True), jobs=2)
 CONTENT = MirrorOptions(guards=GuardOptions(force=True), jobs=2, content=True)
 BIG = os.urandom(20_000)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 def planned_kinds(source: Path, target: Path, options: MirrorOptions) -> list[ActionKind]:

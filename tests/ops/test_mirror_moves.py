@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,10 @@ from dirkit.core.run.plan import ActionKind
 from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
-from tests.ops.test_mirror import tree_state
+from tests.support import MakeTree, tree_state
 
-MakeTree = Callable[..., Path]
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=4)
 BIG = os.urandom(300_000)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -16,11 +16,9 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +28,7 @@ from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
-from tests.ops.test_mirror import tree_state
+from tests.support import read_tree, tree_state
 
 QUICK = MirrorOptions(guards=GuardOptions(force=True), jobs=2)
 CONTENT = MirrorOptions(guards=GuardOptions(force=True), jobs=2, content=True)
@@ -130,12 +128,7 @@ def build_base(root: Path, scenario: Scenario) -> None:
 
 def all_paths(root: Path) -> list[str]:
     """Return every path below root (not .dirkit), sorted, directories included."""
-    found: list[str] = []
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(name for name in dirs if name != ".dirkit")
-        for name in dirs + sorted(files):
-            found.append(os.path.relpath(os.path.join(directory, name), root))
-    return sorted(found)
+    return list(read_tree(root))
 
 
 def kind_at(full: Path) -> str:
@@ -220,14 +213,6 @@ def assert_converged(source: Path, target: Path) -> None:
     for mirror_options in (QUICK, CONTENT):
         planning = plan_mirror_trees(LocalBackend(str(source)), LocalBackend(str(target)), mirror_options)
         assert planning.plan.is_empty, [(a.kind, a.path) for a in planning.plan.actions]
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,9 @@ from dirkit.ops.run.execute import ExecuteOptions, execute_plan
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
+from tests.support import MakeTree
 
-MakeTree = Callable[..., Path]
 FORCE = MirrorOptions(guards=GuardOptions(force=True), jobs=1)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 def _trees(make_tree: MakeTree) -> tuple[Path, Path, Path]:

@@ -20,24 +20,17 @@ from dirkit.ops.archive.members import list_archive
 from dirkit.ops.archive.pack import PackOptions, pack_tree
 from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.tree.scan import ScanOptions
-from tests.conftest import require_tool
+from tests.support import read_tree, require_tool
 
 SUFFIXES = [".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"]
 
 
 def tree_state(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
     """Return every path below root with its kind, content (or link target) and permission bits."""
-    found: dict[str, tuple[str, bytes | str, int]] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        info = path.lstat()
-        if path.is_symlink():
-            found[relative] = ("link", os.readlink(path), 0)
-        elif path.is_dir():
-            found[relative] = ("dir", b"", stat.S_IMODE(info.st_mode))
-        else:
-            found[relative] = ("file", path.read_bytes(), stat.S_IMODE(info.st_mode))
-    return found
+    return {
+        path: (node.kind, node.data, 0 if node.kind == "link" else node.mode)
+        for path, node in read_tree(root, skip_names=()).items()
+    }
 
 
 @pytest.fixture

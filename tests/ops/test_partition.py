@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +16,7 @@ from dirkit.core.tree.paths import RelPath
 from dirkit.ops.compare import partition
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, compare_trees, scan_both
 from dirkit.ops.tree.scan import ScanOptions
-
-MakeTree = Callable[..., Path]
+from tests.support import MakeTree
 
 
 def spread_tree(count: int) -> dict[str, str | None]:

@@ -9,7 +9,8 @@ from dirkit.core.compare.diff import Status
 from dirkit.core.regress.verdict import CaseResult, Verdict
 from dirkit.ops.regress.runner import RunOptions, run_suite
 from dirkit.ops.regress.suite import load_suite
-from tests.ops.regress_suites import alive, wait_until, write_script, write_suite
+from tests.ops.regress_suites import alive, write_script, write_suite
+from tests.support import wait_until
 
 
 def run(root: Path, **options: object) -> dict[str, CaseResult]:

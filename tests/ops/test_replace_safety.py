@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,36 +25,22 @@ from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.recovery import recover_target
 from dirkit.ops.run.undo import plan_undo_run, undo_run
 from dirkit.state.journal import Journal
-from tests.conftest import build_tree
+from tests.support import MakeTree, build_tree, read_tree
 
-MakeTree = Callable[..., Path]
 ONE_JOB = MirrorOptions(guards=GuardOptions(force=True), jobs=1)
 State = dict[str, tuple[object, ...]]
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
 
 
 def content_state(root: Path) -> State:
     """Return every path below root (except .dirkit) with its kind and bytes, link target or mode."""
     state: State = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in dirs + files:
-            full = os.path.join(directory, name)
-            info = os.lstat(full)
-            relative = os.path.relpath(full, root)
-            if stat.S_ISLNK(info.st_mode):
-                state[relative] = ("link", os.readlink(full))
-            elif stat.S_ISDIR(info.st_mode):
-                state[relative] = ("dir",)
-            else:
-                state[relative] = ("file", Path(full).read_bytes(), stat.S_IMODE(info.st_mode))
+    for path, node in read_tree(root).items():
+        if node.kind == "link":
+            state[path] = ("link", node.data)
+        elif node.kind == "dir":
+            state[path] = ("dir",)
+        else:
+            state[path] = ("file", node.data, node.mode)
     return state
 
 

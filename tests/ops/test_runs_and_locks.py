@@ -8,10 +8,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tarfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,43 +31,13 @@ from dirkit.state.database import all_migrations, apply_migrations
 from dirkit.state.journal import Journal, RunStatus
 from dirkit.state.location import DATABASE_NAME
 from dirkit.state.migrations import Migration
-from tests.conftest import build_tree
-
-WAIT_SECONDS = 20.0
-MakeTree = Callable[..., Path]
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    """Yield the journal of the test's state folder."""
-    opened = Journal.open()
-    yield opened
-    opened.close()
-
-
-def read_files(root: Path) -> dict[str, bytes]:
-    """Return the bytes of every file below root, leaving out dirkit's own folder."""
-    found: dict[str, bytes] = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in files:
-            full = os.path.join(directory, name)
-            found[os.path.relpath(full, root)] = Path(full).read_bytes()
-    return found
-
-
-def wait_for(path: Path) -> None:
-    """Wait (bounded) until path exists."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.01)
+from tests.support import MakeTree, build_tree, dirkit_command, read_files, wait_until
 
 
 def dirkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start dirkit as a child process."""
     return subprocess.Popen(
-        [sys.executable, "-m", "dirkit", *args],
+        dirkit_command(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -105,7 +73,7 @@ def test_a_second_mirror_started_while_one_runs_is_refused_naming_it(
     release = tmp_path / "release"
     first = dirkit("mirror", str(source), str(target), env={"DIRKIT_TEST_HOLD_AFTER_LOCK": str(release)})
     try:
-        wait_for(Path(f"{release}.held"))
+        assert wait_until(Path(f"{release}.held").exists), "the first run never took the lock"
         for spelling in (target, link):
             second = dirkit("mirror", str(source), str(spelling))
             out, err = second.communicate(timeout=60)

@@ -16,7 +16,7 @@ from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.errors import AlreadyExistsError, IntegrityError, UsageError
 from dirkit.ops.files.join import JoinOptions, join_parts
 from dirkit.ops.files.split import SplitOptions, split_file
-from tests.conftest import require_tool
+from tests.support import require_tool
 
 
 def random_file(path: Path, size: int, seed: int = 1) -> bytes:

@@ -22,6 +22,7 @@ from dirkit.errors import UnsafeArchiveError, UsageError
 from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal, RunStatus
+from tests.support import read_node, read_tree
 
 OVERWRITE = UnpackOptions(overwrite=True)
 Picture = dict[str, tuple[str, bytes | str, int, int]]
@@ -30,21 +31,11 @@ Picture = dict[str, tuple[str, bytes | str, int, int]]
 def picture(root: Path) -> Picture:
     """Return every path below root outside .dirkit (and root itself): kind, bytes or link target,
     mtime and permission bits."""
-    info = root.stat()
-    found: Picture = {".": ("dir", b"", info.st_mtime_ns, info.st_mode & 0o7777)}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".dirkit"]
-        for name in dirs + files:
-            path = Path(folder, name)
-            relative = path.relative_to(root).as_posix()
-            info = path.lstat()
-            if path.is_symlink():
-                found[relative] = ("link", os.readlink(path), info.st_mtime_ns, 0)
-            elif path.is_dir():
-                found[relative] = ("dir", b"", info.st_mtime_ns, info.st_mode & 0o7777)
-            else:
-                found[relative] = ("file", path.read_bytes(), info.st_mtime_ns, info.st_mode & 0o7777)
-    return found
+    nodes = {".": read_node(root), **read_tree(root)}
+    return {
+        path: (node.kind, node.data, node.mtime_ns, 0 if node.kind == "link" else node.st_mode & 0o7777)
+        for path, node in nodes.items()
+    }
 
 
 def without_dir_times(found: Picture) -> Picture:

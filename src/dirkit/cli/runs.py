@@ -137,7 +137,8 @@ def progress_for(args: argparse.Namespace) -> ProgressLine | None:
 HOLD_ENV = "DIRKIT_TEST_HOLD_AFTER_LOCK"
 """Tests: a file path; once the tree is claimed, create PATH.held and wait until PATH exists (or 60 s)."""
 KILL_ENV = "DIRKIT_TEST_KILL_AFTER_STEPS"
-"""Tests: kill -9 this process once that many steps of a run ended (a deterministic crash point)."""
+"""Tests: once that many steps of a run ended, kill -9 this process (a deterministic crash point), or send it
+once the signal named after a colon, as in "50:SIGINT" (a deterministic interrupt)."""
 HOLD_LIMIT_SECONDS = 60.0
 
 
@@ -154,17 +155,22 @@ def hold_if_asked() -> None:
 
 
 def kill_hook(progress: ProgressLine | None) -> Callable[[Progress], None] | None:
-    """For tests: return a progress callback that kills this process after $DIRKIT_TEST_KILL_AFTER_STEPS."""
+    """For tests: return a progress callback that signals this process after $DIRKIT_TEST_KILL_AFTER_STEPS."""
     after = os.environ.get(KILL_ENV)
     if not after:
         return progress
-    limit = int(after)
+    count, _, name = after.partition(":")
+    limit = int(count)
+    chosen = signal.Signals[name] if name else signal.SIGKILL
+    sent = False
 
     def kill_when_due(current: Progress) -> None:
+        nonlocal sent
         if progress is not None:
             progress(current)
-        if current.actions_done >= limit:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if current.actions_done >= limit and not sent:
+            sent = True
+            os.kill(os.getpid(), chosen)
 
     return kill_when_due
 

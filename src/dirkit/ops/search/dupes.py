@@ -19,7 +19,7 @@ from dirkit.core.search.dupes import DupeFile, DupeGroup
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
-from dirkit.ops.checksums.digests import DigestOptions
+from dirkit.ops.checksums.digests import RACY_WINDOW_NS, DigestOptions
 from dirkit.ops.checksums.digests import digest as digest_through_backend
 from dirkit.ops.compare.digest_compare import digest_side
 from dirkit.ops.tree.scan import ScanOptions, iter_tree
@@ -42,6 +42,8 @@ class DupesOptions:
     jobs: int = 8
     use_cache: bool = True
     """Take full digests from (and add them to) the shared digest cache, as manifest does."""
+    racy_window_ns: int = RACY_WINDOW_NS
+    """Files whose ctime is this recent are not added to the cache (see DigestOptions)."""
 
 
 class ReadFailure(NamedTuple):
@@ -238,7 +240,9 @@ def _full_digests(
     by_root: dict[int, list[Candidate]] = defaultdict(list)
     for candidate in candidates:
         by_root[candidate[1].root_index].append(candidate)
-    digest_options = DigestOptions(use_cache=options.use_cache, jobs=options.jobs)
+    digest_options = DigestOptions(
+        use_cache=options.use_cache, jobs=options.jobs, racy_window_ns=options.racy_window_ns
+    )
     digested: list[tuple[Candidate, str | None]] = []
     for root_index, chosen in by_root.items():
         results = digest_side(
