@@ -83,3 +83,11 @@ def kill_workers(pool: Any) -> None:
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AssertionError):
             process.join(WORKER_EXIT_SECONDS)
+    # A killed worker may leave half a result in the result pipe, and this process holds the pipe's
+    # writing end too, so the pool's manager thread would wait for the rest of it forever. Closing
+    # that end makes its read fail at once: the manager then finds the pool broken and ends (it
+    # closes the task pipe itself), and shutdown no longer waits forever.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
