@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import io
+import os
 import threading
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -316,3 +317,16 @@ class MemoryBackend:
             built = join_path(built, part)
             if built not in self.nodes:
                 self.make_dir(built)
+
+
+class AbsentTree(MemoryBackend):
+    """An empty stand-in for a target directory that does not exist yet (for planning only)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self._location = os.path.abspath(location)
+
+    @property
+    def description(self) -> str:
+        """Return the absolute path the tree will have."""
+        return self._location

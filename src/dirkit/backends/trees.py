@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable
 
 from dirkit.backends.local import LocalBackend
-from dirkit.backends.memory import MemoryBackend
 from dirkit.backends.protocol import Backend
 from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
@@ -48,6 +46,8 @@ def open_ftp_tree(location: str, create: bool = False) -> Backend:
     from dirkit.backends.urls import find_login, parse_remote_url
 
     parsed = parse_remote_url(location)
+    import getpass
+
     prompt = getpass.getpass if sys.stdin.isatty() else None
     login = find_login(parsed, os.environ, prompt)
     tls = TlsOptions(
@@ -64,19 +64,6 @@ def open_ftp_tree(location: str, create: bool = False) -> Backend:
     return backend
 
 
-class AbsentTree(MemoryBackend):
-    """An empty stand-in for a target directory that does not exist yet (for planning only)."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self._location = os.path.abspath(location)
-
-    @property
-    def description(self) -> str:
-        """Return the absolute path the tree will have."""
-        return self._location
-
-
 def open_mirror_target(location: str, create: bool) -> Backend:
     """Return the target tree; a missing directory is created when create, else planned as empty."""
     if location.startswith(REMOTE_SCHEMES):
@@ -86,6 +73,8 @@ def open_mirror_target(location: str, create: bool) -> Backend:
     if os.path.lexists(location):
         return open_tree(location)
     if not create:
+        from dirkit.backends.memory import AbsentTree
+
         return AbsentTree(location)
     try:
         os.mkdir(location, 0o777)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dirkit.backends.protocol import Backend
@@ -79,6 +78,7 @@ def report_text_diffs(
 def write_html_report(args: argparse.Namespace, report: HtmlReport) -> None:
     """Write the page to --html FILE, and open it in a browser with --open."""
     import webbrowser
+    from pathlib import Path
 
     from dirkit.report.html import render_html
 
