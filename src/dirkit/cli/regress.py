@@ -8,14 +8,21 @@ import shlex
 import sys
 import time
 
-from dirkit.cli.common import add_jobs_option, add_output_options, jobs_from_args, style_for, write_lines
+from dirkit.cli.common import (
+    add_html_options,
+    add_jobs_option,
+    add_output_options,
+    jobs_from_args,
+    style_for,
+    write_lines,
+)
 from dirkit.core.regress.cases import CONFIG_NAME, select_cases
 from dirkit.core.regress.junit import build_junit_xml
-from dirkit.core.regress.verdict import CaseResult, Verdict, summarize
+from dirkit.core.regress.verdict import CaseResult, summarize
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
 from dirkit.ops.regress.runner import RunOptions, run_suite
 from dirkit.ops.regress.suite import load_suite
-from dirkit.report.regress import case_line, failure_details, render_json_lines, summary_line
+from dirkit.report.regress import case_line, failure_details, has_details, render_json_lines, summary_line
 
 DESCRIPTION = f"""\
 Run every case of a regression suite and compare what it did with what it did when its
@@ -45,6 +52,7 @@ exit status:
 examples:
   dirkit regress tests/regress
   dirkit regress --check -j 4 --junit regress.xml tests/regress
+  dirkit regress --html regress.html --open tests/regress
   dirkit regress -k backup --update tests/regress
   dirkit regress --glob '*.py' --interpreter python3 scripts/
 """
@@ -89,13 +97,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="cases run at once (default: the number of cores, %(default)s)",
         default=os.cpu_count() or 1,
     )
-    parser.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
+    reports = parser.add_argument_group("reports")
+    reports.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
+    add_html_options(reports, "every case's verdict, with the diffs of failed cases,")
     add_output_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite, print a line per case, details of failures and a summary; return the exit code."""
+    if args.html or args.open:
+        from dirkit.cli.html_report import check_html_args
+
+        check_html_args(args)
     jobs = jobs_from_args(args)
     interpreter = shlex.split(args.interpreter) if args.interpreter else []
     suite = load_suite(args.dir, args.glob, interpreter)
@@ -125,12 +139,16 @@ def run(args: argparse.Namespace) -> int:
                 stream.write(xml)
         except OSError as error:
             raise UsageError(f"{args.junit}: cannot write the JUnit report: {error.strerror}") from error
+    if args.html:
+        from dirkit.cli.html_report import write_html_report
+        from dirkit.report.html_rows import regress_report
+
+        write_html_report(args, regress_report(suite.directory, results, summary))
     if args.json and not args.quiet:
         write_lines(render_json_lines(results, summary))
     elif text:
         for result in results:
-            shown = result.is_failure or result.verdict is Verdict.ERROR
-            if shown and (result.stream_diffs or result.status_changed or result.tree_changes):
+            if has_details(result):
                 write_lines(["", *failure_details(result, style)])
         write_lines(["", summary_line(summary)])
     if summary.errors:

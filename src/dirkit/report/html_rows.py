@@ -1,4 +1,4 @@
-"""The rows of an HTML report for each command: compare, a mirror plan, verify and dupes."""
+"""The rows of an HTML report for each command: compare, a mirror plan, verify, dupes and regress."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from collections.abc import Mapping, Sequence
 from dirkit.core.checksums.verify import VerifyResult, VerifyStatus
 from dirkit.core.compare.diff import Change, Diff, Status
 from dirkit.core.compare.textdiff import TextDiff
+from dirkit.core.regress.verdict import CaseResult, SuiteSummary, Verdict
 from dirkit.core.run.plan import Plan
 from dirkit.core.search.dupes import DupeGroup
 from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.report.compare import STATUS_MARKS, STATUS_ORDER, STATUS_TITLES, summary_line
 from dirkit.report.html import HtmlReport, ReportRow, StatusStyle, status_counts
 from dirkit.report.plan import ACTION_WORDS, describe_action, totals_line
+from dirkit.report.regress import VERDICT_COLOURS, case_notes, failure_details, has_details
+from dirkit.report.regress import summary_line as suite_summary_line
+from dirkit.report.style import Style
 
 COLOURS = {"dim": "grey"}
 
@@ -169,4 +173,39 @@ def dupes_report(groups: Sequence[DupeGroup], roots: Sequence[str]) -> HtmlRepor
         statuses=DUPES_STATUSES,
         rows=rows,
         summary=f"{len(groups)} groups of identical files; {wasted} bytes in extra copies",
+    )
+
+
+VERDICT_LABELS = {
+    Verdict.PASSED: "did what its expectation says",
+    Verdict.FAILED: "differs from its expectation",
+    Verdict.NEW: "no expectation saved before this run",
+    Verdict.ERROR: "could not be judged: did not start, crashed or its setup failed",
+    Verdict.TIMEOUT: "killed at its timeout",
+}
+REGRESS_STATUSES = tuple(
+    StatusStyle(verdict.name, VERDICT_LABELS[verdict], VERDICT_COLOURS[verdict]) for verdict in Verdict
+)
+
+
+def _case_row(result: CaseResult) -> ReportRow:
+    details = None
+    if has_details(result):
+        lines = tuple(failure_details(result, Style()))[1:]  # the first line repeats verdict and name
+        details = TextDiff(RelPath(result.name), lines)
+    notes = case_notes(result)
+    return ReportRow(
+        path=result.name, status=result.verdict.name, detail="; ".join(notes) or None, diff=details
+    )
+
+
+def regress_report(suite_label: str, results: Sequence[CaseResult], summary: SuiteSummary) -> HtmlReport:
+    """Return the report of a regress run: one row per case, a failed one's diffs as its diff text."""
+    return HtmlReport(
+        title=f"dirkit regress {suite_label}",
+        left_label=suite_label,
+        right_label="",
+        statuses=REGRESS_STATUSES,
+        rows=[_case_row(result) for result in results],
+        summary=suite_summary_line(summary),
     )

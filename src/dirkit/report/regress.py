@@ -34,6 +34,13 @@ TREE_MARKS = {
 def case_line(result: CaseResult, style: Style) -> str:
     """Return the one line of a case: its verdict, its name, and why in a few words."""
     word = style.paint(f"{result.verdict.name:<7}", VERDICT_COLOURS[result.verdict])
+    notes = case_notes(result)
+    suffix = f"  ({'; '.join(notes)})" if notes else ""
+    return f"{word} {display_path(result.name)}{suffix}"
+
+
+def case_notes(result: CaseResult) -> list[str]:
+    """Return why a case has its verdict, in a few words each (empty for a plain pass)."""
     notes: list[str] = []
     if result.verdict is Verdict.FAILED:
         notes.append(", ".join(result.reasons()))
@@ -43,8 +50,13 @@ def case_line(result: CaseResult, style: Style) -> str:
         notes.append("recorded" if result.verdict is Verdict.NEW else "accepted")
     elif result.verdict is Verdict.NEW:
         notes.append("no expectation saved")
-    suffix = f"  ({'; '.join(notes)})" if notes else ""
-    return f"{word} {display_path(result.name)}{suffix}"
+    return notes
+
+
+def has_details(result: CaseResult) -> bool:
+    """Tell whether a case's failure details are shown: it failed or errored, and has diffs to show."""
+    shown = result.is_failure or result.verdict is Verdict.ERROR
+    return shown and bool(result.stream_diffs or result.status_changed or result.tree_changes)
 
 
 def failure_details(result: CaseResult, style: Style) -> Iterator[str]:
