@@ -19,7 +19,7 @@ from dirkit.cli.common import (
     write_lines,
 )
 from dirkit.cli.html_report import check_html_args, report_text_diffs, write_html_report
-from dirkit.core.compare.diff import Status
+from dirkit.core.compare.diff import changed_file_pairs
 from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
 from dirkit.ops.compare.textdiff import unified_diff_of
@@ -154,13 +154,8 @@ def run(args: argparse.Namespace) -> int:
             text_diffs: list[TextDiff] = []
             if args.diff:
                 text_diffs = [
-                    unified_diff_of(left, right, change.left, change.right)
-                    for change in diff.changes
-                    if change.status is Status.CHANGED
-                    and not change.metadata_only
-                    and change.left is not None
-                    and change.right is not None
-                    and change.left.is_file
+                    unified_diff_of(left, right, left_entry, right_entry)
+                    for _, left_entry, right_entry in changed_file_pairs(diff.changes)
                 ]
             style = style_for(sys.stdout, args.color)
             write_lines(render_text(diff, style, show_same=args.all, text_diffs=text_diffs))

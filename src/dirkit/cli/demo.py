@@ -9,7 +9,7 @@ import tempfile
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import style_for, write_lines
-from dirkit.core.compare.diff import Status
+from dirkit.core.compare.diff import changed_file_pairs
 from dirkit.errors import EXIT_OK
 from dirkit.ops.compare.textdiff import unified_diff_of
 from dirkit.ops.compare.trees import compare_trees
@@ -38,14 +38,8 @@ def run(args: argparse.Namespace) -> int:
     left, right = open_tree(left_path), open_tree(right_path)
     diff = compare_trees(left, right)
     text_diffs = [
-        unified_diff_of(left, right, change.left, change.right)
-        for change in diff.changes
-        if change.status is Status.CHANGED
-        and not change.metadata_only
-        and change.left is not None
-        and change.right is not None
-        and change.left.is_file
-        and change.right.is_file
+        unified_diff_of(left, right, left_entry, right_entry)
+        for _, left_entry, right_entry in changed_file_pairs(diff.changes)
     ]
     write_lines(render_text(diff, style_for(sys.stdout, "auto"), text_diffs=text_diffs))
     print(f"\nThe sample trees are in {base}; try: dirkit compare --json {left_path} {right_path}")

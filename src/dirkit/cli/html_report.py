@@ -6,11 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from dirkit.backends.protocol import Backend
-from dirkit.core.compare.diff import Diff, Status
+from dirkit.core.compare.diff import Diff, changed_file_pairs
 from dirkit.core.compare.textdiff import TextDiff
-from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
-from dirkit.errors import BackendError, UsageError
+from dirkit.errors import UsageError
+from dirkit.ops.compare.textdiff import read_both_capped
 
 if TYPE_CHECKING:
     from dirkit.report.html import HtmlReport
@@ -29,12 +29,6 @@ def check_html_args(args: argparse.Namespace) -> None:
         raise UsageError("--open needs --html FILE")
 
 
-def _read_capped(backend: Backend, entry: Entry) -> bytes | None:
-    with backend.open_read(entry.path) as stream:
-        data = stream.read(MAX_DIFF_BYTES + 1)
-    return None if len(data) > MAX_DIFF_BYTES else data
-
-
 def report_text_diffs(
     left: Backend, right: Backend, diff: Diff, caps: DiffCaps | None = None
 ) -> dict[RelPath, TextDiff]:
@@ -43,33 +37,17 @@ def report_text_diffs(
     from dirkit.report.html_diff import DiffJob, capped_diffs
 
     jobs: list[DiffJob] = []
-    for change in diff.changes:
-        if (
-            change.status is not Status.CHANGED
-            or change.metadata_only
-            or change.left is None
-            or change.right is None
-            or not change.left.is_file
-            or not change.right.is_file
-        ):
-            continue
+    for change, left_entry, right_entry in changed_file_pairs(diff.changes):
         if len(jobs) + len(found) >= MAX_DIFFED_FILES:
             found[change.path] = TextDiff(
                 change.path, note=f"not diffed: over {MAX_DIFFED_FILES} changed files"
             )
             continue
-        try:
-            old = _read_capped(left, change.left)
-            new = _read_capped(right, change.right)
-        except BackendError as error:
-            found[change.path] = TextDiff(change.path, note=f"cannot read: {error.strerror or error}")
+        versions = read_both_capped(left, right, left_entry, right_entry, MAX_DIFF_BYTES)
+        if isinstance(versions, TextDiff):
+            found[change.path] = versions
             continue
-        if old is None or new is None:
-            found[change.path] = TextDiff(
-                change.path, note=f"too large to diff (over {MAX_DIFF_BYTES} bytes)"
-            )
-            continue
-        jobs.append(DiffJob(change.path, old, new))
+        jobs.append(DiffJob(change.path, *versions))
     for text_diff in capped_diffs(jobs, caps):
         found[text_diff.path] = text_diff
     return found

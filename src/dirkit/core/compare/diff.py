@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -56,6 +56,21 @@ class Change(NamedTuple):
     """For a moved change: the left path the content came from."""
     metadata_only: bool = False
     """For a changed path: the content is the same, only the mode (or a directory's mtime) differs."""
+
+
+def changed_file_pairs(changes: Iterable[Change]) -> Iterator[tuple[Change, Entry, Entry]]:
+    """Yield the changes whose bytes differ between two files, with both entries: what a text diff is of."""
+    for change in changes:
+        left, right = change.left, change.right
+        if (
+            change.status is Status.CHANGED
+            and not change.metadata_only
+            and left is not None
+            and right is not None
+            and left.is_file
+            and right.is_file
+        ):
+            yield change, left, right
 
 
 class Pairing(NamedTuple):
