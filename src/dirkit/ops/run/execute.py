@@ -141,11 +141,12 @@ def execute_plan(
     )
 
 
-def require_own_folders(target: Backend, folder: RelPath, create: bool = False) -> list[RelPath]:
-    """Check that each part of one of dirkit's folders is a real directory, never a link; return them.
+def first_non_directory(
+    target: Backend, folder: RelPath, create: bool = False
+) -> tuple[list[RelPath], tuple[RelPath, Entry] | None]:
+    """Walk the parts of folder without following links: its real directories, and the first non-directory.
 
-    With create, missing parts are made (each checked again after it is made, without following
-    links). Raise RefusedError naming the first part that is a symlink or not a directory.
+    The walk stops at the first missing part, or with create makes it (and checks it again once made).
     """
     checked: list[RelPath] = []
     built = ROOT
@@ -162,17 +163,30 @@ def require_own_folders(target: Backend, folder: RelPath, create: bool = False) 
         if entry is None:
             break
         if entry.kind is not EntryKind.DIR:
-            where = display_path(f"{target.description.rstrip('/')}/{built}")
-            what = (
-                f"is a symbolic link (to {display_path(entry.target or '')})"
-                if entry.kind is EntryKind.SYMLINK
-                else "is not a directory"
-            )
-            raise RefusedError(
-                f"{where}: {what}; dirkit keeps its backups only in real directories of the tree, "
-                f"so nothing was changed (remove it and run again)"
-            )
+            return checked, (built, entry)
         checked.append(built)
+    return checked, None
+
+
+def require_own_folders(target: Backend, folder: RelPath, create: bool = False) -> list[RelPath]:
+    """Check that each part of one of dirkit's folders is a real directory, never a link; return them.
+
+    With create, missing parts are made (each checked again after it is made, without following
+    links). Raise RefusedError naming the first part that is a symlink or not a directory.
+    """
+    checked, blocking = first_non_directory(target, folder, create)
+    if blocking is not None:
+        built, entry = blocking
+        where = display_path(f"{target.description.rstrip('/')}/{built}")
+        what = (
+            f"is a symbolic link (to {display_path(entry.target or '')})"
+            if entry.kind is EntryKind.SYMLINK
+            else "is not a directory"
+        )
+        raise RefusedError(
+            f"{where}: {what}; dirkit keeps its backups only in real directories of the tree, "
+            f"so nothing was changed (remove it and run again)"
+        )
     return checked
 
 

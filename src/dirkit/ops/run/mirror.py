@@ -18,11 +18,10 @@ from dirkit.core.run.plan_json import plan_from_json_lines
 from dirkit.core.run.stale import find_stale_actions
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.filters import RESERVED_DIR_NAME, make_filter
-from dirkit.core.tree.paths import ROOT, RelPath, display_path, is_inside, join_path, path_parts, rel_path
+from dirkit.core.tree.paths import ROOT, RelPath, display_path, is_inside, rel_path
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import (
     BackendError,
-    NotFoundError,
     RefusedError,
     StalePlanError,
     UsageError,
@@ -30,7 +29,7 @@ from dirkit.errors import (
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, prune_backups
 from dirkit.ops.run.clock import utc_now
-from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan, first_non_directory
 from dirkit.ops.run.recovery import claim_tree
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 from dirkit.state.journal import Journal
@@ -116,18 +115,13 @@ def backup_dir_from_user(text: str, target_root: str | None) -> RelPath:
 
 def check_backup_dir(target: Backend, backup_dir: RelPath) -> None:
     """Raise UsageError if a backup folder cannot be one: a file, a symlink or another kind on its way."""
-    built = ROOT
-    for part in path_parts(backup_dir):
-        built = join_path(built, part)
-        try:
-            entry = target.stat(built)
-        except NotFoundError:
-            return
-        if entry.kind is not EntryKind.DIR:
-            what = "a symlink" if entry.kind is EntryKind.SYMLINK else f"a {entry.kind.value}, not a folder"
-            local = local_files(target)
-            shown = local.os_path(built) if local is not None else built
-            raise UsageError(f"{display_path(shown)}: cannot keep backups there: it is {what}")
+    _, blocking = first_non_directory(target, backup_dir)
+    if blocking is not None:
+        built, entry = blocking
+        what = "a symlink" if entry.kind is EntryKind.SYMLINK else f"a {entry.kind.value}, not a folder"
+        local = local_files(target)
+        shown = local.os_path(built) if local is not None else built
+        raise UsageError(f"{display_path(shown)}: cannot keep backups there: it is {what}")
 
 
 def check_mirror_options(target: Backend, options: MirrorOptions) -> None:
