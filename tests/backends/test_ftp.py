@@ -62,7 +62,7 @@ def test_certificates_are_checked_unless_insecure_is_asked() -> None:
     location, login = parse_remote_url(url), Login(USER, PASSWORD)
     with pytest.raises(PermissionDeniedError) as untrusted:
         FtpBackend(location, login)
-    assert "DIRKIT_CA_FILE" in str(untrusted.value) and PASSWORD not in str(untrusted.value)
+    assert "--ca-file" in str(untrusted.value) and PASSWORD not in str(untrusted.value)
     backend = FtpBackend(location, login, tls=TlsOptions(insecure=True))
     try:
         assert backend.list_dir(ROOT) == []

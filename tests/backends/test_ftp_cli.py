@@ -52,14 +52,13 @@ def test_upload_a_site_download_it_back_undo_and_rerun(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     running = ftp_servers.server(server)
-    if running.cert is not None:
-        monkeypatch.setenv("DIRKIT_CA_FILE", str(running.cert))
+    tls_flags = [] if running.cert is None else ["--ca-file", str(running.cert)]
     url, folder = running.new_tree()
     site = make_tree("site", SITE)
     shown: list[str] = []
 
     def run(*argv: str) -> int:
-        code = main(list(argv))
+        code = main([*argv, *tls_flags, "--connections", "3"])
         captured = capsys.readouterr()
         shown.extend((captured.out, captured.err))
         return code
@@ -135,3 +134,8 @@ def test_find_grep_manifest_and_verify_take_an_ftp_tree(
     (folder / "index.html").write_text("tampered")
     assert main(["verify", str(manifest), url]) == 1
     assert PASSWORD not in capsys.readouterr().out + manifest.read_text()
+
+
+def test_connections_below_one_are_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "--connections", "0", ".", "."]) == 2
+    assert capsys.readouterr().err.strip() == "dirkit: --connections 0: must be at least 1"

@@ -277,7 +277,7 @@ def test_subprocess_runs(tree: Path) -> None:
 def unreadable_sub(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
     """Make the CLI module open trees whose 'sub' directory cannot be listed."""
 
-    def open_faulty(location: str, must_exist: bool = True) -> FaultyBackend:
+    def open_faulty(location: str, must_exist: bool = True, remote: object = None) -> FaultyBackend:
         return FaultyBackend(
             LocalBackend(location, must_exist), [Fault("list_dir", errno.EACCES, path=RelPath("sub"))]
         )
@@ -318,7 +318,7 @@ def test_dupes_exits_2_when_a_directory_cannot_be_read(
 def test_grep_and_dupes_name_files_that_cannot_be_read(
     tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def open_faulty(location: str, must_exist: bool = True) -> FaultyBackend:
+    def open_faulty(location: str, must_exist: bool = True, remote: object = None) -> FaultyBackend:
         fault = Fault("open_read", errno.EACCES, path=RelPath("copy.txt"))
         return FaultyBackend(LocalBackend(location, must_exist), [fault])
 

@@ -29,7 +29,6 @@ from dirkit.backends.ftp_listing import (
     to_wire,
 )
 from dirkit.backends.ftp_session import (
-    DEFAULT_CONNECTIONS,
     DEFAULT_TIMEOUT_S,
     FTP_ERRORS,
     ConnectionPool,
@@ -38,6 +37,7 @@ from dirkit.backends.ftp_session import (
     translate_ftp_error,
 )
 from dirkit.backends.protocol import Capabilities
+from dirkit.backends.trees import DEFAULT_CONNECTIONS
 from dirkit.backends.urls import Login, RemoteLocation
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_path

@@ -27,7 +27,6 @@ from dirkit.errors import (
     translate_os_error,
 )
 
-DEFAULT_CONNECTIONS = 4
 DEFAULT_TIMEOUT_S = 60.0
 
 
@@ -202,8 +201,8 @@ class FtpConnector:
         except ssl.SSLCertVerificationError as error:
             ftp.close()
             reason = f"the server's TLS certificate is not trusted ({error.verify_message}); "
-            reason += "name its certificate or CA in DIRKIT_CA_FILE, "
-            reason += "or set DIRKIT_INSECURE_TLS=1 to skip the check"
+            reason += "name its certificate or CA with --ca-file FILE, "
+            reason += "or use --insecure to skip the check"
             raise PermissionDeniedError(errno.EACCES, reason, where) from None
         except FTP_ERRORS as error:
             ftp.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
@@ -12,21 +13,45 @@ from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
 FTP_SCHEMES = ("ftp://", "ftps://")
-_warning_sinks: list[Callable[[str], None]] = []
+DEFAULT_CONNECTIONS = 4
+"""How many connections a remote tree opens at most, unless told otherwise."""
 
 
-def send_warnings_to(sink: Callable[[str], None]) -> None:
-    """Give warnings about how a tree was opened (a password in its URL) to sink; the CLI prints them."""
-    _warning_sinks[:] = [sink]
+@dataclass(frozen=True, slots=True)
+class RemoteOptions:
+    """How remote trees are reached: TLS checks, host keys, the pool size, and where warnings go."""
+
+    ca_file: str | None = None
+    """A PEM file of certificates to trust for FTPS, instead of the system's."""
+    insecure: bool = False
+    """Skip the FTPS certificate and host name checks (the connection is still encrypted)."""
+    implicit_tls: bool = False
+    """Speak TLS from the first byte (as on port 990) instead of AUTH TLS."""
+    connections: int = DEFAULT_CONNECTIONS
+    """The most connections one tree opens at once."""
+    accept_new_host_keys: bool = False
+    """Trust and record the key of an SSH host not yet in known_hosts (a changed key is still refused)."""
+    on_warning: Callable[[str], None] | None = None
+    """Where warnings about how a tree was opened go (a password in its URL); the CLI prints them."""
+
+    def warn(self, text: str) -> None:
+        """Pass one warning on, if anyone listens."""
+        if self.on_warning is not None:
+            self.on_warning(text)
 
 
-def open_tree(location: str, must_exist: bool = True, create: bool = False) -> Backend:
+def open_tree(
+    location: str,
+    must_exist: bool = True,
+    create: bool = False,
+    remote: RemoteOptions | None = None,
+) -> Backend:
     """Return a backend for a path or URL; raise TreeNotFoundError if a required root is missing.
 
     With create, a missing root folder on a server is made (local roots are made by their caller).
     """
     if location.lower().startswith(FTP_SCHEMES):
-        return open_ftp_tree(location, create)
+        return open_ftp_tree(location, create, remote or RemoteOptions())
     if location.startswith(REMOTE_SCHEMES):
         scheme = location.split(":", 1)[0]
         raise UsageError(f"{location}: {scheme}:// trees are not supported by this version yet")
@@ -35,14 +60,10 @@ def open_tree(location: str, must_exist: bool = True, create: bool = False) -> B
     return LocalBackend(location, must_exist=must_exist)
 
 
-def open_ftp_tree(location: str, create: bool = False) -> Backend:
-    """Return the FTP backend for an ftp:// or ftps:// URL, logged in with the credentials found for it.
-
-    TLS options come from DIRKIT_CA_FILE, DIRKIT_INSECURE_TLS=1 and DIRKIT_IMPLICIT_TLS=1; the pool
-    size from DIRKIT_CONNECTIONS.
-    """
+def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend:
+    """Return the FTP backend for an ftp:// or ftps:// URL, logged in with the credentials found for it."""
     from dirkit.backends.ftp import FtpBackend
-    from dirkit.backends.ftp_session import DEFAULT_CONNECTIONS, TlsOptions
+    from dirkit.backends.ftp_session import TlsOptions
     from dirkit.backends.urls import find_login, parse_remote_url
 
     parsed = parse_remote_url(location)
@@ -50,24 +71,17 @@ def open_ftp_tree(location: str, create: bool = False) -> Backend:
 
     prompt = getpass.getpass if sys.stdin.isatty() else None
     login = find_login(parsed, os.environ, prompt)
-    tls = TlsOptions(
-        ca_file=os.environ.get("DIRKIT_CA_FILE") or None,
-        insecure=os.environ.get("DIRKIT_INSECURE_TLS") == "1",
-        implicit=os.environ.get("DIRKIT_IMPLICIT_TLS") == "1",
-    )
-    connections = os.environ.get("DIRKIT_CONNECTIONS", "")
-    size = int(connections) if connections.isdigit() and int(connections) > 0 else DEFAULT_CONNECTIONS
-    backend = FtpBackend(parsed, login, tls=tls, connections=size, create=create)
+    tls = TlsOptions(ca_file=remote.ca_file, insecure=remote.insecure, implicit=remote.implicit_tls)
+    backend = FtpBackend(parsed, login, tls=tls, connections=remote.connections, create=create)
     for warning in login.warnings:
-        for sink in _warning_sinks:
-            sink(warning)
+        remote.warn(warning)
     return backend
 
 
-def open_mirror_target(location: str, create: bool) -> Backend:
+def open_mirror_target(location: str, create: bool, remote: RemoteOptions | None = None) -> Backend:
     """Return the target tree; a missing directory is created when create, else planned as empty."""
     if location.startswith(REMOTE_SCHEMES):
-        return open_tree(location, create=create)
+        return open_tree(location, create=create, remote=remote)
     if os.path.isdir(location):
         return open_tree(location)
     if os.path.lexists(location):

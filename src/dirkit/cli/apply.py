@@ -12,6 +12,7 @@ from dirkit.cli.common import (
     guards_from_args,
     jobs_from_args,
 )
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import add_run_options, executing, journaled, print_plan, report_run
 from dirkit.core.run.plan import plan_with_safe_modes
 from dirkit.errors import EXIT_OK, StalePlanError, UsageError
@@ -67,6 +68,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         guards, "keep the backups of the last N runs (default: %(default)s)", DEFAULT_KEEP
     )
     add_output_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -78,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_with_safe_modes(plan)
     if plan.operation != "mirror" or plan.source is None:
         raise UsageError(f"{args.plan}: apply runs mirror plans; this one is a {plan.operation!r} plan")
-    source = open_tree(plan.source)
-    target = open_tree(plan.target)
+    source = open_tree(plan.source, remote=remote_options_from_args(args))
+    target = open_tree(plan.target, remote=remote_options_from_args(args))
     try:
         with journaled() as journal:
             if args.dry_run:

@@ -7,6 +7,7 @@ import sys
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options, write_lines
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import journaled
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_ERROR, EXIT_OK, BackendError, UsageError
@@ -56,6 +57,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how many runs' backups --prune keeps (default: %(default)s)",
     )
     add_output_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     """List or prune the backups of a tree; return the exit code."""
     if args.keep < 0:
         raise UsageError("--keep must not be negative")
-    target = open_tree(args.target)
+    target = open_tree(args.target, remote=remote_options_from_args(args))
     failed: list[str] = []
 
     def note_failure(folder: BackupFolder, error: BackendError) -> None:

@@ -19,6 +19,7 @@ from dirkit.cli.common import (
     write_lines,
 )
 from dirkit.cli.html_report import check_html_args, report_text_diffs, write_html_report
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.compare.diff import changed_file_pairs
 from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
@@ -106,6 +107,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_jobs_option(how, "files compared at once with --content (default: %(default)s)")
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     shown = parser.add_argument_group("what to show")
     shown.add_argument("--all", action="store_true", help="also list paths that are the same")
     shown.add_argument("--stat", action="store_true", help="print only the counts of each status")
@@ -123,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     check_html_args(args)
     modify_window_ns = modify_window_ns_from_args(args)
     jobs = jobs_from_args(args)
-    left = open_tree(args.left)
-    right = open_tree(args.right)
+    left = open_tree(args.left, remote=remote_options_from_args(args))
+    right = open_tree(args.right, remote=remote_options_from_args(args))
     options = CompareOptions(
         scan=scan_options_from_args(args),
         content=args.content,

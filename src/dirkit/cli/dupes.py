@@ -19,6 +19,7 @@ from dirkit.cli.common import (
     scan_options_from_args,
 )
 from dirkit.cli.html_report import check_html_args, write_html_report
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import executing, journaled, report_run
 from dirkit.core.search.dupes import DupeAction, DupeFile, KeepRule, plan_dupe_actions
 from dirkit.core.sizes import parse_byte_count
@@ -110,6 +111,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_dry_run_option(act, "print what --link/--remove would do and change nothing")
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     add_html_options(parser, "the groups found")
     parser.set_defaults(run=run)
 
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if action is not None and not args.dry_run:
         return _carry_out(args, action, options)
-    trees = [(root, open_tree(root)) for root in args.roots]
+    trees = [(root, open_tree(root, remote=remote_options_from_args(args))) for root in args.roots]
     try:
         result = find_duplicates([backend for _, backend in trees], options)
     finally:
@@ -190,7 +192,7 @@ def _carry_out(args: argparse.Namespace, action: DupeAction, options: DupesOptio
     backends: list[Backend] = []
     try:
         for root in args.roots:
-            backends.append(open_tree(root))
+            backends.append(open_tree(root, remote=remote_options_from_args(args)))
         check_separate_roots(backends)
         with journaled() as journal, claim_roots(journal, backends, action.value) as claims:
             found = find_duplicates(backends, options)

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_filter_options, add_output_options, scan_options_from_args, style_for
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.search.criteria import FindCriteria, compile_name_globs, compile_name_regex, parse_kinds
 from dirkit.core.sizes import moment_to_ns, parse_moment, parse_size_bound
 from dirkit.core.tree.filters import glob_problem
@@ -92,6 +93,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     shown = parser.add_argument_group("how to print")
     shown._negative_number_matcher = SIZE_OR_NUMBER
     shown.add_argument(
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--print0 cannot be combined with --json or --long")
     criteria = criteria_from_args(args, time.time_ns())
     scan = scan_options_from_args(args)
-    trees = [(root, open_tree(root)) for root in args.roots]
+    trees = [(root, open_tree(root, remote=remote_options_from_args(args))) for root in args.roots]
     out: BinaryIO = sys.stdout.buffer
     style = style_for(sys.stdout, args.color)
     ending = b"\0" if args.print0 else b"\n"

@@ -17,6 +17,7 @@ from dirkit.cli.common import (
     scan_options_from_args,
     style_for,
 )
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.search.grep import GrepPattern, compile_globs, compile_matcher, match_spans
 from dirkit.core.tree.filters import glob_problem
 from dirkit.core.tree.paths import RelPath, display_path
@@ -113,6 +114,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     shown.add_argument("-C", "--context", metavar="NUM", type=int, help="print NUM lines before and after")
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -162,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
             open_tree(
                 root
                 if os.path.isdir(root) or is_remote_url(root)
-                else os.path.dirname(os.path.realpath(root))
+                else os.path.dirname(os.path.realpath(root)),
+                remote=remote_options_from_args(args),
             ),
         )
         for root in args.roots

@@ -111,9 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    from dirkit.backends.trees import send_warnings_to
-
-    send_warnings_to(lambda text: print(f"dirkit: warning: {text}", file=sys.stderr))
     try:
         with interrupt_on_sigterm():
             code = run(args)

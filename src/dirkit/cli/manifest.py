@@ -17,6 +17,7 @@ from dirkit.cli.common import (
     jobs_from_args,
     scan_options_from_args,
 )
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.checksums.digest import WRITABLE_ALGORITHMS, DigestAlgorithm
 from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, translate_os_error
@@ -80,6 +81,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_jobs_option(parser, "files hashed at once (default: %(default)s)")
     add_quiet_option(parser, "do not name unreadable files on stderr")
     add_filter_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -115,7 +117,7 @@ def write_all(stream: BinaryIO, data: bytes) -> None:
 def run(args: argparse.Namespace) -> int:
     """Hash every file of ROOT and write the checksum file; return the exit code."""
     jobs = jobs_from_args(args)
-    backend = open_tree(args.root)
+    backend = open_tree(args.root, remote=remote_options_from_args(args))
     leave_out: frozenset[RelPath] = frozenset()
     if args.output:
         inside = path_inside_tree(backend, args.output)

@@ -21,6 +21,7 @@ from dirkit.cli.common import (
     modify_window_ns_from_args,
 )
 from dirkit.cli.html_report import check_html_args, write_html_report
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import (
     add_run_options,
     executing,
@@ -123,6 +124,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_html_options(plans, "the plan (with --dry-run or --save-plan)")
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -152,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
     planning_only = args.dry_run or args.save_plan is not None
     if args.html and not planning_only:
         raise UsageError("--html writes the plan: add --dry-run (or --save-plan FILE)")
-    source = open_tree(args.source)
-    target = open_mirror_target(args.target, create=not planning_only)
+    source = open_tree(args.source, remote=remote_options_from_args(args))
+    target = open_mirror_target(args.target, create=not planning_only, remote=remote_options_from_args(args))
     try:
         local = local_files(target)
         options = mirror_options_from_args(args, local.os_path(ROOT) if local is not None else None)

@@ -6,6 +6,7 @@ import argparse
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options, jobs_from_args
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import add_run_options, executing, journaled, print_plan, report_run
 from dirkit.errors import EXIT_OK
 from dirkit.ops.run.undo import plan_undo_run, undo_run
@@ -53,13 +54,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_run_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan the undo, then print it or execute it; return the exit code."""
     jobs = jobs_from_args(args)
-    target = open_tree(args.target)
+    target = open_tree(args.target, remote=remote_options_from_args(args))
     try:
         with journaled() as journal:
             if args.dry_run:

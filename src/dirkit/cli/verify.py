@@ -18,6 +18,7 @@ from dirkit.cli.common import (
     write_lines,
 )
 from dirkit.cli.html_report import check_html_args, write_html_report
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
@@ -74,6 +75,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_jobs_option(parser, "files hashed at once (default: %(default)s)")
     add_filter_options(parser)
     add_output_options(parser)
+    add_remote_options(parser)
     add_html_options(parser, "every verdict")
     parser.set_defaults(run=run)
 
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = jobs_from_args(args)
     check_html_args(args)
     manifest = read_manifest_file(args.manifest)
-    backend = open_tree(args.root)
+    backend = open_tree(args.root, remote=remote_options_from_args(args))
     inside = path_inside_tree(backend, args.manifest)
     options = VerifyOptions(
         algorithm=DigestAlgorithm(args.algorithm) if args.algorithm else None,
