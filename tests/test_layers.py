@@ -20,6 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "web": {"web", "dirkit", "ops", "report", "backends", "core", "state", "errors"},
 }
 LAYERS = set(ALLOWED)
+LAUNCHERS = {"cli/serve.py": {"web"}}
+"""Modules allowed one more layer: the serve command starts the web front end (nothing else in cli may)."""
 
 # core is pure: no file system, clock, threads, processes, signals, sockets or databases, and no imports by
 # a computed name (which the checks could not follow)
@@ -107,7 +109,8 @@ def test_every_module_imports_only_lower_layers() -> None:
         layer = _layer_of(module)
         if layer not in ALLOWED:
             continue
-        for imported in sorted(_dirkit_layers(module) - ALLOWED[layer]):
+        allowed = ALLOWED[layer] | LAUNCHERS.get(module.relative_to(PACKAGE).as_posix(), set())
+        for imported in sorted(_dirkit_layers(module) - allowed):
             violations.append(f"{module.relative_to(PACKAGE)} ({layer}) imports dirkit.{imported}")
     assert not violations, "\n".join(violations)
 

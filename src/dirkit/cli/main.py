@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("dirkit.cli.pack", "pack a tree into a zip or tar archive"),
     "unpack": ("dirkit.cli.unpack", "extract an archive safely (or --list it)"),
     "regress": ("dirkit.cli.regress", "check scripts' output and written trees against saved results"),
+    "serve": ("dirkit.cli.serve", "a local web page: compare, review and apply a plan, undo"),
     "demo": ("dirkit.cli.demo", "make two sample trees and compare them"),
 }
 """Each command's module (with add_parser and run) and its one-line help, in help order.

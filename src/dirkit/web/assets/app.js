@@ -1,0 +1,297 @@
+"use strict";
+(function () {
+  const CHUNK = 500;
+  const POLL_MS = 250;
+  const POLL_LIMIT = 2000000;
+  const data = JSON.parse(document.getElementById("serve-data").textContent);
+  const byId = (id) => document.getElementById(id);
+  const message = byId("message");
+  let plan = null;
+  let planShown = 0;
+  const hiddenKinds = new Set();
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function say(text, isError) {
+    message.textContent = text;
+    message.className = isError ? "error" : "";
+  }
+
+  function humanBytes(count) {
+    let value = count || 0;
+    for (const unit of ["B", "KiB", "MiB", "GiB"]) {
+      if (Math.abs(value) < 1024) return unit === "B" ? value + " B" : value.toFixed(1) + " " + unit;
+      value /= 1024;
+    }
+    return value.toFixed(1) + " TiB";
+  }
+
+  async function answer(response) {
+    let value = null;
+    try {
+      value = await response.json();
+    } catch (error) {
+      throw new Error(response.status + " " + response.statusText);
+    }
+    if (!response.ok) throw new Error(value.error || response.statusText);
+    return value;
+  }
+
+  async function post(route, body) {
+    const response = await fetch(route, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Dirkit-CSRF": data.csrf },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    return answer(response);
+  }
+
+  async function get(route, params) {
+    const query = params ? "?" + new URLSearchParams(params).toString() : "";
+    return answer(await fetch(route + query, { credentials: "same-origin" }));
+  }
+
+  function sleep(ms) {
+    return new Promise((done) => setTimeout(done, ms));
+  }
+
+  async function follow(job, onProgress) {
+    for (let polls = 0; job.state === "running" && polls < POLL_LIMIT; polls++) {
+      if (onProgress) onProgress(job.progress);
+      await sleep(POLL_MS);
+      job = await get("/api/jobs/" + encodeURIComponent(job.id));
+    }
+    if (onProgress) onProgress(job.progress);
+    if (job.state === "failed") throw new Error(job.error);
+    return job.result;
+  }
+
+  function trees() {
+    return { left: byId("left").value.trim(), right: byId("right").value.trim() };
+  }
+
+  async function guarded(label, work) {
+    say(label + "\u2026");
+    try {
+      await work();
+    } catch (error) {
+      say(error.message, true);
+    }
+  }
+
+  function compare() {
+    return guarded("comparing", async () => {
+      const result = await follow(await post("/api/compare", trees()));
+      const view = byId("compare-view");
+      view.hidden = false;
+      byId("compare-summary").textContent = result.summary;
+      const frame = byId("report");
+      frame.onload = () => document.body.setAttribute("data-compare", result.report);
+      frame.src = "/report/" + encodeURIComponent(result.report);
+      say("compared: " + result.summary);
+    });
+  }
+
+  function actionRow(action, number) {
+    const row = el("tr", "action");
+    row.setAttribute("data-kind", action.kind);
+    row.setAttribute("data-path", action.path);
+    row.appendChild(el("td", "number", number + 1));
+    const kind = el("td");
+    kind.appendChild(el("span", "kind k-" + action.kind, action.kind.replace("_", " ")));
+    row.appendChild(kind);
+    row.appendChild(el("td", "what", action.text + (action.optional ? "  (if still there)" : "")));
+    return row;
+  }
+
+  function showActions(reset) {
+    const body = byId("plan-actions").tBodies[0];
+    if (reset) {
+      body.textContent = "";
+      planShown = 0;
+    }
+    const part = document.createDocumentFragment();
+    let added = 0;
+    for (; planShown < plan.actions.length && added < CHUNK; planShown++) {
+      const action = plan.actions[planShown];
+      if (hiddenKinds.has(action.kind)) continue;
+      part.appendChild(actionRow(action, planShown));
+      added++;
+    }
+    body.appendChild(part);
+    const more = byId("more-actions");
+    const left = plan.actions.length - planShown;
+    more.hidden = left <= 0;
+    more.textContent = "show more (" + left + " steps not shown yet)";
+  }
+
+  function showPlan(result) {
+    plan = result;
+    hiddenKinds.clear();
+    byId("plan-view").hidden = false;
+    byId("plan-source").textContent = result.source;
+    byId("plan-target").textContent = result.target;
+    byId("plan-summary").textContent = result.summary;
+    const violations = byId("plan-violations");
+    violations.textContent = "";
+    for (const text of result.violations) violations.appendChild(el("li", "", "a run would refuse: " + text));
+    const counts = new Map();
+    for (const action of result.actions) counts.set(action.kind, (counts.get(action.kind) || 0) + 1);
+    const filters = byId("plan-filters");
+    filters.textContent = "";
+    for (const [kind, count] of counts) {
+      const label = el("label", "k-" + kind);
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = true;
+      box.value = kind;
+      box.addEventListener("change", () => {
+        if (box.checked) hiddenKinds.delete(kind);
+        else hiddenKinds.add(kind);
+        showActions(true);
+      });
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + kind.replace("_", " ") + " (" + count + ")"));
+      filters.appendChild(label);
+    }
+    const skipped = byId("plan-skipped");
+    skipped.textContent = "";
+    for (const item of result.skipped) skipped.appendChild(el("li", "", "left alone: " + item.path + ": " + item.reason));
+    byId("apply").disabled = result.actions.length === 0;
+    showActions(true);
+    document.body.setAttribute("data-plan", result.plan_id);
+  }
+
+  function makePlan() {
+    return guarded("planning", async () => {
+      const body = trees();
+      body.delete = !byId("no-delete").checked;
+      const result = await follow(await post("/api/plan", body));
+      showPlan(result);
+      say(result.summary);
+    });
+  }
+
+  function showProgress(progress) {
+    const bar = byId("progress");
+    bar.value = progress.percent;
+    byId("progress-text").textContent =
+      progress.percent + "% (" + progress.done + "/" + progress.total + " steps, " +
+      humanBytes(progress.bytes_done) + " of " + humanBytes(progress.bytes_total) + ")";
+  }
+
+  async function runJob(title, route, body) {
+    byId("run-view").hidden = false;
+    byId("run-title").textContent = title;
+    byId("run-summary").textContent = "";
+    byId("run-failures").textContent = "";
+    document.body.removeAttribute("data-run");
+    showProgress({ percent: 0, done: 0, total: 0, bytes_done: 0, bytes_total: 0 });
+    try {
+      const result = await follow(await post(route, body), showProgress);
+      const text = result.run_id
+        ? result.operation + " run " + result.run_id + ": " + result.steps_done + " steps done, " +
+          result.files_copied + " files copied (" + humanBytes(result.bytes_copied) + ")"
+        : "nothing to do";
+      byId("run-summary").textContent = text;
+      const failures = byId("run-failures");
+      for (const item of result.failed) {
+        failures.appendChild(el("li", "", (item.conflict ? "conflict: " : "failed: ") + item.reason));
+      }
+      say(text + (result.failed.length ? "; " + result.failed.length + " failed or left alone" : ""));
+      document.body.setAttribute("data-run", result.failed.length ? "failed" : "done");
+    } catch (error) {
+      byId("run-summary").textContent = error.message;
+      document.body.setAttribute("data-run", "refused");
+      throw error;
+    }
+    if (!byId("runs-view").hidden) await showRuns();
+  }
+
+  function apply() {
+    if (plan === null) return Promise.resolve();
+    return guarded("applying", () =>
+      runJob("Applying the plan", "/api/apply", { plan: plan.plan_id, force: byId("force").checked })
+    );
+  }
+
+  function undo(run) {
+    return guarded("undoing run " + run, () =>
+      runJob("Undoing run " + run, "/api/undo", { tree: trees().right, run: run })
+    );
+  }
+
+  function restore(run, path) {
+    return guarded("restoring " + path, () =>
+      runJob("Restoring " + path, "/api/restore", { tree: trees().right, run: run, path: path })
+    );
+  }
+
+  function button(text, className, onClick) {
+    const node = el("button", className, text);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  async function showBackups(run) {
+    const result = await get("/api/backup-files", { tree: trees().right, run: run });
+    byId("backup-box").hidden = false;
+    byId("backup-run").textContent = run + " (" + result.operation + ")";
+    const body = byId("backup-files").tBodies[0];
+    body.textContent = "";
+    for (const file of result.files) {
+      const row = el("tr", "backup-file");
+      row.setAttribute("data-path", file.path);
+      row.appendChild(el("td", "path", file.path + (file.kind === "file" ? "" : " (" + file.kind + ")")));
+      row.appendChild(el("td", "size", humanBytes(file.size)));
+      const cell = el("td");
+      if (file.kind === "file") cell.appendChild(button("Restore", "restore", () => restore(run, file.path)));
+      row.appendChild(cell);
+      body.appendChild(row);
+    }
+    byId("backup-note").textContent = result.files.length
+      ? result.truncated ? "only the first " + result.files.length + " files are listed" : ""
+      : "this run backed up nothing";
+  }
+
+  async function showRuns() {
+    const result = await get("/api/runs", { tree: trees().right });
+    byId("runs-view").hidden = false;
+    byId("runs-tree").textContent = result.tree;
+    const body = byId("runs").tBodies[0];
+    body.textContent = "";
+    for (const run of result.runs) {
+      const row = el("tr", "run");
+      row.setAttribute("data-run", run.run_id);
+      row.appendChild(el("td", "path", run.run_id));
+      row.appendChild(el("td", "", run.operation || ""));
+      row.appendChild(el("td", "", run.status || ""));
+      row.appendChild(el("td", "", run.started_at || ""));
+      row.appendChild(el("td", "", run.has_backups ? run.files + " files, " + humanBytes(run.bytes) : "none"));
+      const cell = el("td");
+      if (run.status && run.status !== "running") cell.appendChild(button("Undo", "undo", () => undo(run.run_id)));
+      if (run.has_backups) {
+        cell.appendChild(button("Backups", "backups", () => guarded("listing", () => showBackups(run.run_id).then(() => say("")))));
+      }
+      row.appendChild(cell);
+      body.appendChild(row);
+    }
+    if (result.runs.length === 0) body.appendChild(el("tr", "note", "no dirkit runs on this tree yet"));
+  }
+
+  byId("left").value = data.trees[0] || "";
+  byId("right").value = data.trees[1] || "";
+  byId("compare").addEventListener("click", compare);
+  byId("plan").addEventListener("click", makePlan);
+  byId("apply").addEventListener("click", apply);
+  byId("more-actions").addEventListener("click", () => showActions(false));
+  byId("show-runs").addEventListener("click", () => guarded("listing runs", () => showRuns().then(() => say(""))));
+  document.body.setAttribute("data-ready", "1");
+})();

@@ -1,0 +1,250 @@
+"""The JSON endpoints: start a compare, a plan, an apply, an undo or a restore; list runs and backups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+
+from dirkit.backends.protocol import Backend
+from dirkit.core.compare.diff import Diff, changed_file_pairs
+from dirkit.core.compare.textdiff import TextDiff
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import Plan
+from dirkit.core.run.plan_json import action_to_json, totals_to_json
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import RelPath, rel_path
+from dirkit.errors import UsageError
+from dirkit.ops.compare.textdiff import read_both_capped
+from dirkit.ops.compare.trees import CompareOptions, compare_trees
+from dirkit.ops.run.backups import list_backup_folders
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, require_own_folders
+from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, plan_mirror_trees
+from dirkit.ops.run.restore import find_run, restore_file
+from dirkit.ops.run.undo import undo_run
+from dirkit.report.compare import summary_line
+from dirkit.report.html import render_html, shown_path
+from dirkit.report.plan import describe_action, totals_line
+from dirkit.report.run import backup_folder_json, run_json_lines
+from dirkit.state.journal import Journal
+from dirkit.web.jobs import Job, JsonObject
+from dirkit.web.workspace import StoredPlan, Workspace
+
+MAX_DIFF_BYTES = 1024 * 1024
+"""Bytes of each side of a changed file read for its diff (as the HTML report reads)."""
+MAX_DIFFED_FILES = 1000
+"""Changed files diffed for one compare page; later ones say so."""
+MAX_BACKUP_FILES = 5000
+"""Files of one backup folder listed on the page."""
+RUN_ID = re.compile(r"[0-9A-Za-z.:-]{1,80}")
+
+
+@contextlib.contextmanager
+def opened(backend: Backend) -> Iterator[Backend]:
+    """Within the block, use backend; close it after."""
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@contextlib.contextmanager
+def journal_open() -> Iterator[Journal]:
+    """Within the block, use the state database (one connection per thread: sqlite's rule)."""
+    journal = Journal.open()
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def text_diffs(left: Backend, right: Backend, diff: Diff) -> dict[RelPath, TextDiff]:
+    """Return the capped text diff of each changed file of a compare, keyed by path (as the report has)."""
+    from dirkit.report.html_diff import DiffJob, capped_diffs
+
+    found: dict[RelPath, TextDiff] = {}
+    jobs: list[DiffJob] = []
+    for change, left_entry, right_entry in changed_file_pairs(diff.changes):
+        if len(jobs) + len(found) >= MAX_DIFFED_FILES:
+            found[change.path] = TextDiff(
+                change.path, note=f"not diffed: over {MAX_DIFFED_FILES} changed files"
+            )
+            continue
+        versions = read_both_capped(left, right, left_entry, right_entry, MAX_DIFF_BYTES)
+        if isinstance(versions, TextDiff):
+            found[change.path] = versions
+        else:
+            jobs.append(DiffJob(change.path, *versions))
+    for text_diff in capped_diffs(jobs):
+        found[text_diff.path] = text_diff
+    return found
+
+
+def start_compare(space: Workspace, body: Mapping[str, object]) -> JsonObject:
+    """Start comparing two trees; the result names the report page of the compare."""
+    left_location = space.location(body.get("left"), "left tree")
+    right_location = space.location(body.get("right"), "right tree")
+
+    def work(job: Job) -> JsonObject:
+        from dirkit.report.html_rows import compare_report
+
+        with opened(space.open_tree(left_location)) as left, opened(space.open_tree(right_location)) as right:
+            diff = compare_trees(left, right, CompareOptions(keep_same=False))
+            report = compare_report(diff, left.description, right.description, text_diffs(left, right, diff))
+            page = space.scrub(render_html(report))
+        return {"report": space.reports.add(page), "summary": summary_line(diff), "paths": len(report.rows)}
+
+    return space.jobs.start("compare", work).to_json()
+
+
+def plan_json(plan: Plan, violations: tuple[str, ...] = ()) -> JsonObject:
+    """Return a plan as the page reviews it: its JSON form, each action with its one-line description."""
+    return {
+        "operation": plan.operation,
+        "source": shown_path(plan.source or ""),
+        "target": shown_path(plan.target),
+        "totals": totals_to_json(plan.totals),
+        "summary": totals_line(plan.totals),
+        "actions": [{**action_to_json(action), "text": describe_action(action)} for action in plan.actions],
+        "skipped": [{"path": skipped.path, "reason": skipped.reason} for skipped in plan.skipped],
+        "violations": list(violations),
+    }
+
+
+def start_plan(space: Workspace, body: Mapping[str, object]) -> JsonObject:
+    """Start planning a mirror of the left tree onto the right one; the result is the plan to review."""
+    source_location = space.location(body.get("left"), "left tree")
+    target_location = space.location(body.get("right"), "right tree")
+    options = MirrorOptions(delete=body.get("delete", True) is not False)
+
+    def work(job: Job) -> JsonObject:
+        with (
+            opened(space.open_tree(source_location)) as source,
+            opened(space.open_target(target_location, create=False)) as target,
+        ):
+            planning = plan_mirror_trees(source, target, options)
+        stored = StoredPlan(planning.plan, source_location, target_location)
+        return {"plan_id": space.plans.add(stored), **plan_json(planning.plan, planning.violations)}
+
+    return space.jobs.start("plan", work).to_json()
+
+
+def run_json(result: RunResult) -> JsonObject:
+    """Return a finished run as the page shows it: the summary record and the failed items."""
+    records = [json.loads(line) for line in run_json_lines(result)]
+    return {**records[0], "failed": records[1:]}
+
+
+def execute_options(job: Job) -> ExecuteOptions:
+    """Return execute options that report to job and stop when the server stops."""
+    return ExecuteOptions(stop=job.stop, on_progress=job.on_progress)
+
+
+def finished(job: Job, result: RunResult) -> JsonObject:
+    """Return a run's result, its progress at the end (100% when every step ran)."""
+    if not result.interrupted and result.stopped_by is None:
+        job.progress.done = job.progress.total = max(job.progress.total, result.plan.totals.actions)
+    return run_json(result)
+
+
+def start_apply(space: Workspace, body: Mapping[str, object]) -> JsonObject:
+    """Start applying a reviewed plan exactly (refused, changing nothing, if the trees changed since)."""
+    plan_id = body.get("plan")
+    stored = space.plans.get(plan_id) if isinstance(plan_id, str) else None
+    if stored is None:
+        raise UsageError(f"{plan_id}: no such plan (plans are kept until a few newer ones are made)")
+    guards = GuardOptions(force=body.get("force") is True)
+
+    def work(job: Job) -> JsonObject:
+        with (
+            opened(space.open_tree(stored.source)) as source,
+            opened(space.open_target(stored.target, create=True)) as target,
+            journal_open() as journal,
+        ):
+            result = apply_saved_plan(
+                stored.plan, source, target, journal, guards, execute=execute_options(job)
+            )
+        return finished(job, result)
+
+    return space.jobs.start("apply", work, stoppable=True).to_json()
+
+
+def run_id_from(value: object) -> str:
+    """Return a run id the page sent, or raise UsageError."""
+    if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
+        raise UsageError(f"{value}: not a run id")
+    return value
+
+
+def start_undo(space: Workspace, body: Mapping[str, object]) -> JsonObject:
+    """Start undoing a run on a tree (the last one without a run id)."""
+    location = space.location(body.get("tree"), "tree")
+    run_id = None if body.get("run") in (None, "") else run_id_from(body.get("run"))
+
+    def work(job: Job) -> JsonObject:
+        with opened(space.open_tree(location)) as target, journal_open() as journal:
+            return finished(job, undo_run(journal, target, run_id, execute_options(job)))
+
+    return space.jobs.start("undo", work, stoppable=True).to_json()
+
+
+def start_restore(space: Workspace, body: Mapping[str, object]) -> JsonObject:
+    """Start restoring one file from the backups of a run on a tree."""
+    location = space.location(body.get("tree"), "tree")
+    run_id = run_id_from(body.get("run"))
+    path = body.get("path")
+    if not isinstance(path, str):
+        raise UsageError("path: name the file to restore")
+    chosen = rel_path(path)
+
+    def work(job: Job) -> JsonObject:
+        with opened(space.open_tree(location)) as target, journal_open() as journal:
+            return finished(job, restore_file(journal, target, run_id, chosen, execute_options(job)))
+
+    return space.jobs.start("restore", work, stoppable=True).to_json()
+
+
+def list_runs(space: Workspace, query: Mapping[str, str]) -> JsonObject:
+    """Return the runs on a tree, oldest first, with what their backup folders hold (as `dirkit backups`)."""
+    location = space.location(query.get("tree"), "tree")
+    with opened(space.open_tree(location)) as target, journal_open() as journal:
+        folders = list_backup_folders(target, journal, every_run=True)
+        where = target.description
+    runs = [json.loads(backup_folder_json(folder, pruned=False)) for folder in folders]
+    return {"tree": shown_path(where), "runs": runs}
+
+
+def list_backup_files(space: Workspace, query: Mapping[str, str]) -> JsonObject:
+    """Return the files kept in the backup folder of one run (links are listed as such, never followed)."""
+    location = space.location(query.get("tree"), "tree")
+    run_id = run_id_from(query.get("run"))
+    with opened(space.open_tree(location)) as target, journal_open() as journal:
+        run = find_run(journal, target, run_id)
+        folders = {folder.run_id: folder for folder in list_backup_folders(target, journal, measure=False)}
+        files: list[JsonObject] = []
+        folder = folders.get(run_id)
+        stack = []
+        if folder is not None:
+            require_own_folders(target, folder.path)
+            stack.append(folder.path)
+        cut = len(folder.path) + 1 if folder is not None else 0
+        truncated = False
+        while stack and not truncated:
+            for entry in sorted(target.list_dir(stack.pop()), key=lambda item: item.path, reverse=True):
+                if entry.kind is EntryKind.DIR:
+                    stack.append(entry.path)
+                    continue
+                if len(files) >= MAX_BACKUP_FILES:
+                    truncated = True
+                    break
+                files.append(
+                    {
+                        "path": entry.path[cut:],
+                        "kind": entry.kind.value,
+                        "size": entry.size,
+                        "mtime_ns": entry.mtime_ns,
+                    }
+                )
+    files.sort(key=lambda item: str(item["path"]))
+    return {"run_id": run_id, "operation": run.operation, "files": files, "truncated": truncated}

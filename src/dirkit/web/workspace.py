@@ -1,0 +1,106 @@
+"""What one server holds between requests: the trees it was started with, compares, plans and jobs."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from dirkit.backends.protocol import Backend
+from dirkit.backends.trees import RemoteOptions, open_mirror_target, open_tree
+from dirkit.core.run.plan import Plan
+from dirkit.errors import UsageError
+from dirkit.report.messages import describe_error
+from dirkit.web.jobs import JobBoard
+from dirkit.web.security import hide_password, without_passwords
+
+RESULTS_KEPT = 8
+"""Compare reports and plans remembered (a report of 100k paths is tens of megabytes)."""
+MAX_LOCATION_CHARS = 4096
+Value = TypeVar("Value")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    """A plan shown to the page, and the two locations it was made from (to open them again to apply)."""
+
+    plan: Plan
+    source: str
+    target: str
+
+
+class Kept(Generic[Value]):
+    """The last few values of one kind, by a fresh id each (older ones are forgotten)."""
+
+    def __init__(self, prefix: str, size: int = RESULTS_KEPT) -> None:
+        self._values: OrderedDict[str, Value] = OrderedDict()
+        self._numbers = itertools.count(1)
+        self._prefix = prefix
+        self._size = size
+        self._lock = threading.Lock()
+
+    def add(self, value: Value) -> str:
+        """Keep value and return its id."""
+        with self._lock:
+            key = f"{self._prefix}-{next(self._numbers)}"
+            self._values[key] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+            return key
+
+    def get(self, key: str) -> Value | None:
+        """Return the value of an id, if it is still kept."""
+        with self._lock:
+            return self._values.get(key)
+
+
+@dataclass(slots=True)
+class Workspace:
+    """The state of one `dirkit serve`: its start trees, remote options, jobs, reports and plans."""
+
+    trees: Sequence[str] = ()
+    remote: RemoteOptions = field(default_factory=RemoteOptions)
+    reports: Kept[str] = field(default_factory=lambda: Kept[str]("report"))
+    plans: Kept[StoredPlan] = field(default_factory=lambda: Kept[StoredPlan]("plan"))
+    typed: set[str] = field(default_factory=set)
+    """Every location the page sent (passwords in them are hidden from every answer)."""
+    jobs: JobBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobBoard(self.message)
+        self.typed.update(self.trees)
+
+    def shown_trees(self) -> list[str]:
+        """Return the start trees as the page may see them (passwords hidden)."""
+        return [hide_password(tree) for tree in self.trees]
+
+    def location(self, value: object, name: str) -> str:
+        """Return the location the page means by value (a start tree's hidden form means that tree)."""
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f"{name}: give a directory path or an ftp:// or ftps:// URL")
+        if len(value) > MAX_LOCATION_CHARS or "\0" in value:
+            raise UsageError(f"{name}: not a usable location (too long, or holds a NUL)")
+        for tree in self.trees:
+            if value == hide_password(tree):
+                return tree
+        self.typed.add(value)
+        return value
+
+    def open_tree(self, location: str) -> Backend:
+        """Open a tree the page chose, as the CLI would."""
+        return open_tree(location, remote=self.remote)
+
+    def open_target(self, location: str, create: bool) -> Backend:
+        """Open a mirror target the page chose (a missing one is planned as empty, or made with create)."""
+        return open_mirror_target(location, create=create, remote=self.remote)
+
+    def scrub(self, text: str) -> str:
+        """Return text with every password the page or the command line gave hidden."""
+        return without_passwords(text, sorted(self.typed, key=len, reverse=True))
+
+    def message(self, error: BaseException) -> str:
+        """Return an error as the page sees it: one line naming the path and the reason, no password."""
+        return self.scrub(describe_error(error))
