@@ -38,6 +38,7 @@ PostView = Callable[[Workspace, Mapping[str, object]], JsonObject]
 GET_VIEWS: dict[str, GetView] = {
     "/api/runs": views.list_runs,
     "/api/backup-files": views.list_backup_files,
+    "/api/plan-steps": views.plan_steps,
 }
 POST_VIEWS: dict[str, PostView] = {
     "/api/compare": views.start_compare,

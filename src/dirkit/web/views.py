@@ -37,6 +37,9 @@ MAX_DIFFED_FILES = 1000
 """Changed files diffed for one compare page; later ones say so."""
 MAX_BACKUP_FILES = 5000
 """Files of one backup folder listed on the page."""
+MAX_STEPS_PER_PAGE = 500
+"""Steps of a plan sent to the page at a time."""
+MAX_SKIPPED_SHOWN = 1000
 RUN_ID = re.compile(r"[0-9A-Za-z.:-]{1,80}")
 
 
@@ -99,17 +102,49 @@ def start_compare(space: Workspace, body: Mapping[str, object]) -> JsonObject:
 
 
 def plan_json(plan: Plan, violations: tuple[str, ...] = ()) -> JsonObject:
-    """Return a plan as the page reviews it: its JSON form, each action with its one-line description."""
+    """Return a plan's header as the page reviews it: totals, steps per kind, skipped paths, guard verdicts.
+
+    The steps themselves come a page at a time from plan_steps (a plan can have 100k of them).
+    """
+    kinds: dict[str, int] = {}
+    for action in plan.actions:
+        kinds[action.kind.value] = kinds.get(action.kind.value, 0) + 1
     return {
         "operation": plan.operation,
         "source": shown_path(plan.source or ""),
         "target": shown_path(plan.target),
         "totals": totals_to_json(plan.totals),
         "summary": totals_line(plan.totals),
-        "actions": [{**action_to_json(action), "text": describe_action(action)} for action in plan.actions],
-        "skipped": [{"path": skipped.path, "reason": skipped.reason} for skipped in plan.skipped],
+        "kinds": kinds,
+        "skipped": [{"path": item.path, "reason": item.reason} for item in plan.skipped[:MAX_SKIPPED_SHOWN]],
+        "skipped_count": len(plan.skipped),
         "violations": list(violations),
     }
+
+
+def plan_steps(space: Workspace, query: Mapping[str, str]) -> JsonObject:
+    """Return the steps of a plan from offset on (hidden kinds left out): JSON records with descriptions."""
+    stored = space.plans.get(query.get("plan", ""))
+    if stored is None:
+        raise UsageError(
+            f"{query.get('plan')}: no such plan (plans are kept until a few newer ones are made)"
+        )
+    try:
+        offset = max(0, int(query.get("offset", "0")))
+        limit = min(MAX_STEPS_PER_PAGE, max(1, int(query.get("limit", str(MAX_STEPS_PER_PAGE)))))
+    except ValueError as error:
+        raise UsageError("offset and limit must be whole numbers") from error
+    hidden = set(filter(None, query.get("hide", "").split(",")))
+    actions = stored.plan.actions
+    steps: list[JsonObject] = []
+    index = offset
+    while index < len(actions) and len(steps) < limit:
+        action = actions[index]
+        if action.kind.value not in hidden:
+            steps.append({"index": index, **action_to_json(action), "text": describe_action(action)})
+        index += 1
+    remaining = sum(1 for action in actions[index:] if action.kind.value not in hidden)
+    return {"steps": steps, "next": index if remaining else None, "remaining": remaining}
 
 
 def start_plan(space: Workspace, body: Mapping[str, object]) -> JsonObject:

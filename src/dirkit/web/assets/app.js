@@ -110,28 +110,26 @@
     return row;
   }
 
-  function showActions(reset) {
+  async function showActions(reset) {
     const body = byId("plan-actions").tBodies[0];
-    if (reset) {
-      body.textContent = "";
-      planShown = 0;
-    }
+    if (reset) planShown = 0;
+    const page = await get("/api/plan-steps", {
+      plan: plan.plan_id,
+      offset: planShown,
+      limit: CHUNK,
+      hide: Array.from(hiddenKinds).join(","),
+    });
+    if (reset) body.textContent = "";
     const part = document.createDocumentFragment();
-    let added = 0;
-    for (; planShown < plan.actions.length && added < CHUNK; planShown++) {
-      const action = plan.actions[planShown];
-      if (hiddenKinds.has(action.kind)) continue;
-      part.appendChild(actionRow(action, planShown));
-      added++;
-    }
+    for (const step of page.steps) part.appendChild(actionRow(step, step.index));
     body.appendChild(part);
+    planShown = page.next === null ? plan.totals.actions : page.next;
     const more = byId("more-actions");
-    const left = plan.actions.length - planShown;
-    more.hidden = left <= 0;
-    more.textContent = "show more (" + left + " steps not shown yet)";
+    more.hidden = page.remaining === 0;
+    more.textContent = "show more (" + page.remaining + " steps not shown yet)";
   }
 
-  function showPlan(result) {
+  async function showPlan(result) {
     plan = result;
     hiddenKinds.clear();
     byId("plan-view").hidden = false;
@@ -141,11 +139,9 @@
     const violations = byId("plan-violations");
     violations.textContent = "";
     for (const text of result.violations) violations.appendChild(el("li", "", "a run would refuse: " + text));
-    const counts = new Map();
-    for (const action of result.actions) counts.set(action.kind, (counts.get(action.kind) || 0) + 1);
     const filters = byId("plan-filters");
     filters.textContent = "";
-    for (const [kind, count] of counts) {
+    for (const [kind, count] of Object.entries(result.kinds)) {
       const label = el("label", "k-" + kind);
       const box = document.createElement("input");
       box.type = "checkbox";
@@ -154,7 +150,7 @@
       box.addEventListener("change", () => {
         if (box.checked) hiddenKinds.delete(kind);
         else hiddenKinds.add(kind);
-        showActions(true);
+        guarded("listing steps", () => showActions(true).then(() => say("")));
       });
       label.appendChild(box);
       label.appendChild(document.createTextNode(" " + kind.replace("_", " ") + " (" + count + ")"));
@@ -163,8 +159,11 @@
     const skipped = byId("plan-skipped");
     skipped.textContent = "";
     for (const item of result.skipped) skipped.appendChild(el("li", "", "left alone: " + item.path + ": " + item.reason));
-    byId("apply").disabled = result.actions.length === 0;
-    showActions(true);
+    if (result.skipped_count > result.skipped.length) {
+      skipped.appendChild(el("li", "", "and " + (result.skipped_count - result.skipped.length) + " more left alone"));
+    }
+    byId("apply").disabled = result.totals.actions === 0;
+    await showActions(true);
     document.body.setAttribute("data-plan", result.plan_id);
   }
 
@@ -173,7 +172,7 @@
       const body = trees();
       body.delete = !byId("no-delete").checked;
       const result = await follow(await post("/api/plan", body));
-      showPlan(result);
+      await showPlan(result);
       say(result.summary);
     });
   }
@@ -291,7 +290,7 @@
   byId("compare").addEventListener("click", compare);
   byId("plan").addEventListener("click", makePlan);
   byId("apply").addEventListener("click", apply);
-  byId("more-actions").addEventListener("click", () => showActions(false));
+  byId("more-actions").addEventListener("click", () => guarded("listing steps", () => showActions(false).then(() => say(""))));
   byId("show-runs").addEventListener("click", () => guarded("listing runs", () => showRuns().then(() => say(""))));
   document.body.setAttribute("data-ready", "1");
 })();
