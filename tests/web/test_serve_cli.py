@@ -47,6 +47,10 @@ def test_serve_prints_a_token_url_and_stops_cleanly_on_ctrl_c() -> None:
         (["serve", "--port", "70000"], "dirkit: --port 70000: not a port number"),
         (["serve", "a", "b", "c"], "dirkit: serve takes at most two trees"),
         (["serve", "--bind", "192.0.2.1"], "dirkit: 192.0.2.1:0: cannot listen there"),
+        (
+            ["serve", "--bind", "0.0.0.0"],
+            "dirkit: --bind 0.0.0.0: give the one address the page will be opened at",
+        ),
     ],
 )
 def test_bad_serve_options_are_one_line_errors(

@@ -41,6 +41,8 @@ examples:
 """
 
 LOOPBACK = "127.0.0.1"
+WILDCARDS = ("", "0.0.0.0", "::")
+"""Addresses that listen everywhere: refused, since requests must name the one address served."""
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
     def warn(text: str) -> None:
         print(f"dirkit: warning: {text}", file=sys.stderr)
 
+    if args.bind in WILDCARDS:
+        raise UsageError(
+            f"--bind {args.bind}: give the one address the page will be opened at "
+            "(the Host header of every request is checked against it)"
+        )
     remote = remote_options_from_args(args)
     try:
         server = start_server(args.trees, remote, args.bind, args.port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -58,6 +59,8 @@ class DirkitServer(ThreadingHTTPServer):
     def __init__(
         self, address: tuple[str, int], workspace: Workspace, secrets: Secrets | None = None
     ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, RequestHandler)
         self.workspace = workspace
         host, port = self.server_address[0], self.server_address[1]
@@ -67,8 +70,7 @@ class DirkitServer(ThreadingHTTPServer):
 
     def url(self, with_token: bool = True) -> str:
         """Return the page's address (with the token, for the first visit)."""
-        shown = "127.0.0.1" if self.bind_host in ("0.0.0.0", "") else self.bind_host
-        host = f"[{shown}]" if ":" in shown else shown
+        host = f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
         base = f"http://{host}:{self.port}/"
         return f"{base}?token={self.gate.secrets.token}" if with_token else base
 
