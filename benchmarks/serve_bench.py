@@ -7,7 +7,8 @@ generated under /work/bench-serve/ and removed at the end. A server runs in this
 port 0; headless Chromium (Debian's /usr/bin/chromium through Playwright) opens the page, clicks Compare
 and then Plan, and prints per round: the seconds from the click until the compare report is loaded in
 its frame, the report frame's first contentful paint after its own navigation started (target < 2 s),
-and the seconds from the Plan click until the first 500 steps of the plan are drawn.
+and the seconds from the Plan click until the first 500 steps of the plan are drawn; then, for scale, the
+times of `dirkit compare --html` and `dirkit mirror --dry-run --json` on the same trees in the same round.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +32,14 @@ PAINT = (
     ".observe({type: 'paint', buffered: true}))"
 )
 MINUTES = 600_000
+DIRKIT = [sys.executable, "-m", "dirkit"]
+
+
+def timed(argv: list[str]) -> float:
+    """Run a dirkit command with its output thrown away; return its wall time."""
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
 
 
 def measure(left: Path, right: Path, rounds: int) -> dict[str, list[float]]:
@@ -44,6 +54,8 @@ def measure(left: Path, right: Path, rounds: int) -> dict[str, list[float]]:
         "report first paint": [],
         "report drawn": [],
         "plan drawn": [],
+        "cli compare --html": [],
+        "cli mirror --dry-run": [],
     }
     server = start_server([str(left), str(right)], RemoteOptions(), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
@@ -71,6 +83,14 @@ def measure(left: Path, right: Path, rounds: int) -> dict[str, list[float]]:
                 page.wait_for_selector("body[data-plan]", timeout=MINUTES)
                 found["plan drawn"].append(time.perf_counter() - start)
                 assert page.locator("tr.action").count() == 500
+            found["cli compare --html"].append(
+                timed(
+                    [*DIRKIT, "compare", "-q", "--html", str(left.parent / "cli.html"), str(left), str(right)]
+                )
+            )
+            found["cli mirror --dry-run"].append(
+                timed([*DIRKIT, "mirror", "--dry-run", "--json", str(left), str(right)])
+            )
     finally:
         server.shutdown()
         thread.join()

@@ -15,7 +15,7 @@ from dirkit.core.run.plan import Plan
 from dirkit.errors import UsageError
 from dirkit.report.messages import describe_error
 from dirkit.web.jobs import JobBoard
-from dirkit.web.security import hide_password, without_passwords
+from dirkit.web.security import hide_password, url_password, without_passwords
 
 RESULTS_KEPT = 8
 """Compare reports and plans remembered (a report of 100k paths is tens of megabytes)."""
@@ -65,13 +65,15 @@ class Workspace:
     remote: RemoteOptions = field(default_factory=RemoteOptions)
     reports: Kept[str] = field(default_factory=lambda: Kept[str]("report"))
     plans: Kept[StoredPlan] = field(default_factory=lambda: Kept[StoredPlan]("plan"))
-    typed: set[str] = field(default_factory=set)
-    """Every location the page sent (passwords in them are hidden from every answer)."""
+    with_passwords: tuple[str, ...] = ()
+    """The locations given with a password in them (longest first), hidden from every answer; replaced
+    whole when one is added, so that threads reading it never see it change."""
     jobs: JobBoard = field(init=False)
+    _adding: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBoard(self.message)
-        self.typed.update(self.trees)
+        self._note_passwords(self.trees)
 
     def shown_trees(self) -> list[str]:
         """Return the start trees as the page may see them (passwords hidden)."""
@@ -86,8 +88,14 @@ class Workspace:
         for tree in self.trees:
             if value == hide_password(tree):
                 return tree
-        self.typed.add(value)
+        self._note_passwords([value])
         return value
+
+    def _note_passwords(self, locations: Sequence[str]) -> None:
+        found = {location for location in locations if url_password(location) is not None}
+        with self._adding:
+            if not found <= set(self.with_passwords):
+                self.with_passwords = tuple(sorted({*self.with_passwords, *found}, key=len, reverse=True))
 
     def open_tree(self, location: str) -> Backend:
         """Open a tree the page chose, as the CLI would."""
@@ -99,7 +107,7 @@ class Workspace:
 
     def scrub(self, text: str) -> str:
         """Return text with every password the page or the command line gave hidden."""
-        return without_passwords(text, sorted(self.typed, key=len, reverse=True))
+        return without_passwords(text, self.with_passwords)
 
     def message(self, error: BaseException) -> str:
         """Return an error as the page sees it: one line naming the path and the reason, no password."""
