@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,16 @@ def test_passwords_are_hidden_typed_and_decoded() -> None:
         "ftp://me:***@host/dir: login as me with *** failed (***)"
     )
     assert hide_password("/plain/path:with@signs") == "/plain/path:with@signs"
+
+
+def test_broken_and_abandoned_requests_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    with serving() as client:
+        for raw in (b"NOT HTTP\r\n\r\n", b"GET / HTTP/1.0\r\nHost: 127.0.0.1", b"\x16\x03\x01\x00"):
+            with socket.create_connection(("127.0.0.1", client.server.port), timeout=10) as connection:
+                connection.sendall(raw)
+                connection.shutdown(socket.SHUT_WR)
+                connection.recv(4096)
+        assert client.request("GET", "/").status == 200
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert captured.err == ""

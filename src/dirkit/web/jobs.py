@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dirkit.errors import RefusedError
 from dirkit.ops.run.execute import Progress
 
 JOBS_KEPT = 50
@@ -106,7 +107,7 @@ class JobBoard:
         """Start work in a new thread and return its job (stoppable: it watches job.stop)."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("the server is stopping")
+                raise RefusedError("the server is stopping; no new work is started")
             job = Job(f"{kind}-{next(self._numbers)}", kind, threading.Event(), stoppable)
             self._jobs[job.job_id] = job
             self._forget_old()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from dirkit.web.page import ASSETS, asset_text, render_index
 from dirkit.web.security import CSRF_HEADER, TOKEN_HEADER, Gate, Secrets, allowed_hosts, token_cookie
 from dirkit.web.workspace import Workspace
 
+log = logging.getLogger("dirkit")
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_TIMEOUT_SECONDS = 10.0
 """A client that sends nothing for this long is dropped (so stopping the server never waits on one)."""
@@ -73,6 +75,10 @@ class DirkitServer(ThreadingHTTPServer):
         host = f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
         base = f"http://{host}:{self.port}/"
         return f"{base}?token={self.gate.secrets.token}" if with_token else base
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Log a request that failed past its handler (a client gone mid-answer) instead of printing it."""
+        log.debug("request from %s failed", client_address, exc_info=True)
 
     def close(self) -> None:
         """Stop the jobs (runs finish their current steps), then close the socket and join request threads."""
