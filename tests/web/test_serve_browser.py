@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends.local import LocalBackend
+from dirkit.ops.run.recovery import claim_tree
+from dirkit.state.journal import Journal
 from tests.report.browser import chromium
 from tests.support import read_files
 from tests.web.served import serving
@@ -105,6 +108,17 @@ def test_compare_plan_apply_undo_restore_in_chromium(make_tree: MakeTree, tmp_pa
         page.wait_for_selector("body[data-run='done']", timeout=STEP_MS)
         assert files_of(right) == {**right_before, "docs/guide.txt": left_files["docs/guide.txt"]}
         page.screenshot(path=shots / "4-restored.png", full_page=True)
+
+        journal = Journal.open()
+        try:
+            with claim_tree(journal, LocalBackend(str(right)), "mirror"):
+                page.locator("tr.run").first.locator("button.undo").click()
+                page.wait_for_selector("body[data-run='refused']", timeout=STEP_MS)
+        finally:
+            journal.close()
+        assert "another dirkit run is working on this tree: run " in page.inner_text("#message")
+        assert page.get_attribute("#message", "class") == "error"
+        assert files_of(right) == {**right_before, "docs/guide.txt": left_files["docs/guide.txt"]}
         assert page.locator("img").count() == 0
         assert report.locator("img").count() == 0
         assert problems == []
