@@ -92,7 +92,8 @@ class Tools:
         return [*self._dirkit(), f"{self.base}/{folder}", str(local)]
 
     def _dirkit(self) -> list[str]:
-        return [sys.executable, "-m", "dirkit", "mirror", "-q", "--force", "--connections", str(self.connections)]
+        connections = str(self.connections)
+        return [sys.executable, "-m", "dirkit", "mirror", "-q", "--force", "--connections", connections]
 
     def lftp_up(self, local: Path, folder: str) -> list[str]:
         """Return lftp's reverse mirror (upload)."""
@@ -187,9 +188,8 @@ def report(row: str, times: dict[str, list[float]]) -> None:
     """Print a row's medians and dirkit's ratio to each peer."""
     medians = {tool: statistics.median(values) for tool, values in times.items()}
     shown = "  ".join(f"{tool} {value:6.2f}s" for tool, value in medians.items())
-    ratios = "  ".join(
-        f"dirkit/{tool} {medians['dirkit'] / value:4.2f}x" for tool, value in medians.items() if tool != "dirkit"
-    )
+    peers = [(tool, value) for tool, value in medians.items() if tool != "dirkit"]
+    ratios = "  ".join(f"dirkit/{tool} {medians['dirkit'] / value:4.2f}x" for tool, value in peers)
     print(f"{row:9} {shown}   {ratios}", flush=True)
 
 
@@ -214,7 +214,8 @@ def bench(args: argparse.Namespace) -> None:
             "lftp": tools.lftp_down,
             "rclone": tools.rclone_down,
         }
-        rows = {row: {tool: [] for tool in uploads} for row in ("upload", "download", "noop", "changed")}
+        names = ("upload", "download", "noop", "changed")
+        rows: dict[str, dict[str, list[float]]] = {row: {tool: [] for tool in uploads} for row in names}
         notes: set[str] = set()
         for round_number in range(args.rounds):
             order = list(uploads)

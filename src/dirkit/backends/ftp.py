@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ftplib
 import tempfile
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
+from dirkit.backends.ftp_commands import file_times, mlsd_facts, read_listing, surely_absent
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
@@ -195,18 +197,25 @@ class FtpBackend:
         except ftplib.error_perm as error:
             self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
         if self._traits.mlsd:
-            found = [parse_mlsd_facts(from_wire(name), facts) for name, facts in ftp.mlsd("", MLSD_FACTS)]
+            ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
+            found = [
+                parse_mlsd_facts(from_wire(name), facts)
+                for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
+            ]
             return [item for item in found if item is not None]
-        lines: list[str] = []
-        ftp.retrlines("LIST -a", lines.append)
+        lines = read_listing(ftp, "LIST -a")
         listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
         if not self._traits.mdtm:
             return listed
-        return [
-            item if item.kind is not EntryKind.FILE or (times_for and item.name != times_for) else
-            Listed(item.name, item.kind, item.size, self._mdtm(ftp, join_path(path, item.name)), item.mode)
-            for item in listed
-        ]  # fmt: skip
+        timed = [
+            index
+            for index, item in enumerate(listed)
+            if item.kind is EntryKind.FILE and (not times_for or item.name == times_for)
+        ]
+        times = file_times(ftp, [self._wire(join_path(path, listed[index].name)) for index in timed])
+        for index, mtime_ns in zip(timed, times, strict=True):
+            listed[index] = dataclasses.replace(listed[index], mtime_ns=mtime_ns)
+        return listed
 
     def _mdtm(self, ftp: ftplib.FTP, path: RelPath) -> int | None:
         """Return a file's time by MDTM, or None if the server gives none."""
@@ -226,6 +235,8 @@ class FtpBackend:
                     errno.ENOENT, "no such folder on the server", self._shown(ROOT)
                 ) from None
             return Entry(ROOT, EntryKind.DIR)
+        if surely_absent(ftp, self._wire(path)):
+            raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
         name = base_name(path)
         try:
             children = self._listed(ftp, parent_path(path), times_for=name)

@@ -49,7 +49,39 @@ class TlsOptions:
         return context
 
 
-class PlainFtp(ftplib.FTP):
+class TypeOnce(ftplib.FTP):
+    """ftplib.FTP that sends TYPE only when it changes (ftplib sends TYPE I before every transfer)."""
+
+    transfer_type = ""
+    """The TYPE command in force on this session ('' after connect: the server's default)."""
+
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
+    ) -> str:
+        """Connect (a new session starts in the server's default type)."""
+        self.transfer_type = ""
+        return super().connect(host, port, timeout, source_address)
+
+    def voidcmd(self, cmd: str) -> str:
+        """Send a command and expect a 2xx reply; a TYPE already in force is not sent again."""
+        if cmd.startswith("TYPE ") and cmd == self.transfer_type:
+            return "200 type unchanged"
+        reply = super().voidcmd(cmd)
+        if cmd.startswith("TYPE "):
+            self.transfer_type = cmd
+        return reply
+
+    def sendcmd(self, cmd: str) -> str:
+        """Send a command and return the reply; a TYPE already in force is not sent again."""
+        if cmd.startswith("TYPE ") and cmd == self.transfer_type:
+            return "200 type unchanged"
+        reply = super().sendcmd(cmd)
+        if cmd.startswith("TYPE "):
+            self.transfer_type = cmd if reply.startswith("2") else ""
+        return reply
+
+
+class PlainFtp(TypeOnce):
     """ftplib.FTP that tries EPSV first and falls back to PASV for good after the first refusal."""
 
     def __init__(self, timeout: float) -> None:
@@ -74,7 +106,7 @@ def _passive_address(ftp: PlainFtp | TlsFtp) -> tuple[str, int]:
     return str(peer[0]), int(port)
 
 
-class TlsFtp(ftplib.FTP_TLS):
+class TlsFtp(ftplib.FTP_TLS, TypeOnce):
     """ftplib.FTP_TLS that reuses the control connection's TLS session on data connections.
 
     vsftpd and ProFTPD refuse data connections that do not (522); ftplib does not (cpython#63699).
@@ -93,6 +125,7 @@ class TlsFtp(ftplib.FTP_TLS):
         if not self.implicit:
             return super().connect(host, port, timeout, source_address)
         self.host, self.port = host, port
+        self.transfer_type = ""
         raw = socket.create_connection((host, port), self.timeout)
         self.sock = self.context.wrap_socket(raw, server_hostname=host)
         self.af = self.sock.family
