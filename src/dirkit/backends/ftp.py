@@ -11,7 +11,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
-from dirkit.backends.ftp_commands import file_times, mlsd_facts, read_listing, surely_absent
+from dirkit.backends.ftp_commands import (
+    file_times,
+    first_refusal,
+    mlsd_facts,
+    pipelined,
+    read_listing,
+    surely_absent,
+    time_command,
+    upload_finish,
+)
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
@@ -294,11 +303,7 @@ class FtpBackend:
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
-                if mode is not None and self._traits.site_chmod:
-                    self._chmod(ftp, temporary, mode)
-                if mtime_ns is not None and self._traits.can_set_mtime:
-                    self._set_time(ftp, temporary, mtime_ns)
-                self._move(ftp, temporary, path, replace=True)
+                self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
                     ftp.delete(self._wire(temporary))
@@ -309,6 +314,30 @@ class FtpBackend:
                 kept = self._mdtm(ftp, path) if self._traits.mdtm else None
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _finish_upload(
+        self, ftp: ftplib.FTP, temporary: RelPath, path: RelPath, mtime_ns: int | None, mode: int | None
+    ) -> None:
+        """Give an uploaded temporary file its mode and time and rename it into place, pipelined.
+
+        The commands go out together and every reply is read (one round trip instead of three). If
+        the rename went through but a metadata command was refused, the complete file is in place
+        and the refusal is raised; a rerun sets what is missing.
+        """
+        renames = self._traits.replaces_on_rename
+        stamp = None if mtime_ns is None else format_ftp_time(mtime_ns)
+        commands = upload_finish(self._traits, self._wire(temporary), self._wire(path), stamp, mode)
+        replies = pipelined(ftp, commands)
+        refusal = first_refusal(replies)
+        if refusal is None:
+            if not renames:
+                self._move(ftp, temporary, path, replace=True)
+            return
+        if renames and isinstance(replies[-1], str):
+            raise translate_ftp_error(refusal, self._shown(path)) from None
+        if renames and refusal in replies[-2:] and isinstance(refusal, ftplib.error_perm):
+            self._refine(ftp, path, refusal, lambda found: refuse_dir(found, path, self._shown(path)))
+        raise refusal
 
     def _move(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> None:
         """Rename old to new on the server; a replace frees the name first where renames do not replace."""
@@ -391,16 +420,10 @@ class FtpBackend:
 
     def _set_time(self, ftp: ftplib.FTP, path: RelPath, mtime_ns: int) -> None:
         """Set a file's time with MFMT, else vsftpd's two-argument MDTM, else SITE UTIME."""
-        stamp = format_ftp_time(mtime_ns)
-        wire = self._wire(path)
-        if self._traits.mfmt:
-            ftp.sendcmd(f"MFMT {stamp} {wire}")
-        elif self._traits.mdtm_sets_time:
-            ftp.sendcmd(f"MDTM {stamp} {wire}")
-        elif self._traits.site_utime:
-            ftp.sendcmd(f"SITE UTIME {stamp} {wire}")
-        else:
+        command = time_command(self._traits, format_ftp_time(mtime_ns), self._wire(path))
+        if command is None:
             raise UnsupportedError(errno.EOPNOTSUPP, "this server cannot set file times", self._shown(path))
+        ftp.sendcmd(command)
 
     def _chmod(self, ftp: ftplib.FTP, path: RelPath, mode: int) -> None:
         """Set permission bits with SITE CHMOD."""

@@ -14,7 +14,7 @@ import ftplib
 import ssl
 from collections.abc import Sequence
 
-from dirkit.backends.ftp_listing import WIRE_ENCODING, parse_ftp_time
+from dirkit.backends.ftp_listing import WIRE_ENCODING, ServerTraits, parse_ftp_time
 from dirkit.backends.ftp_session import reply_code
 
 PIPELINE_DEPTH = 64
@@ -45,13 +45,17 @@ def mlsd_facts(line: str) -> tuple[str, dict[str, str]]:
     return name, facts
 
 
-def pipelined(ftp: ftplib.FTP, commands: Sequence[str]) -> list[str | None]:
-    """Send commands in batches and return each reply (None for a 5xx refusal).
+Reply = str | ftplib.Error
+"""A reply's text, or the refusal ftplib raised for it."""
 
-    Only for commands that change nothing and whose refusal is harmless (MDTM, SIZE). A 4xx reply
-    or a dropped connection raises, leaving the session out of step: the pool then drops it.
+
+def pipelined(ftp: ftplib.FTP, commands: Sequence[str]) -> list[Reply]:
+    """Send commands in batches and return each one's reply (refusals as their ftplib errors).
+
+    Every reply is read, so the session stays in step whatever the server answered; a dropped
+    connection raises (the pool then drops the session).
     """
-    replies: list[str | None] = []
+    replies: list[Reply] = []
     sock = ftp.sock
     assert sock is not None
     for start in range(0, len(commands), PIPELINE_DEPTH):
@@ -60,29 +64,65 @@ def pipelined(ftp: ftplib.FTP, commands: Sequence[str]) -> list[str | None]:
         for _ in batch:
             try:
                 replies.append(ftp.getresp())
-            except ftplib.error_perm:
-                replies.append(None)
+            except (ftplib.error_perm, ftplib.error_temp, ftplib.error_reply) as error:
+                replies.append(error)
     return replies
 
 
 def file_times(ftp: ftplib.FTP, wire_paths: Sequence[str]) -> list[int | None]:
-    """Return the MDTM time of each file (None where the server gives none), asked in pipelined batches."""
+    """Return the MDTM time of each file (None where the server gives none), asked in pipelined batches.
+
+    A 4xx reply (busy, closing) is raised once every reply is read.
+    """
     replies = pipelined(ftp, [f"MDTM {path}" for path in wire_paths])
-    return [parse_ftp_time(reply[4:]) if reply and reply.startswith("213") else None for reply in replies]
+    for reply in replies:
+        if isinstance(reply, ftplib.error_temp):
+            raise reply
+    return [
+        parse_ftp_time(reply[4:]) if isinstance(reply, str) and reply.startswith("213") else None
+        for reply in replies
+    ]
 
 
 def surely_absent(ftp: ftplib.FTP, wire_path: str) -> bool:
-    """Tell whether nothing is at a path, by SIZE and CWD both refusing it with 550.
+    """Tell whether nothing is at a path: SIZE and CWD, sent together, both refuse it with 550.
 
     False means "ask the listing": something may be there, or the server answered otherwise. A
     link to nothing also answers 550 to both, as it does to RETR.
     """
-    for command in (f"SIZE {wire_path}", f"CWD {wire_path}"):
-        try:
-            ftp.sendcmd(command)
-        except ftplib.error_perm as error:
-            if reply_code(error) != "550":
-                return False
-            continue
-        return False
-    return True
+    replies = pipelined(ftp, [f"SIZE {wire_path}", f"CWD {wire_path}"])
+    return all(isinstance(reply, ftplib.error_perm) and reply_code(reply) == "550" for reply in replies)
+
+
+def first_refusal(replies: Sequence[Reply]) -> ftplib.Error | None:
+    """Return the first refusal among replies, or None if every command was accepted."""
+    return next((reply for reply in replies if isinstance(reply, ftplib.Error)), None)
+
+
+def time_command(traits: ServerTraits, stamp: str, wire_path: str) -> str | None:
+    """Return the command that sets a file's time (MFMT, else vsftpd's MDTM, else SITE UTIME), or None."""
+    if traits.mfmt:
+        return f"MFMT {stamp} {wire_path}"
+    if traits.mdtm_sets_time:
+        return f"MDTM {stamp} {wire_path}"
+    if traits.site_utime:
+        return f"SITE UTIME {stamp} {wire_path}"
+    return None
+
+
+def upload_finish(
+    traits: ServerTraits, temporary: str, final: str, stamp: str | None, mode: int | None
+) -> list[str]:
+    """Return the commands that give an uploaded temporary file its mode and time, then its final name.
+
+    The rename is left out where renames do not replace (the caller frees the name first).
+    """
+    commands: list[str] = []
+    if mode is not None and traits.site_chmod:
+        commands.append(f"SITE CHMOD {mode & 0o7777:o} {temporary}")
+    timing = time_command(traits, stamp, temporary) if stamp is not None else None
+    if timing is not None:
+        commands.append(timing)
+    if traits.replaces_on_rename:
+        commands += [f"RNFR {temporary}", f"RNTO {final}"]
+    return commands
