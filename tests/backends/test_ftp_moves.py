@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ftplib
 import os
+import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends.ftp_session import LeanSession
 from dirkit.backends.local import LocalBackend
 from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import ActionKind
@@ -36,17 +38,30 @@ class SentCommands:
             self.verbs[line.split(" ", 1)[0].upper()] += 1
 
 
+TRANSFERS = {"RETR", "STOR", "LIST", "MLSD", "NLST"}
+"""Commands that open a data connection: counted where the connection is opened (some are pipelined)."""
+
+
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SentCommands]:
-    """Yield a counter of every FTP command sent from here on."""
+    """Yield a counter of the FTP commands sent one by one, and of every transfer, from here on."""
     counter = SentCommands()
-    original = ftplib.FTP.putcmd
+    original_put = ftplib.FTP.putcmd
+    original_transfer = LeanSession.ntransfercmd
 
-    def counting(self: ftplib.FTP, line: str) -> None:
-        counter.add(line)
-        original(self, line)
+    def counting_put(self: ftplib.FTP, line: str) -> None:
+        if line.split(" ", 1)[0].upper() not in TRANSFERS:
+            counter.add(line)
+        original_put(self, line)
 
-    monkeypatch.setattr(ftplib.FTP, "putcmd", counting)
+    def counting_transfer(
+        self: LeanSession, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
+        counter.add(cmd)
+        return original_transfer(self, cmd, rest)
+
+    monkeypatch.setattr(ftplib.FTP, "putcmd", counting_put)
+    monkeypatch.setattr(LeanSession, "ntransfercmd", counting_transfer)
     yield counter
 
 
