@@ -14,7 +14,9 @@ Rows (each tool on its own folder of the same server, in turn, every round):
   changed   the upload again after 1% of the files changed (new bytes, same size, new mtime)
 The server is started from tests/backends/ftp_servers.py (anonymous writable folders). rclone is
 configured by environment variables (RCLONE_CONFIG_BENCH_*), its password from `rclone obscure`.
-Ratios are dirkit's median over each peer's median: <= 1.0 meets issue 12's targets.
+Ratios are dirkit's median over each peer's median: <= 1.0 meets issue 12's targets. The column
+"ftplib" is the floor, benchmarks/ftp_floor.py: the smallest plain-ftplib program sending the same
+commands one at a time (no backups, journal or checks), i.e. what Python and ftplib alone cost.
 """
 
 from __future__ import annotations
@@ -104,6 +106,17 @@ class Tools:
         """Return lftp's mirror (download)."""
         script = f"{self.lftp_set}; {self.lftp_open}; mirror -P {self.connections} /{folder} {local}; quit"
         return ["lftp", "-e", script]
+
+    def floor_up(self, local: Path, folder: str) -> list[str]:
+        """Return the plain-ftplib floor's upload (benchmarks/ftp_floor.py)."""
+        return [*self._floor(), "up", str(local), str(self.server.port), folder]
+
+    def floor_down(self, local: Path, folder: str) -> list[str]:
+        """Return the plain-ftplib floor's download."""
+        return [*self._floor(), "down", str(local), str(self.server.port), folder]
+
+    def _floor(self) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.ftp_floor", "--connections", str(self.connections)]
 
     def rclone_up(self, local: Path, folder: str) -> list[str]:
         """Return rclone's sync to the server."""
@@ -214,11 +227,13 @@ def bench(args: argparse.Namespace) -> None:
             "dirkit": tools.dirkit_up,
             "lftp": tools.lftp_up,
             "rclone": tools.rclone_up,
+            "ftplib": tools.floor_up,
         }
         downloads: dict[str, Command] = {
             "dirkit": tools.dirkit_down,
             "lftp": tools.lftp_down,
             "rclone": tools.rclone_down,
+            "ftplib": tools.floor_down,
         }
         names = ("upload", "download", "noop", "changed")
         rows: dict[str, dict[str, list[float]]] = {row: {tool: [] for tool in uploads} for row in names}

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
 from dirkit.backends.ftp_commands import (
+    Probe,
     file_times,
     first_refusal,
     mlsd_facts,
     pipelined,
+    probe_path,
     read_listing,
-    surely_absent,
     time_command,
     upload_finish,
 )
@@ -244,8 +245,11 @@ class FtpBackend:
                     errno.ENOENT, "no such folder on the server", self._shown(ROOT)
                 ) from None
             return Entry(ROOT, EntryKind.DIR)
-        if surely_absent(ftp, self._wire(path)):
+        found = probe_path(ftp, self._wire(path))
+        if found is Probe.ABSENT:
             raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
+        if found is Probe.FOLDER and not self._traits.site_chmod:
+            return Entry(path, EntryKind.DIR)  # all a listing would add is a mode this server does not keep
         name = base_name(path)
         try:
             children = self._listed(ftp, parent_path(path), times_for=name)

@@ -10,6 +10,7 @@ short replies on the control connection instead of listing its folder.
 
 from __future__ import annotations
 
+import enum
 import ftplib
 import ssl
 from collections.abc import Sequence
@@ -84,14 +85,28 @@ def file_times(ftp: ftplib.FTP, wire_paths: Sequence[str]) -> list[int | None]:
     ]
 
 
-def surely_absent(ftp: ftplib.FTP, wire_path: str) -> bool:
-    """Tell whether nothing is at a path: SIZE and CWD, sent together, both refuse it with 550.
+class Probe(enum.Enum):
+    """What two short replies tell of a path."""
 
-    False means "ask the listing": something may be there, or the server answered otherwise. A
-    link to nothing also answers 550 to both, as it does to RETR.
+    ABSENT = "absent"
+    """SIZE and CWD both refused it with 550: nothing is there."""
+    FOLDER = "folder"
+    """CWD entered it."""
+    UNKNOWN = "unknown"
+    """Something else: ask the listing."""
+
+
+def probe_path(ftp: ftplib.FTP, wire_path: str) -> Probe:
+    """Tell what is at a path from SIZE and CWD, sent together (one round trip, no data connection).
+
+    A link to nothing also answers 550 to both, as it does to RETR, so it counts as absent.
     """
-    replies = pipelined(ftp, [f"SIZE {wire_path}", f"CWD {wire_path}"])
-    return all(isinstance(reply, ftplib.error_perm) and reply_code(reply) == "550" for reply in replies)
+    size, cwd = pipelined(ftp, [f"SIZE {wire_path}", f"CWD {wire_path}"])
+    if isinstance(cwd, str) and cwd.startswith("2"):
+        return Probe.FOLDER
+    if all(isinstance(reply, ftplib.error_perm) and reply_code(reply) == "550" for reply in (size, cwd)):
+        return Probe.ABSENT
+    return Probe.UNKNOWN
 
 
 def first_refusal(replies: Sequence[Reply]) -> ftplib.Error | None:
