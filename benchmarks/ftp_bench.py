@@ -235,6 +235,10 @@ def bench(args: argparse.Namespace) -> None:
             "rclone": tools.rclone_down,
             "ftplib": tools.floor_down,
         }
+        warm = work / "warm"
+        make_site(warm, 20)
+        for tool, upload in uploads.items():
+            timed(upload(warm, server_folder(server, f"warm-{tool}").name), env)  # caches, bytecode
         names = ("upload", "download", "noop", "changed")
         rows: dict[str, dict[str, list[float]]] = {row: {tool: [] for tool in uploads} for row in names}
         notes: set[str] = set()
