@@ -16,6 +16,8 @@ from dirkit.backends.ftp_session import LeanSession
 from dirkit.backends.local import LocalBackend
 from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import ActionKind
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.paths import RelPath
 from dirkit.ops.run.mirror import MirrorOptions, mirror_trees, plan_mirror_trees
 from dirkit.ops.run.undo import undo_run
 from dirkit.state.journal import Journal
@@ -162,5 +164,23 @@ def test_a_file_changed_behind_dirkit_at_another_size_or_time_is_not_trusted(
         planned = plan_mirror_trees(LocalBackend(str(source)), target, FORCE).plan
         assert ActionKind.RENAME not in [action.kind for action in planned.actions]
         assert sent.verbs["RETR"] == 1, "the recorded digest no longer fits: the file is read"
+    finally:
+        target.close()
+
+
+def test_stat_on_vsftpd_needs_no_listing(sent: SentCommands) -> None:
+    target, folder = ftp_servers.open_backend("vsftpd", connections=1)
+    try:
+        (folder / "d").mkdir()
+        (folder / "d" / "f").write_bytes(b"12345")
+        os.utime(folder / "d" / "f", (1_600_000_000, 1_600_000_000))
+        sent.verbs.clear()
+        found = target.stat(RelPath("d/f"))
+        assert (found.kind, found.size, found.mtime_ns) == (EntryKind.FILE, 5, 1_600_000_000 * 10**9)
+        assert target.stat(RelPath("d")).kind is EntryKind.DIR
+        with pytest.raises(FileNotFoundError):
+            target.stat(RelPath("d/none"))
+        assert not sent.verbs["LIST"], "a stat is one pipelined SIZE, CWD and MDTM"
+        assert [entry.size for entry in target.list_dir(RelPath("d"))] == [5]
     finally:
         target.close()

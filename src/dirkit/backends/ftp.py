@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
 from dirkit.backends.ftp_commands import (
-    Probe,
+    Probed,
     file_times,
     first_refusal,
     mlsd_facts,
@@ -245,11 +245,14 @@ class FtpBackend:
                     errno.ENOENT, "no such folder on the server", self._shown(ROOT)
                 ) from None
             return Entry(ROOT, EntryKind.DIR)
-        found = probe_path(ftp, self._wire(path))
-        if found is Probe.ABSENT:
+        probe = probe_path(ftp, self._wire(path), self._traits.mdtm)
+        if probe.found is Probed.ABSENT:
             raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
-        if found is Probe.FOLDER and not self._traits.site_chmod:
-            return Entry(path, EntryKind.DIR)  # all a listing would add is a mode this server does not keep
+        if not self._traits.site_chmod:  # all a listing would add is a mode this server does not keep
+            if probe.found is Probed.FOLDER:
+                return Entry(path, EntryKind.DIR)
+            if probe.found is Probed.FILE:
+                return Entry(path, EntryKind.FILE, probe.size, probe.mtime_ns)
         name = base_name(path)
         try:
             children = self._listed(ftp, parent_path(path), times_for=name)

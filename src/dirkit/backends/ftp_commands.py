@@ -14,6 +14,7 @@ import enum
 import ftplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dirkit.backends.ftp_listing import WIRE_ENCODING, ServerTraits, parse_ftp_time
 from dirkit.backends.ftp_session import reply_code
@@ -85,28 +86,46 @@ def file_times(ftp: ftplib.FTP, wire_paths: Sequence[str]) -> list[int | None]:
     ]
 
 
-class Probe(enum.Enum):
-    """What two short replies tell of a path."""
+class Probed(enum.Enum):
+    """What short replies on the control connection tell of a path."""
 
     ABSENT = "absent"
     """SIZE and CWD both refused it with 550: nothing is there."""
     FOLDER = "folder"
     """CWD entered it."""
+    FILE = "file"
+    """SIZE gave its size."""
     UNKNOWN = "unknown"
     """Something else: ask the listing."""
 
 
-def probe_path(ftp: ftplib.FTP, wire_path: str) -> Probe:
-    """Tell what is at a path from SIZE and CWD, sent together (one round trip, no data connection).
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a probe found at a path, with a file's size and MDTM time."""
 
-    A link to nothing also answers 550 to both, as it does to RETR, so it counts as absent.
+    found: Probed
+    size: int = 0
+    mtime_ns: int | None = None
+
+
+def probe_path(ftp: ftplib.FTP, wire_path: str, with_time: bool) -> Probe:
+    """Tell what is at a path from SIZE, CWD (and MDTM) sent together: one round trip, no data connection.
+
+    SIZE follows links, so a link to a file probes as a file and a link to nothing as absent (as
+    RETR sees them); a listing would show the link.
     """
-    size, cwd = pipelined(ftp, [f"SIZE {wire_path}", f"CWD {wire_path}"])
+    commands = [f"SIZE {wire_path}", f"CWD {wire_path}"] + ([f"MDTM {wire_path}"] if with_time else [])
+    replies = pipelined(ftp, commands)
+    size, cwd = replies[0], replies[1]
     if isinstance(cwd, str) and cwd.startswith("2"):
-        return Probe.FOLDER
+        return Probe(Probed.FOLDER)
+    if isinstance(size, str) and size.startswith("213") and size[4:].strip().isdigit():
+        timed = replies[2] if with_time else None
+        mtime_ns = parse_ftp_time(timed[4:]) if isinstance(timed, str) and timed.startswith("213") else None
+        return Probe(Probed.FILE, int(size[4:].strip()), mtime_ns)
     if all(isinstance(reply, ftplib.error_perm) and reply_code(reply) == "550" for reply in (size, cwd)):
-        return Probe.ABSENT
-    return Probe.UNKNOWN
+        return Probe(Probed.ABSENT)
+    return Probe(Probed.UNKNOWN)
 
 
 def first_refusal(replies: Sequence[Reply]) -> ftplib.Error | None:
