@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ftplib
 import tempfile
@@ -10,6 +11,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
+from dirkit.backends.ftp_commands import (
+    Probed,
+    file_times,
+    first_refusal,
+    mlsd_facts,
+    pipelined,
+    probe_path,
+    read_listing,
+    time_command,
+    upload_finish,
+)
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
@@ -195,18 +207,25 @@ class FtpBackend:
         except ftplib.error_perm as error:
             self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
         if self._traits.mlsd:
-            found = [parse_mlsd_facts(from_wire(name), facts) for name, facts in ftp.mlsd("", MLSD_FACTS)]
+            ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
+            found = [
+                parse_mlsd_facts(from_wire(name), facts)
+                for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
+            ]
             return [item for item in found if item is not None]
-        lines: list[str] = []
-        ftp.retrlines("LIST -a", lines.append)
+        lines = read_listing(ftp, "LIST -a")
         listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
         if not self._traits.mdtm:
             return listed
-        return [
-            item if item.kind is not EntryKind.FILE or (times_for and item.name != times_for) else
-            Listed(item.name, item.kind, item.size, self._mdtm(ftp, join_path(path, item.name)), item.mode)
-            for item in listed
-        ]  # fmt: skip
+        timed = [
+            index
+            for index, item in enumerate(listed)
+            if item.kind is EntryKind.FILE and (not times_for or item.name == times_for)
+        ]
+        times = file_times(ftp, [self._wire(join_path(path, listed[index].name)) for index in timed])
+        for index, mtime_ns in zip(timed, times, strict=True):
+            listed[index] = dataclasses.replace(listed[index], mtime_ns=mtime_ns)
+        return listed
 
     def _mdtm(self, ftp: ftplib.FTP, path: RelPath) -> int | None:
         """Return a file's time by MDTM, or None if the server gives none."""
@@ -226,6 +245,14 @@ class FtpBackend:
                     errno.ENOENT, "no such folder on the server", self._shown(ROOT)
                 ) from None
             return Entry(ROOT, EntryKind.DIR)
+        probe = probe_path(ftp, self._wire(path), self._traits.mdtm)
+        if probe.found is Probed.ABSENT:
+            raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
+        if not self._traits.site_chmod:  # all a listing would add is a mode this server does not keep
+            if probe.found is Probed.FOLDER:
+                return Entry(path, EntryKind.DIR)
+            if probe.found is Probed.FILE:
+                return Entry(path, EntryKind.FILE, probe.size, probe.mtime_ns)
         name = base_name(path)
         try:
             children = self._listed(ftp, parent_path(path), times_for=name)
@@ -283,11 +310,7 @@ class FtpBackend:
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
-                if mode is not None and self._traits.site_chmod:
-                    self._chmod(ftp, temporary, mode)
-                if mtime_ns is not None and self._traits.can_set_mtime:
-                    self._set_time(ftp, temporary, mtime_ns)
-                self._move(ftp, temporary, path, replace=True)
+                self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
                     ftp.delete(self._wire(temporary))
@@ -298,6 +321,30 @@ class FtpBackend:
                 kept = self._mdtm(ftp, path) if self._traits.mdtm else None
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _finish_upload(
+        self, ftp: ftplib.FTP, temporary: RelPath, path: RelPath, mtime_ns: int | None, mode: int | None
+    ) -> None:
+        """Give an uploaded temporary file its mode and time and rename it into place, pipelined.
+
+        The commands go out together and every reply is read (one round trip instead of three). If
+        the rename went through but a metadata command was refused, the complete file is in place
+        and the refusal is raised; a rerun sets what is missing.
+        """
+        renames = self._traits.replaces_on_rename
+        stamp = None if mtime_ns is None else format_ftp_time(mtime_ns)
+        commands = upload_finish(self._traits, self._wire(temporary), self._wire(path), stamp, mode)
+        replies = pipelined(ftp, commands)
+        refusal = first_refusal(replies)
+        if refusal is None:
+            if not renames:
+                self._move(ftp, temporary, path, replace=True)
+            return
+        if renames and isinstance(replies[-1], str):
+            raise translate_ftp_error(refusal, self._shown(path)) from None
+        if renames and refusal in replies[-2:] and isinstance(refusal, ftplib.error_perm):
+            self._refine(ftp, path, refusal, lambda found: refuse_dir(found, path, self._shown(path)))
+        raise refusal
 
     def _move(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> None:
         """Rename old to new on the server; a replace frees the name first where renames do not replace."""
@@ -380,16 +427,10 @@ class FtpBackend:
 
     def _set_time(self, ftp: ftplib.FTP, path: RelPath, mtime_ns: int) -> None:
         """Set a file's time with MFMT, else vsftpd's two-argument MDTM, else SITE UTIME."""
-        stamp = format_ftp_time(mtime_ns)
-        wire = self._wire(path)
-        if self._traits.mfmt:
-            ftp.sendcmd(f"MFMT {stamp} {wire}")
-        elif self._traits.mdtm_sets_time:
-            ftp.sendcmd(f"MDTM {stamp} {wire}")
-        elif self._traits.site_utime:
-            ftp.sendcmd(f"SITE UTIME {stamp} {wire}")
-        else:
+        command = time_command(self._traits, format_ftp_time(mtime_ns), self._wire(path))
+        if command is None:
             raise UnsupportedError(errno.EOPNOTSUPP, "this server cannot set file times", self._shown(path))
+        ftp.sendcmd(command)
 
     def _chmod(self, ftp: ftplib.FTP, path: RelPath, mode: int) -> None:
         """Set permission bits with SITE CHMOD."""

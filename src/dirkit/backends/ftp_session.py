@@ -49,7 +49,76 @@ class TlsOptions:
         return context
 
 
-class PlainFtp(ftplib.FTP):
+class LeanSession(ftplib.FTP):
+    """ftplib.FTP that saves round trips: TYPE only when it changes, EPSV sent with the transfer command.
+
+    ftplib sends TYPE I before every transfer and waits for EPSV's reply before it sends RETR or STOR.
+    Once EPSV has answered on a session, later transfers send both lines at once and connect to the
+    port EPSV names while the server reads the second (a REST transfer keeps ftplib's way).
+    """
+
+    transfer_type = ""
+    """The TYPE command in force on this session ('' after connect: the server's default)."""
+    use_epsv = True
+    epsv_proven = False
+
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
+    ) -> str:
+        """Connect (a new session starts in the server's default type)."""
+        self.transfer_type = ""
+        self.epsv_proven = False
+        return super().connect(host, port, timeout, source_address)
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        """Open the data connection of cmd; once EPSV is proven, EPSV and cmd go out together."""
+        if not self.epsv_proven or rest is not None or not self.use_epsv or self.sock is None:
+            conn, size = super().ntransfercmd(cmd, rest)
+            self.epsv_proven = self.use_epsv
+            return conn, size
+        peer = self.sock.getpeername()
+        self.sock.sendall(f"EPSV\r\n{cmd}\r\n".encode(self.encoding))
+        try:
+            passive = self.getresp()
+        except ftplib.Error:
+            with contextlib.suppress(ftplib.Error):
+                self.getresp()  # cmd's refusal: no data connection was offered
+            raise
+        _host, data_port = ftplib.parse229(passive, peer)
+        conn = socket.create_connection(
+            (peer[0], data_port), self.timeout, source_address=self.source_address
+        )
+        try:
+            reply = self.getresp()
+            if reply.startswith("2"):
+                reply = self.getresp()
+            if not reply.startswith("1"):
+                raise ftplib.error_reply(reply)
+        except BaseException:
+            conn.close()
+            raise
+        return conn, ftplib.parse150(reply) if reply.startswith("150") else None
+
+    def voidcmd(self, cmd: str) -> str:
+        """Send a command and expect a 2xx reply; a TYPE already in force is not sent again."""
+        if cmd.startswith("TYPE ") and cmd == self.transfer_type:
+            return "200 type unchanged"
+        reply = super().voidcmd(cmd)
+        if cmd.startswith("TYPE "):
+            self.transfer_type = cmd
+        return reply
+
+    def sendcmd(self, cmd: str) -> str:
+        """Send a command and return the reply; a TYPE already in force is not sent again."""
+        if cmd.startswith("TYPE ") and cmd == self.transfer_type:
+            return "200 type unchanged"
+        reply = super().sendcmd(cmd)
+        if cmd.startswith("TYPE "):
+            self.transfer_type = cmd if reply.startswith("2") else ""
+        return reply
+
+
+class PlainFtp(LeanSession):
     """ftplib.FTP that tries EPSV first and falls back to PASV for good after the first refusal."""
 
     def __init__(self, timeout: float) -> None:
@@ -74,7 +143,7 @@ def _passive_address(ftp: PlainFtp | TlsFtp) -> tuple[str, int]:
     return str(peer[0]), int(port)
 
 
-class TlsFtp(ftplib.FTP_TLS):
+class TlsFtp(ftplib.FTP_TLS, LeanSession):
     """ftplib.FTP_TLS that reuses the control connection's TLS session on data connections.
 
     vsftpd and ProFTPD refuse data connections that do not (522); ftplib does not (cpython#63699).
@@ -93,6 +162,8 @@ class TlsFtp(ftplib.FTP_TLS):
         if not self.implicit:
             return super().connect(host, port, timeout, source_address)
         self.host, self.port = host, port
+        self.transfer_type = ""
+        self.epsv_proven = False
         raw = socket.create_connection((host, port), self.timeout)
         self.sock = self.context.wrap_socket(raw, server_hostname=host)
         self.af = self.sock.family
@@ -106,7 +177,7 @@ class TlsFtp(ftplib.FTP_TLS):
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
         """Open the data connection, wrapped in TLS that resumes the control connection's session."""
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        conn, size = LeanSession.ntransfercmd(self, cmd, rest)
         if self._prot_p:  # type: ignore[attr-defined]
             session = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
             conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)

@@ -3,6 +3,10 @@
 A cached digest is served only while the file's device, inode, size, mtime_ns and ctime_ns are all
 unchanged. Restoring an mtime by hand (os.utime, touch -d) still moves ctime, so it cannot fool the
 cache. Paths and tree roots are stored as the bytes they have on disk.
+
+Remote trees (key `url:URL`) hold only digests of files dirkit itself wrote there: they have no device,
+inode or ctime (all 0), so the row is served while size and mtime are unchanged, the same evidence a
+quick compare trusts for sameness; renames made by dirkit carry their rows along.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class DigestCache:
         self._algorithm = algorithm.value
         self._known: dict[RelPath, CachedRow] = {}
         self._pending: dict[RelPath, CachedRow] = {}
+        self._gone: set[RelPath] = set()
         self._loaded = False
 
     def _load(self) -> None:
@@ -120,15 +125,41 @@ class DigestCache:
         row: CachedRow = (*identity, digest)
         self._known[path] = row
         self._pending[path] = row
+        self._gone.discard(path)
+
+    def move(self, old: RelPath, new: RelPath) -> None:
+        """Carry the digests of old, and of everything below it, over to new (a rename; written on flush)."""
+        if not self._loaded:
+            self._load()
+        prefix = f"{old}/"
+        for path in [path for path in self._known if path == old or path.startswith(prefix)]:
+            row = self._known.pop(path)
+            self._pending.pop(path, None)
+            self._gone.add(path)
+            moved = RelPath(new + path[len(old) :])
+            self._known[moved] = self._pending[moved] = row
+            self._gone.discard(moved)
+
+    def forget(self, path: RelPath) -> None:
+        """Drop the digest of path (a file removed; written on flush)."""
+        if not self._loaded:
+            self._load()
+        if self._known.pop(path, None) is not None:
+            self._pending.pop(path, None)
+            self._gone.add(path)
 
     def flush(self) -> int:
-        """Write the remembered digests in one transaction; return how many were written."""
-        if not self._pending:
+        """Write the remembered digests (and drop forgotten ones) in one transaction; return rows written."""
+        if not self._pending and not self._gone:
             return 0
         rows = [(self._tree, encode_name(path), self._algorithm, *row) for path, row in self._pending.items()]
+        gone = [(self._tree, self._algorithm, encode_name(path)) for path in self._gone]
         try:
             with self._connection:
                 self._connection.execute("BEGIN")
+                self._connection.executemany(
+                    "DELETE FROM digest_cache WHERE tree = ? AND algorithm = ? AND path = ?", gone
+                )
                 self._connection.executemany(
                     "INSERT OR REPLACE INTO digest_cache"
                     " (tree, path, algorithm, dev, ino, size, mtime_ns, ctime_ns, digest)"
@@ -138,6 +169,7 @@ class DigestCache:
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot write the digest cache: {error}", "state database") from error
         self._pending.clear()
+        self._gone.clear()
         return len(rows)
 
     def forget_all_but(self, present: set[RelPath]) -> int:

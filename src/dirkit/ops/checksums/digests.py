@@ -5,8 +5,10 @@ in one worker process per core when there are many; large ones memory-mapped, ha
 every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
 inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
 a file rewritten after the scan can never be served the old digest. Other backends are read through
-`open_read`, and never cached: remote trees give no inode or ctime, and a digest keyed on size and
-mtime alone could be served stale.
+`open_read`, and what is read is never cached: remote trees give no inode or ctime, and a digest keyed
+on size and mtime alone could be served stale. The one exception is opt-in (trust_written, used by
+rename detection): digests the executor recorded while it uploaded a file itself (ops/run/written.py),
+served while the file's size and mtime are unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import blake3
 
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend, workers_for
+from dirkit.backends.trees import REMOTE_SCHEMES
 from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, RelPath
@@ -176,6 +179,9 @@ class DigestOptions:
     """Files whose ctime is this recent are not cached (a write in the same clock tick as the read
     would leave size, mtime and ctime unchanged: git's 'racily clean' problem). ctime alone is
     judged: the kernel sets it, while mtimes may lie in the future."""
+    trust_written: bool = False
+    """On a remote tree, serve the digests dirkit recorded when it wrote the files (size and mtime
+    unchanged); without it remote files are always read."""
 
 
 @dataclass(slots=True)
@@ -244,8 +250,9 @@ class DigestEngine:
         few = isinstance(entries, Sized) and len(entries) < FEW_LOOKUPS
         lookup = self.cache.lookup_one if few else self.cache.lookup_entry
         digests = results.digests
+        timeless = self._local_root is None
         for entry in entries:
-            cached = lookup(entry)
+            cached = None if timeless and entry.mtime_ns is None else lookup(entry)
             if cached is None:
                 yield entry
             else:
@@ -340,13 +347,28 @@ def tree_cache_key(backend: Backend) -> str | None:
     return local.real_root() if local is not None else None
 
 
+def written_cache_key(backend: Backend) -> str:
+    """Return the key under which the digests of files dirkit wrote to a remote tree are kept (its URL)."""
+    return "url:" + (backend.description.rstrip("/") or backend.description)
+
+
+def _cache_key(backend: Backend, options: DigestOptions) -> str | None:
+    """Return the cache key an engine for backend uses, or None for no cache."""
+    if not options.use_cache:
+        return None
+    key = tree_cache_key(backend)
+    if key is None and options.trust_written and backend.description.startswith(REMOTE_SCHEMES):
+        return written_cache_key(backend)
+    return key
+
+
 @contextmanager
 def open_digest_engine(backend: Backend, options: DigestOptions) -> Iterator[DigestEngine]:
     """Yield a digest engine for backend, with the cache open when asked for and the tree is local.
 
     The cache only saves work: when the state database cannot be opened, digests are computed anyway.
     """
-    key = tree_cache_key(backend) if options.use_cache else None
+    key = _cache_key(backend, options)
     if key is None:
         yield DigestEngine(backend, options)
         return

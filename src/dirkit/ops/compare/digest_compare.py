@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
@@ -59,12 +60,16 @@ def compare_contents_by_digest(
 
 
 def find_moves(left: Backend, right: Backend, diff: Diff, options: DigestOptions) -> Diff:
-    """Return diff with renamed files and folders as moves, hashing only same-size one-sided files."""
+    """Return diff with renamed files and folders as moves, hashing only same-size one-sided files.
+
+    A remote tree's files are read only where no digest recorded when dirkit uploaded them still fits.
+    """
     candidates = move_candidates(diff)
     if not candidates.left or not candidates.right:
         return diff
-    left_results = digest_side(left, candidates.left, options)
-    right_results = digest_side(right, candidates.right, options)
+    trusting = replace(options, trust_written=True)
+    left_results = digest_side(left, candidates.left, trusting)
+    right_results = digest_side(right, candidates.right, trusting)
     return detect_moves(diff, SideDigests(left_results.digests, right_results.digests))
 
 

@@ -27,6 +27,7 @@ from dirkit.ops.run.actions import SourceOpener, StepContext
 from dirkit.ops.run.clock import new_run_id, utc_now
 from dirkit.ops.run.dispatch import Dispatcher, hand_out_all
 from dirkit.ops.run.outcomes import ItemFailure, Ledger, Progress, RunResult
+from dirkit.ops.run.written import recorder_for
 from dirkit.state.journal import Journal, RunStatus
 
 __all__ = [
@@ -78,7 +79,9 @@ def execute_plan(
     chosen = options or ExecuteOptions()
     run_id = chosen.run_id or new_run_id()
     backup_dir = backup_dir_for(run_id, chosen.backup_root)
-    context = StepContext(target, source, run_id, backup_dir, chosen.fsync, chosen.open_source)
+    recorder = recorder_for(target)
+    writes_through = target if recorder is None else recorder
+    context = StepContext(writes_through, source, run_id, backup_dir, chosen.fsync, chosen.open_source)
     backs_up = any(action.kind is ActionKind.BACKUP for action in plan.actions)
     context.made_dirs.update(require_own_folders(target, parent_path(backup_dir), create=backs_up))
     started = time.monotonic()
@@ -116,6 +119,8 @@ def execute_plan(
     finally:
         dispatcher.close()
         ledger.close(dispatcher.handed_until)
+        if recorder is not None:
+            recorder.flush(journal.connection)
         status = RunStatus.DONE
         if interrupted:
             status = RunStatus.INTERRUPTED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
 from dirkit.backends.local_files import local_files
@@ -19,6 +19,7 @@ from dirkit.core.tree.filters import (
 from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_path
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import BackendError
+from dirkit.ops.tree.listing_ahead import ListingAhead
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
 MAX_LINK_HOPS = 40
@@ -63,6 +64,43 @@ def collect_entries(backend: Backend, top: RelPath, options: ScanOptions) -> lis
 def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> Iterator[Entry]:
     """Yield every entry below top in component order; an unreadable dir yields an error entry.
 
+    On a remote tree with parallel connections, folders are listed ahead over them (listing_ahead.py).
+    """
+    ahead = _listing_ahead_for(backend, options)
+    if ahead is None:
+        yield from _walk(backend, options, top, backend.list_dir)
+        return
+    with ahead:
+        yield from _walk(backend, options, top, ahead)
+
+
+def _listing_ahead_for(backend: Backend, options: ScanOptions) -> ListingAhead | None:
+    """Return a lister that lists folders ahead, for remote trees scanned plainly (else None)."""
+    workers = backend.capabilities.parallel_connections
+    tree_filter = options.tree_filter
+    if (
+        workers < 2
+        or local_files(backend) is not None
+        or options.follow_symlinks
+        or options.max_depth is not None
+        or tree_filter.use_gitignore
+    ):
+        return None
+
+    def wanted(entry: Entry) -> bool:
+        path = entry.path
+        if TEMP_MARKER in path or _is_reserved_dir(path):
+            return False
+        return tree_filter.is_trivial or not tree_filter.excludes(path, base_name(path), True, ())
+
+    return ListingAhead(backend.list_dir, workers, wanted)
+
+
+def _walk(
+    backend: Backend, options: ScanOptions, top: RelPath, lister: Callable[[RelPath], list[Entry]]
+) -> Iterator[Entry]:
+    """Yield every entry below top in component order, listing folders with lister.
+
     A depth-first walk with one explicit stack: each directory's children are pushed in reverse
     name order, so popping yields a directory and then its whole subtree before its next sibling.
     """
@@ -72,7 +110,7 @@ def iter_tree(backend: Backend, options: ScanOptions, top: RelPath = ROOT) -> It
     gitignore = tree_filter.use_gitignore
     dir_kind, link_kind = EntryKind.DIR, EntryKind.SYMLINK
     max_depth = options.max_depth
-    list_dir = backend.list_dir
+    list_dir = lister
     local = local_files(backend) if options.kinds_only and not follow else None
     if local is not None:
         list_dir = local.list_dir_kinds
