@@ -16,8 +16,8 @@ import pytest
 
 from dirkit.cli.main import main
 from dirkit.core.tree.paths import RelPath, display_path
+from dirkit.ops.compare.capped_diffs import DiffCaps, DiffJob, capped_diffs
 from dirkit.report.html import HtmlReport, ReportRow, StatusStyle, json_for_script, render_html
-from dirkit.report.html_diff import DiffCaps, DiffJob, capped_diffs
 
 MakeTree = Callable[..., Path]
 HOSTILE = "<img src=x onerror=alert(1)>.txt"

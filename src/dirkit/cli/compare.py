@@ -18,11 +18,12 @@ from dirkit.cli.common import (
     style_for,
     write_lines,
 )
-from dirkit.cli.html_report import check_html_args, report_text_diffs, write_html_report
+from dirkit.cli.html_report import check_html_args, write_html_report
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.compare.diff import changed_file_pairs
 from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
+from dirkit.ops.compare.capped_diffs import capped_text_diffs
 from dirkit.ops.compare.textdiff import unified_diff_of
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.report.compare import render_json_lines, render_text, summary_line
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             from dirkit.report.html_rows import compare_report
 
             report = compare_report(
-                diff, args.left, args.right, report_text_diffs(left, right, diff), show_same=args.all
+                diff, args.left, args.right, capped_text_diffs(left, right, diff), show_same=args.all
             )
             write_html_report(args, report)
         if args.quiet:

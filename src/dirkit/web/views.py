@@ -8,15 +8,13 @@ import re
 from collections.abc import Iterator, Mapping
 
 from dirkit.backends.protocol import Backend
-from dirkit.core.compare.diff import Diff, changed_file_pairs
-from dirkit.core.compare.textdiff import TextDiff
 from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import Plan
 from dirkit.core.run.plan_json import action_to_json, totals_to_json
 from dirkit.core.tree.entry import EntryKind
-from dirkit.core.tree.paths import RelPath, rel_path
+from dirkit.core.tree.paths import rel_path
 from dirkit.errors import UsageError
-from dirkit.ops.compare.textdiff import read_both_capped
+from dirkit.ops.compare.capped_diffs import capped_text_diffs
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.ops.run.backups import list_backup_folders
 from dirkit.ops.run.execute import ExecuteOptions, RunResult, require_own_folders
@@ -31,10 +29,6 @@ from dirkit.state.journal import Journal
 from dirkit.web.jobs import Job, JsonObject
 from dirkit.web.workspace import StoredPlan, Workspace
 
-MAX_DIFF_BYTES = 1024 * 1024
-"""Bytes of each side of a changed file read for its diff (as the HTML report reads)."""
-MAX_DIFFED_FILES = 1000
-"""Changed files diffed for one compare page; later ones say so."""
 MAX_BACKUP_FILES = 5000
 """Files of one backup folder listed on the page."""
 MAX_STEPS_PER_PAGE = 500
@@ -62,28 +56,6 @@ def journal_open() -> Iterator[Journal]:
         journal.close()
 
 
-def text_diffs(left: Backend, right: Backend, diff: Diff) -> dict[RelPath, TextDiff]:
-    """Return the capped text diff of each changed file of a compare, keyed by path (as the report has)."""
-    from dirkit.report.html_diff import DiffJob, capped_diffs
-
-    found: dict[RelPath, TextDiff] = {}
-    jobs: list[DiffJob] = []
-    for change, left_entry, right_entry in changed_file_pairs(diff.changes):
-        if len(jobs) + len(found) >= MAX_DIFFED_FILES:
-            found[change.path] = TextDiff(
-                change.path, note=f"not diffed: over {MAX_DIFFED_FILES} changed files"
-            )
-            continue
-        versions = read_both_capped(left, right, left_entry, right_entry, MAX_DIFF_BYTES)
-        if isinstance(versions, TextDiff):
-            found[change.path] = versions
-        else:
-            jobs.append(DiffJob(change.path, *versions))
-    for text_diff in capped_diffs(jobs):
-        found[text_diff.path] = text_diff
-    return found
-
-
 def start_compare(space: Workspace, body: Mapping[str, object]) -> JsonObject:
     """Start comparing two trees; the result names the report page of the compare."""
     left_location = space.location(body.get("left"), "left tree")
@@ -94,7 +66,9 @@ def start_compare(space: Workspace, body: Mapping[str, object]) -> JsonObject:
 
         with opened(space.open_tree(left_location)) as left, opened(space.open_tree(right_location)) as right:
             diff = compare_trees(left, right, CompareOptions(keep_same=False))
-            report = compare_report(diff, left.description, right.description, text_diffs(left, right, diff))
+            report = compare_report(
+                diff, left.description, right.description, capped_text_diffs(left, right, diff)
+            )
             page = space.scrub(render_html(report))
         return {"report": space.reports.add(page), "summary": summary_line(diff), "paths": len(report.rows)}
 

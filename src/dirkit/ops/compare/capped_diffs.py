@@ -1,4 +1,4 @@
-"""Text diffs for the HTML report, each computed in a worker process that is killed past its time cap."""
+"""Text diffs of a compare's changed files, each computed in a worker process killed past its time cap."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from dirkit.backends.protocol import Backend
+from dirkit.core.compare.diff import Diff, changed_file_pairs
 from dirkit.core.compare.textdiff import TextDiff, make_text_diff
 from dirkit.core.tree.paths import RelPath
+from dirkit.ops.compare.textdiff import read_both_capped
+
+MAX_DIFF_BYTES = 1024 * 1024
+"""Bytes of each side of a file read for its diff; a larger file is not diffed."""
+
+MAX_DIFFED_FILES = 1000
+"""Changed files diffed for one report; later ones say so."""
 
 DEFAULT_TIME_CAP = 2.0
 """Seconds one file's diff may take before it is given up (difflib is quadratic on some inputs)."""
@@ -106,3 +115,25 @@ def capped_diffs(jobs: Sequence[DiffJob], caps: DiffCaps | None = None) -> Itera
                 yield found
     finally:
         worker.close()
+
+
+def capped_text_diffs(
+    left: Backend, right: Backend, diff: Diff, caps: DiffCaps | None = None
+) -> dict[RelPath, TextDiff]:
+    """Return the capped text diff of each changed file (by size, time and count), keyed by path."""
+    found: dict[RelPath, TextDiff] = {}
+    jobs: list[DiffJob] = []
+    for change, left_entry, right_entry in changed_file_pairs(diff.changes):
+        if len(jobs) + len(found) >= MAX_DIFFED_FILES:
+            found[change.path] = TextDiff(
+                change.path, note=f"not diffed: over {MAX_DIFFED_FILES} changed files"
+            )
+            continue
+        versions = read_both_capped(left, right, left_entry, right_entry, MAX_DIFF_BYTES)
+        if isinstance(versions, TextDiff):
+            found[change.path] = versions
+        else:
+            jobs.append(DiffJob(change.path, *versions))
+    for text_diff in capped_diffs(jobs, caps):
+        found[text_diff.path] = text_diff
+    return found
