@@ -43,10 +43,11 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(home))
 
 
-def tree_behind(proxy: FaultProxy) -> tuple[str, Path]:
+def tree_behind(proxy: FaultProxy, server: str = "pyftpdlib") -> tuple[str, Path]:
     """Make an empty folder on the server; return its URL through the relay and its local path."""
-    _url, folder = ftp_servers.server("pyftpdlib").new_tree()
-    return f"ftp://{USER}@127.0.0.1:{proxy.port}/{folder.name}", folder
+    running = ftp_servers.server(server)
+    _url, folder = running.new_tree()
+    return f"ftp://{running.user}@127.0.0.1:{proxy.port}/{folder.name}", folder
 
 
 def backend_behind(proxy: FaultProxy, **options: float) -> tuple[FtpBackend, Path]:
@@ -69,14 +70,26 @@ def same_files(left: Path, right: Path) -> None:
     assert not [path for path in right.rglob("*") if path.name.startswith(TEMPORARY_PREFIX)]
 
 
+@pytest.mark.parametrize("server", ["pyftpdlib", "vsftpd"])
 def test_a_server_that_drops_every_50th_transfer_still_gets_every_file_up_and_down(
-    proxy: FaultProxy,
+    server: str,
     fast_retries: None,
     make_tree: MakeTree,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, folder = tree_behind(proxy)
+    proxy = FaultProxy(ftp_servers.server(server).port)
+    try:
+        mirror_both_ways_through_cuts(proxy, server, make_tree, tmp_path, capsys)
+    finally:
+        proxy.stop()
+
+
+def mirror_both_ways_through_cuts(
+    proxy: FaultProxy, server: str, make_tree: MakeTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mirror 300 files up and back down while every 50th transfer is cut; check both copies and reruns."""
+    url, folder = tree_behind(proxy, server)
     site = make_tree("site", site_spec(300, 3000))
     proxy.faults.cut_every_data = 50
     proxy.faults.cut_data_after_bytes = 1000

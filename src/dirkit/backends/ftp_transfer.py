@@ -125,6 +125,7 @@ def retrieve(
     Where the server's 150 reply gives the size (vsftpd, ProFTPD), a download that ended short of it
     raises EOFError, a lost connection: a data connection closed early looks like a finished one.
     """
+    ftp.voidcmd("TYPE I")  # listings leave the connection in ASCII mode
     conn, size = ftp.ntransfercmd(command, rest or None)
     noops, last, received = 0, time.monotonic(), 0
     try:
@@ -158,6 +159,7 @@ def retrieve_into(ftp: ftplib.FTP, command: str, spool: IO[bytes], keepalive_s: 
 
 def store(ftp: ftplib.FTP, command: str, source: BinaryIO, keepalive_s: float) -> None:
     """Run an upload command (STOR), sending source to its end."""
+    ftp.voidcmd("TYPE I")  # listings leave the connection in ASCII mode
     conn = ftp.transfercmd(command)
     noops, last = 0, time.monotonic()
     try:
