@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
+from dirkit.backends.recorded_times import RecordedTimesBackend, WrittenFiles
 from dirkit.backends.retrying import RetryingBackend, RetryPolicy
 from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
@@ -38,6 +39,8 @@ class RemoteOptions:
     """Where warnings about how a tree was opened go (a password in its URL); the CLI prints them."""
     retry: RetryPolicy | None = None
     """How steps are retried after a dropped connection, a timeout or a 421 (None: REMOTE_RETRY)."""
+    written_files: WrittenFiles | None = None
+    """Where uploads to a server that cannot set file times are recorded (the CLI: the state database)."""
 
     def warn(self, text: str) -> None:
         """Pass one warning on, if anyone listens."""
@@ -80,7 +83,10 @@ def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend
     backend = FtpBackend(parsed, login, tls=tls, connections=remote.connections, create=create)
     for warning in login.warnings:
         remote.warn(warning)
-    return RetryingBackend(backend, remote.retry or REMOTE_RETRY, check_server=True)
+    retrying = RetryingBackend(backend, remote.retry or REMOTE_RETRY, check_server=True)
+    if backend.capabilities.can_set_mtime or remote.written_files is None:
+        return retrying
+    return RecordedTimesBackend(retrying, remote.written_files)
 
 
 def open_mirror_target(location: str, create: bool, remote: RemoteOptions | None = None) -> Backend:
