@@ -52,6 +52,8 @@ class Faults:
     cut_after_command: str | None = None
     """Relay a command starting with this word, then reset its session before the reply (reply lost)."""
     cut_after_command_times: int = 1
+    stall_data_times: int = 0
+    """Let this many data connections (the next ones) carry nothing at all: a server that hangs."""
 
 
 @dataclass
@@ -249,6 +251,10 @@ class Session:
             client.close()
             return
         self.sockets.extend([client, server])
+        if self.proxy.stalls():
+            while not self.closed.is_set() and not self.proxy.stopping.is_set():
+                time.sleep(POLL_S)
+            return
         beyond = self.proxy.faults.cut_data_beyond_bytes
         budget = [cut_after if cut_after is not None or beyond is None else beyond + 1]
         doomed = cut_after is not None
@@ -327,6 +333,14 @@ class FaultProxy:
             self.threads = [known for known in self.threads if known.is_alive()]
             self.threads.append(thread)
         thread.start()
+
+    def stalls(self) -> bool:
+        """Tell whether the data connection opening now must hang (and count it)."""
+        with self.lock:
+            if self.faults.stall_data_times <= 0:
+                return False
+            self.faults.stall_data_times -= 1
+            return True
 
     def cuts_after(self, command: str) -> bool:
         """Tell whether the session must be reset once command reached the server (and count it)."""

@@ -149,6 +149,20 @@ def test_a_download_cut_in_the_middle_resumes_with_rest(proxy: FaultProxy) -> No
         retrying.close()
 
 
+def test_a_server_that_hangs_times_out_and_the_retry_gets_the_file(proxy: FaultProxy) -> None:
+    backend, folder = backend_behind(proxy, timeout_s=0.5)
+    (folder / "a.txt").write_bytes(b"after a hang")
+    retrying = RetryingBackend(backend, FAST_RETRY)
+    try:
+        proxy.faults.stall_data_times = 1
+        with retrying.open_read(P("a.txt")) as stream:
+            assert stream.read() == b"after a hang"
+        (retry,) = retrying.retries
+        assert retry.method == "open_read" and "timed out" in retry.error
+    finally:
+        retrying.close()
+
+
 def test_a_rename_whose_reply_is_lost_counts_as_done_on_retry(proxy: FaultProxy) -> None:
     backend, folder = backend_behind(proxy)
     (folder / "old").write_bytes(b"moved once")
