@@ -1,4 +1,4 @@
-"""Real FTP servers on 127.0.0.1 for tests: pyftpdlib (plain and TLS) and vsftpd, each a child process."""
+"""Real FTP servers on 127.0.0.1 for tests: pyftpdlib (plain, TLS), vsftpd and ProFTPD, as child processes."""
 
 from __future__ import annotations
 
@@ -82,6 +82,38 @@ require_ssl_reuse=YES
 """vsftpd's defaults refuse data connections that do not resume the control connection's TLS session."""
 
 
+PROFTPD_ROOT = Path(os.environ.get("DIRKIT_PROFTPD_ROOT", "/opt/proftpd"))
+"""Where .ci/run unpacks Debian's proftpd-core (it conflicts with vsftpd, so it is not installed)."""
+PROFTPD_CONFIG = """\
+ServerType standalone
+ServerName "dirkit test"
+Port {port}
+DefaultAddress 127.0.0.1
+SocketBindTight on
+UseIPv6 off
+User nobody
+Group nogroup
+PidFile {base}/proftpd.pid
+ScoreboardFile {base}/proftpd.scoreboard
+DelayTable none
+WtmpLog off
+TransferLog none
+SystemLog {base}/proftpd.log
+AuthPAM off
+AuthOrder mod_auth_file.c mod_auth_unix.c
+AuthUserFile {base}/passwd
+AuthGroupFile {base}/group
+RequireValidShell off
+UseFtpUsers off
+UseReverseDNS off
+PassivePorts {pasv} {pasv_end}
+DefaultRoot ~
+MaxInstances 40
+"""
+"""ProFTPD as Debian builds it, with its defaults kept: AllowOverwrite off, so RNTO and STOR never replace."""
+NOBODY = 65534
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
@@ -161,6 +193,8 @@ class RunningServer:
         folder.mkdir()
         if self.name.startswith("vsftpd"):
             os.chown(folder, _ftp_uid(), -1)
+        if self.name.startswith("proftpd"):
+            os.chown(folder, NOBODY, NOBODY)
         return f"{self.scheme}://{self.user}@127.0.0.1:{self.port}/{folder.name}", folder
 
     def stop(self) -> None:
@@ -230,6 +264,46 @@ def start_vsftpd(binary: str, base: Path, tls: bool, implicit: bool = False) -> 
     return RunningServer(name, process, port, root, scheme, user="anonymous", cert=cert)
 
 
+def proftpd_binary() -> str:
+    """Return the unpacked proftpd, or skip (fail when DIRKIT_REQUIRE_TOOLS=1) if it is not there."""
+    binary = PROFTPD_ROOT / "usr" / "sbin" / "proftpd"
+    if binary.is_file():
+        return str(binary)
+    import pytest
+
+    if os.environ.get("DIRKIT_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"proftpd is required (DIRKIT_REQUIRE_TOOLS=1) but {binary} is missing")
+    pytest.skip(f"proftpd not unpacked at {PROFTPD_ROOT}")
+
+
+def start_proftpd(binary: str, base: Path) -> RunningServer:
+    """Start ProFTPD from a config of its own: alice (password PASSWORD) logs in chrooted to its root."""
+    root = base / "root"
+    root.mkdir()
+    os.chown(root, NOBODY, NOBODY)
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (base / "passwd").write_text(f"{USER}:{hashed}:{NOBODY}:{NOBODY}::{root}:/bin/sh\n")
+    (base / "group").write_text(f"nogroup:x:{NOBODY}:\n")
+    for name in ("passwd", "group"):
+        (base / name).chmod(0o600)
+    port = free_port()
+    pasv = random.randrange(40000, 60000, 100)
+    config = base / "proftpd.conf"
+    config.write_text(PROFTPD_CONFIG.format(port=port, base=base, pasv=pasv, pasv_end=pasv + 99))
+    libraries = PROFTPD_ROOT / "usr" / "lib" / "x86_64-linux-gnu"
+    environment = {**os.environ, "LD_LIBRARY_PATH": str(libraries)}
+    process = subprocess.Popen(
+        [binary, "-n", "-q", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+    )
+    wait_for_port(port, process)
+    return RunningServer("proftpd", process, port, root)
+
+
 def server_base(prefix: str) -> Path:
     """Return a fresh folder that the server's users can reach (vsftpd's anonymous user included)."""
     base = Path(tempfile.mkdtemp(prefix=prefix))
@@ -250,7 +324,7 @@ BASES: list[Path] = []
 def server(name: str) -> RunningServer:
     """Return the running server of that name, starting it once.
 
-    The names: pyftpdlib, pyftpdlib-tls, vsftpd, vsftpd-tls, vsftpd-tls-implicit.
+    The names: pyftpdlib, pyftpdlib-tls, vsftpd, vsftpd-tls, vsftpd-tls-implicit, proftpd.
     """
     if name not in RUNNING:
         from tests.support import require_tool
@@ -260,6 +334,8 @@ def server(name: str) -> RunningServer:
         if name.startswith("vsftpd"):
             tls, implicit = "-tls" in name, name.endswith("-implicit")
             RUNNING[name] = start_vsftpd(require_tool("vsftpd"), base, tls, implicit)
+        elif name == "proftpd":
+            RUNNING[name] = start_proftpd(proftpd_binary(), base)
         else:
             home = base / "home"
             home.mkdir()

@@ -42,7 +42,7 @@ def netrc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.mark.parametrize("server", ["pyftpdlib", "vsftpd-tls"])
+@pytest.mark.parametrize("server", ["pyftpdlib", "vsftpd-tls", "proftpd"])
 def test_upload_a_site_download_it_back_undo_and_rerun(
     server: str,
     make_tree: MakeTree,

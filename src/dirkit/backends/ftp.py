@@ -48,6 +48,7 @@ from dirkit.backends.ftp_session import (
     TlsOptions,
     translate_ftp_error,
 )
+from dirkit.backends.ftp_transfer import KEEPALIVE_S, Leftovers, PartialDownloads, retrieve_into, store
 from dirkit.backends.protocol import Capabilities
 from dirkit.backends.trees import DEFAULT_CONNECTIONS
 from dirkit.backends.urls import Login, RemoteLocation
@@ -58,6 +59,7 @@ from dirkit.errors import (
     BackendError,
     NotADirError,
     NotFoundError,
+    TransientError,
     TreeNotFoundError,
     UnsupportedError,
 )
@@ -97,12 +99,16 @@ class FtpBackend:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         create: bool = False,
         check_idle_after_s: float = 10.0,
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         self._location = location
         self.warnings = login.warnings
         """What the CLI should tell the user about how this tree was opened (never a secret)."""
         self._connector = FtpConnector(location, login, tls or TlsOptions(), timeout_s)
         self._pool = ConnectionPool(self._connector, connections, check_idle_after_s)
+        self._keepalive_s = keepalive_s
+        self._partials = PartialDownloads()
+        self._leftovers = Leftovers()
         try:
             traits = self._connect_root(create)
         except BaseException:
@@ -276,18 +282,24 @@ class FtpBackend:
 
     def open_read(self, path: RelPath) -> BinaryIO:
         """Return a file's bytes, downloaded into a spool (memory, then disk) so no connection stays held."""
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned open)
+        spool = self._partials.take(path) or cast(
+            BinaryIO,
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY),  # noqa: SIM115 (returned open)
+        )
         try:
             with self._session(path) as ftp:
                 try:
-                    ftp.retrbinary("RETR " + self._wire(path), spool.write)
+                    retrieve_into(ftp, "RETR " + self._wire(path), spool, self._keepalive_s)
                 except ftplib.error_perm as error:
                     self._refine(ftp, path, error, lambda found: require_file(found, path, self._shown(path)))
+        except TransientError:
+            self._partials.keep(path, spool)
+            raise
         except BaseException:
             spool.close()
             raise
         spool.seek(0)
-        return cast(BinaryIO, spool)
+        return spool
 
     # Writing
 
@@ -302,9 +314,25 @@ class FtpBackend:
         self._wire(path)
         temporary = join_path(parent_path(path), f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}")
         reader = CountingReader(source)
+        try:
+            return self._upload(path, temporary, reader, mtime_ns, mode)
+        except TransientError:
+            self._leftovers.add(temporary)
+            raise
+
+    def _upload(
+        self,
+        path: RelPath,
+        temporary: RelPath,
+        reader: CountingReader,
+        mtime_ns: int | None,
+        mode: int | None,
+    ) -> Entry:
+        """Store reader under temporary, set its time and mode, and rename it to path."""
         with self._session(path) as ftp:
+            self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
             try:
-                ftp.storbinary("STOR " + self._wire(temporary), cast(BinaryIO, reader))
+                store(ftp, "STOR " + self._wire(temporary), cast(BinaryIO, reader), self._keepalive_s)
             except ftplib.error_perm as error:
                 self._refine(
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
@@ -345,6 +373,10 @@ class FtpBackend:
         if renames and refusal in replies[-2:] and isinstance(refusal, ftplib.error_perm):
             self._refine(ftp, path, refusal, lambda found: refuse_dir(found, path, self._shown(path)))
         raise refusal
+
+    def reconnect(self) -> None:
+        """Have every idle connection checked before its next use (a fault may have cut them all)."""
+        self._pool.check_idle()
 
     def _move(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> None:
         """Rename old to new on the server; a replace frees the name first where renames do not replace."""
@@ -465,5 +497,9 @@ class FtpBackend:
                 self._refine(ftp, path, error, lambda found: require_some(found, self._shown(path)))
 
     def close(self) -> None:
-        """Close every connection."""
+        """Remove what interrupted uploads left (where the server answers), then close every connection."""
+        self._partials.close()
+        if self._leftovers:
+            with contextlib.suppress(BackendError), self._session(ROOT) as ftp:
+                self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
         self._pool.close()

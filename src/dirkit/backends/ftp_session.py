@@ -186,7 +186,7 @@ class TlsFtp(ftplib.FTP_TLS, LeanSession):
 
 def reply_code(error: BaseException) -> str:
     """Return the three-digit code of an ftplib error reply ('' if it carries none)."""
-    text = str(error.args[0]) if error.args else ""
+    text = error.args[0] if error.args and isinstance(error.args[0], str) else ""
     return text[:3] if text[:3].isdigit() else ""
 
 
@@ -199,10 +199,12 @@ def translate_ftp_error(error: BaseException, path: str) -> BackendError:
     if isinstance(error, BackendError):
         return error
     text = from_wire(str(error.args[0])) if error.args and isinstance(error.args[0], str) else str(error)
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
     code = reply_code(error)
     kind: type[BackendError]
     number = errno.EIO
-    if isinstance(error, (EOFError, ssl.SSLEOFError)) or code == "421":
+    if isinstance(error, EOFError | ssl.SSLEOFError | ConnectionError) or code == "421":
         kind, number = ConnectionLostError, errno.ECONNRESET
     elif isinstance(error, TimeoutError | socket.timeout):
         kind, number = TimedOutError, errno.ETIMEDOUT
@@ -220,6 +222,8 @@ def translate_ftp_error(error: BaseException, path: str) -> BackendError:
         kind, number = NotFoundError, errno.ENOENT
     else:
         kind = BackendError
+    if isinstance(error, EOFError) and not text:
+        text = "the server closed the connection"
     translated = kind(number, f"server said: {text}" if code else text or type(error).__name__, path)
     translated.__cause__ = error
     return translated
@@ -275,6 +279,11 @@ class FtpConnector:
             reason += "name its certificate or CA with --ca-file FILE, "
             reason += "or use --insecure to skip the check"
             raise PermissionDeniedError(errno.EACCES, reason, where) from None
+        except ftplib.error_temp as error:
+            ftp.close()
+            if reply_code(error) == "421":
+                raise TooManyConnectionsError(errno.ECONNRESET, "server said: " + str(error), where) from None
+            raise translate_ftp_error(error, where) from None
         except FTP_ERRORS as error:
             ftp.close()
             raise translate_ftp_error(error, where) from None
@@ -293,61 +302,109 @@ class FtpConnector:
         return read_traits(banner, feat, site)
 
 
+class TooManyConnectionsError(ConnectionLostError):
+    """The server refused a new connection with 421 (too many connections or users)."""
+
+
 class ConnectionPool:
     """At most size connections to one server, each used by one thread at a time.
 
     A connection idle for longer than check_idle_after_s is checked with NOOP before it is
-    handed out, and replaced if the server has dropped it (servers close idle sessions).
+    handed out, and replaced if the server has dropped it (servers close idle sessions). When the
+    server refuses a new connection with 421 while others are open, the pool lowers its size to
+    the connections it has and waits for one of them instead.
     """
 
     def __init__(self, connector: FtpConnector, size: int, check_idle_after_s: float = 10.0) -> None:
         self._connector = connector
         self.size = max(1, size)
+        self.lowered = False
+        """Whether a 421 made the pool smaller than asked."""
         self._check_idle_after_s = check_idle_after_s
         self._free: list[tuple[ftplib.FTP, float]] = []
-        self._slots = threading.BoundedSemaphore(self.size)
-        self._lock = threading.Lock()
+        self._open = 0
+        """Connections that exist or are being opened: free, in use, or logging in."""
+        self._ready = threading.Condition()
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[ftplib.FTP]:
         """Yield a logged-in connection; one that failed with a transient error is dropped, not reused."""
-        with self._slots:
-            ftp = self._take_live()
-            try:
-                yield ftp
-            except BaseException as error:
-                if _breaks_connection(error):
-                    with contextlib.suppress(*FTP_ERRORS):
-                        ftp.close()
-                    raise
-                self._give_back(ftp)
+        ftp = self._take_live()
+        try:
+            yield ftp
+        except BaseException as error:
+            if _breaks_connection(error):
+                self._discard(ftp)
                 raise
             self._give_back(ftp)
+            raise
+        self._give_back(ftp)
 
     def _take_live(self) -> ftplib.FTP:
-        """Return an idle connection that still answers, or a new one."""
+        """Return an idle connection that still answers, or a new one once there is room."""
         while True:
-            with self._lock:
-                if not self._free:
-                    return self._connector.open()
-                ftp, since = self._free.pop()
+            with self._ready:
+                while not self._free and self._open >= self.size:
+                    self._ready.wait()
+                opening = not self._free
+                if opening:
+                    self._open += 1
+                else:
+                    ftp, since = self._free.pop()
+            if opening:
+                found = self._open_one()
+                if found is None:
+                    continue
+                return found
             if time.monotonic() - since < self._check_idle_after_s:
                 return ftp
             try:
                 ftp.voidcmd("NOOP")
                 return ftp
             except FTP_ERRORS:
-                with contextlib.suppress(*FTP_ERRORS):
-                    ftp.close()
+                self._discard(ftp)
+
+    def _open_one(self) -> ftplib.FTP | None:
+        """Open a connection for a slot already counted; None if a 421 lowered the pool (wait for one)."""
+        try:
+            return self._connector.open()
+        except TooManyConnectionsError:
+            with self._ready:
+                self._open -= 1
+                self._ready.notify_all()
+                if self._open == 0:
+                    raise
+                self.size, self.lowered = min(self.size, self._open), True
+            return None
+        except BaseException:
+            with self._ready:
+                self._open -= 1
+                self._ready.notify_all()
+            raise
 
     def _give_back(self, ftp: ftplib.FTP) -> None:
-        with self._lock:
+        with self._ready:
             self._free.append((ftp, time.monotonic()))
+            self._ready.notify()
+
+    def _discard(self, ftp: ftplib.FTP) -> None:
+        """Close a connection that must not be reused, freeing its slot."""
+        with contextlib.suppress(*FTP_ERRORS):
+            ftp.close()
+        with self._ready:
+            self._open -= 1
+            self._ready.notify()
+
+    def check_idle(self) -> None:
+        """Have every idle connection checked with NOOP before its next use (a fault may cut them all)."""
+        with self._ready:
+            self._free = [(ftp, float("-inf")) for ftp, _since in self._free]
 
     def close(self) -> None:
         """Say QUIT on every idle connection."""
-        with self._lock:
+        with self._ready:
             idle, self._free = self._free, []
+            self._open -= len(idle)
         for ftp, _since in idle:
             with contextlib.suppress(*FTP_ERRORS):
                 ftp.quit()

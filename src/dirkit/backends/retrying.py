@@ -8,6 +8,11 @@ left), so a retry that finds its work already done counts as done: a remove that
 make_dir that finds the directory, a rename whose old name is gone and whose new name is there. A
 write restarts from where a seekable source stood at the first attempt; a source that cannot seek
 is not retried. Streams from open_read are not resumed mid-read.
+
+With check_server, a call that lost its connection on every attempt is followed by one look at the
+tree's root: if the server answers, the fault belongs to that call (a file whose transfer is always
+cut), and a TransientError that is not a ConnectionLostError is raised, so a run fails that item and
+goes on; if the server does not answer, the ConnectionLostError stands and a run stops.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 from dirkit.backends.protocol import Backend
 from dirkit.backends.wrapping import BackendWrapper
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.paths import RelPath
+from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
+    ConnectionLostError,
     NotFoundError,
     TransientError,
     UsageError,
@@ -82,8 +88,10 @@ class RetryingBackend(BackendWrapper):
         wrapped: Backend,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        check_server: bool = False,
     ) -> None:
         super().__init__(wrapped)
+        self.check_server = check_server
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._delays = self.policy.delays()
@@ -110,7 +118,21 @@ class RetryingBackend(BackendWrapper):
             except TransientError as error:
                 last = error
         assert last is not None
-        raise last
+        raise self._given_up(last)
+
+    def _given_up(self, last: TransientError) -> TransientError:
+        """Return the error to raise after the last attempt: the call's own, when the server still answers."""
+        if not self.check_server or not isinstance(last, ConnectionLostError):
+            return last
+        try:
+            self.wrapped.stat(ROOT)
+        except BackendError:
+            return last
+        reason = f"{last.strerror}; gave up after {self.policy.attempts} attempts"
+        own = TransientError(last.errno or 0, reason, last.filename)
+        own.may_have_taken_effect = last.may_have_taken_effect
+        own.__cause__ = last
+        return own
 
     def _change(
         self, method: str, path: RelPath, call: Callable[[], None], done: Callable[[BackendError], bool]

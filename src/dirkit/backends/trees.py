@@ -9,12 +9,16 @@ from dataclasses import dataclass
 
 from dirkit.backends.local import LocalBackend
 from dirkit.backends.protocol import Backend
+from dirkit.backends.recorded_times import RecordedTimesBackend, WrittenFiles
+from dirkit.backends.retrying import RetryingBackend, RetryPolicy
 from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
 FTP_SCHEMES = ("ftp://", "ftps://")
 DEFAULT_CONNECTIONS = 4
 """How many connections a remote tree opens at most, unless told otherwise."""
+REMOTE_RETRY = RetryPolicy(attempts=5, first_delay_s=0.5, backoff=2.0, max_delay_s=8.0)
+"""How a step on a remote tree is retried after a transient error: 5 tries, waiting 0.5, 1, 2 and 4 s."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,10 @@ class RemoteOptions:
     """Trust and record the key of an SSH host not yet in known_hosts (a changed key is still refused)."""
     on_warning: Callable[[str], None] | None = None
     """Where warnings about how a tree was opened go (a password in its URL); the CLI prints them."""
+    retry: RetryPolicy | None = None
+    """How steps are retried after a dropped connection, a timeout or a 421 (None: REMOTE_RETRY)."""
+    written_files: WrittenFiles | None = None
+    """Where uploads to a server that cannot set file times are recorded (the CLI: the state database)."""
 
     def warn(self, text: str) -> None:
         """Pass one warning on, if anyone listens."""
@@ -61,7 +69,7 @@ def open_tree(
 
 
 def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend:
-    """Return the FTP backend for an ftp:// or ftps:// URL, logged in with the credentials found for it."""
+    """Return the FTP backend for an ftp:// or ftps:// URL, logged in, retrying transient errors."""
     from dirkit.backends.ftp import FtpBackend
     from dirkit.backends.ftp_session import TlsOptions
     from dirkit.backends.urls import find_login, parse_remote_url
@@ -75,7 +83,10 @@ def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend
     backend = FtpBackend(parsed, login, tls=tls, connections=remote.connections, create=create)
     for warning in login.warnings:
         remote.warn(warning)
-    return backend
+    retrying = RetryingBackend(backend, remote.retry or REMOTE_RETRY, check_server=True)
+    if backend.capabilities.can_set_mtime or remote.written_files is None:
+        return retrying
+    return RecordedTimesBackend(retrying, remote.written_files)
 
 
 def open_mirror_target(location: str, create: bool, remote: RemoteOptions | None = None) -> Backend:

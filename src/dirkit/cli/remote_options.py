@@ -71,6 +71,8 @@ def remote_options_from_args(args: argparse.Namespace) -> RemoteOptions:
     ca_file = getattr(args, "ca_file", None) or os.environ.get(ENVIRONMENT_DEFAULTS["ca_file"]) or None
     insecure = getattr(args, "insecure", None)
     implicit_tls = getattr(args, "implicit_tls", None)
+    from dirkit.state.written_files import StateWrittenFiles
+
     return RemoteOptions(
         ca_file=ca_file,
         insecure=bool(insecure) or os.environ.get(ENVIRONMENT_DEFAULTS["insecure"]) == "1",
@@ -78,6 +80,7 @@ def remote_options_from_args(args: argparse.Namespace) -> RemoteOptions:
         connections=connections,
         accept_new_host_keys=bool(getattr(args, "accept_new_host_key", False)),
         on_warning=print_warning,
+        written_files=StateWrittenFiles(),
     )
 
 
