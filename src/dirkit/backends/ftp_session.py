@@ -85,9 +85,15 @@ class LeanSession(ftplib.FTP):
                 self.getresp()  # cmd's refusal: no data connection was offered
             raise
         _host, data_port = ftplib.parse229(passive, peer)
-        conn = socket.create_connection(
-            (peer[0], data_port), self.timeout, source_address=self.source_address
-        )
+        try:
+            conn = socket.create_connection(
+                (peer[0], data_port), self.timeout, source_address=self.source_address
+            )
+        except ConnectionRefusedError:
+            # ProFTPD answers a RETR of a missing file at once and closes the passive port:
+            # its refusal is the reply waiting on the control connection.
+            self.getresp()
+            raise
         try:
             reply = self.getresp()
             if reply.startswith("2"):
