@@ -1,4 +1,4 @@
-"""Open a tree from what the user typed: a local path, or an ftp:// or ftps:// URL."""
+"""Open a tree from what the user typed: a local path, or an ftp://, ftps:// or sftp:// URL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
 FTP_SCHEMES = ("ftp://", "ftps://")
+SFTP_SCHEME = "sftp://"
 DEFAULT_CONNECTIONS = 4
 """How many connections a remote tree opens at most, unless told otherwise."""
 
@@ -52,9 +53,8 @@ def open_tree(
     """
     if location.lower().startswith(FTP_SCHEMES):
         return open_ftp_tree(location, create, remote or RemoteOptions())
-    if location.startswith(REMOTE_SCHEMES):
-        scheme = location.split(":", 1)[0]
-        raise UsageError(f"{location}: {scheme}:// trees are not supported by this version yet")
+    if location.lower().startswith(SFTP_SCHEME):
+        return open_sftp_tree(location, create, remote or RemoteOptions())
     if "://" in location.split("/", 1)[0] + "/":
         raise UsageError(f"{location}: unknown URL scheme")
     return LocalBackend(location, must_exist=must_exist)
@@ -76,6 +76,22 @@ def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend
     for warning in login.warnings:
         remote.warn(warning)
     return backend
+
+
+def open_sftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend:
+    """Return the SFTP backend for an sftp:// URL: ssh-agent and keys, host keys from known_hosts."""
+    from dirkit.backends.sftp import SftpBackend
+    from dirkit.backends.urls import parse_remote_url
+
+    parsed = parse_remote_url(location)
+    if parsed.password is not None:
+        raise UsageError(f"{parsed.url}: an sftp:// URL takes no password: use ssh-agent or a key")
+    return SftpBackend(
+        parsed,
+        accept_new_host_keys=remote.accept_new_host_keys,
+        connections=remote.connections,
+        create=create,
+    )
 
 
 def open_mirror_target(location: str, create: bool, remote: RemoteOptions | None = None) -> Backend:

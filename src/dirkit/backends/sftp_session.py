@@ -1,0 +1,219 @@
+"""SFTP connections on asyncssh: one event loop in a thread, a pool of SFTP channels, and error kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import os
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncssh
+
+from dirkit.backends.ssh_hosts import HostKeyCheck, HostKeyPolicy
+from dirkit.backends.urls import RemoteLocation
+from dirkit.errors import (
+    AlreadyExistsError,
+    BackendError,
+    ConnectionLostError,
+    IsADirError,
+    NoSpaceError,
+    NotADirError,
+    NotFoundError,
+    PermissionDeniedError,
+    TimedOutError,
+    UnsupportedError,
+    translate_os_error,
+)
+
+DEFAULT_TIMEOUT_S = 60.0
+"""How long one SFTP request (or connecting) may take before the call fails as timed out."""
+PASSPHRASE_VARIABLE = "DIRKIT_PASSWORD"
+"""The environment variable holding the passphrase of an encrypted key file (ssh-agent needs none)."""
+Result = TypeVar("Result")
+
+_KINDS: dict[type[asyncssh.SFTPError], type[BackendError]] = {
+    asyncssh.SFTPNoSuchFile: NotFoundError,
+    asyncssh.SFTPNoSuchPath: NotFoundError,
+    asyncssh.SFTPPermissionDenied: PermissionDeniedError,
+    asyncssh.SFTPWriteProtect: PermissionDeniedError,
+    asyncssh.SFTPFileAlreadyExists: AlreadyExistsError,
+    asyncssh.SFTPNoSpaceOnFilesystem: NoSpaceError,
+    asyncssh.SFTPQuotaExceeded: NoSpaceError,
+    asyncssh.SFTPNotADirectory: NotADirError,
+    asyncssh.SFTPFileIsADirectory: IsADirError,
+    asyncssh.SFTPOpUnsupported: UnsupportedError,
+    asyncssh.SFTPConnectionLost: ConnectionLostError,
+    asyncssh.SFTPNoConnection: ConnectionLostError,
+}
+_ERRNOS = {
+    NotFoundError: errno.ENOENT,
+    PermissionDeniedError: errno.EACCES,
+    AlreadyExistsError: errno.EEXIST,
+    NoSpaceError: errno.ENOSPC,
+    NotADirError: errno.ENOTDIR,
+    IsADirError: errno.EISDIR,
+    UnsupportedError: errno.EOPNOTSUPP,
+    ConnectionLostError: errno.ECONNRESET,
+}
+
+
+def translate_sftp_error(error: BaseException, shown: str) -> BackendError:
+    """Return the dirkit error kind for anything asyncssh or the network raised while working on shown.
+
+    The one place SFTP errors become dirkit's: a server's status code gives the kind, a lost or
+    refused connection is transient, and authentication and host-key refusals say what to do.
+    """
+    if isinstance(error, BackendError):
+        return error
+    if isinstance(error, asyncssh.SFTPDirNotEmpty):
+        return BackendError(errno.ENOTEMPTY, "folder not empty", shown)
+    if isinstance(error, asyncssh.SFTPError):
+        kind = next((kind for cls, kind in _KINDS.items() if isinstance(error, cls)), BackendError)
+        reason = error.reason or "the server refused"
+        return kind(_ERRNOS.get(kind, errno.EIO), reason, shown)
+    if isinstance(error, asyncssh.PermissionDenied):
+        reason = "the server accepted none of the keys (ssh-agent, ~/.ssh/config IdentityFile, ~/.ssh/id_*)"
+        return PermissionDeniedError(errno.EACCES, reason, shown)
+    if isinstance(error, asyncssh.ConnectionLost | asyncssh.SFTPConnectionLost | BrokenPipeError):
+        return ConnectionLostError(errno.ECONNRESET, f"connection lost ({error})", shown)
+    if isinstance(error, asyncssh.DisconnectError):
+        return ConnectionLostError(errno.ECONNRESET, f"the server closed the connection ({error})", shown)
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return TimedOutError(errno.ETIMEDOUT, "the server did not answer in time", shown)
+    if isinstance(error, OSError):
+        return translate_os_error(error, shown)
+    if isinstance(error, asyncssh.KeyImportError | asyncssh.KeyEncryptionError):
+        return PermissionDeniedError(errno.EACCES, f"cannot use a key file: {error}", shown)
+    return BackendError(errno.EIO, f"{type(error).__name__}: {error}", shown)
+
+
+class EventLoopThread:
+    """One asyncio event loop run by a thread of its own; any thread submits coroutines to it and waits."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, coroutine: Coroutine[Any, Any, Result]) -> Future[Result]:
+        """Start coroutine on the loop; return the future of its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, Result]) -> Result:
+        """Run coroutine on the loop and return its result (its exception is raised here)."""
+        future = self.submit(coroutine)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        """Stop the loop, wait for its thread and close it."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTraits:
+    """What the SFTP server offers, read once after connecting (OpenSSH's extensions)."""
+
+    posix_rename: bool
+    hard_links: bool
+    statvfs: bool
+    lsetstat: bool
+    home: str
+    """The login folder, as the server's realpath of '.' gives it."""
+
+
+class ChannelPool:
+    """One SSH connection and up to size SFTP channels on it, opened when first needed, on the loop.
+
+    Every channel is its own sftp-server process on an OpenSSH server, so calls on different
+    channels run at once; one channel also takes many requests in flight (asyncssh's parallel
+    reads and writes of one file). A lost connection is replaced on the next call after reconnect().
+    """
+
+    def __init__(
+        self, location: RemoteLocation, policy: HostKeyPolicy, size: int, timeout_s: float, config: str
+    ) -> None:
+        self._location = location
+        self._config = config
+        self._policy = policy
+        self.size = max(1, size)
+        self.timeout_s = timeout_s
+        self._connection: asyncssh.SSHClientConnection | None = None
+        self._channels: list[asyncssh.SFTPClient] = []
+        self._turn = itertools.count()
+        self._lock: asyncio.Lock | None = None
+        self.traits: ServerTraits | None = None
+
+    async def channel(self) -> asyncssh.SFTPClient:
+        """Return the next channel in turn, connecting and opening channels up to the pool's size."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        if len(self._channels) < self.size:
+            async with self._lock:
+                if self._connection is None:
+                    self._connection = await asyncio.wait_for(self._connect(), self.timeout_s)
+                if len(self._channels) < self.size:
+                    opened = await asyncio.wait_for(self._connection.start_sftp_client(), self.timeout_s)
+                    self._channels.append(opened)
+                    if self.traits is None:
+                        self.traits = await self._read_traits(opened)
+                    return opened
+        return self._channels[next(self._turn) % len(self._channels)]
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        """Open the SSH connection: ~/.ssh/config, ssh-agent and keys; the host key checked by known_hosts."""
+        location, config = self._location, self._config
+        options: dict[str, Any] = {
+            "config": [config] if os.access(config, os.R_OK) else [],
+            "known_hosts": self._policy.known_hosts_arg(),
+            "client_factory": lambda: HostKeyCheck(self._policy),
+            "passphrase": os.environ.get(PASSPHRASE_VARIABLE),
+            "login_timeout": self.timeout_s,
+            "keepalive_interval": 15,
+        }
+        if location.user is not None:
+            options["username"] = location.user
+        port = location.port if location.port != 22 else ()
+        try:
+            return await asyncssh.connect(location.host, port, **options)
+        except asyncssh.HostKeyNotVerifiable:
+            reason = self._policy.refusal or "the server's host key could not be verified"
+            raise PermissionDeniedError(errno.EACCES, reason, location.url) from None
+
+    @staticmethod
+    async def _read_traits(channel: asyncssh.SFTPClient) -> ServerTraits:
+        """Read which OpenSSH extensions the server offers, and its login folder."""
+        handler = channel._handler  # asyncssh keeps the negotiated extensions there
+        home = await channel.realpath(b".")
+        return ServerTraits(
+            posix_rename=bool(getattr(handler, "_supports_posix_rename", False)),
+            hard_links=bool(getattr(handler, "_supports_hardlink", False)),
+            statvfs=bool(getattr(handler, "_supports_statvfs", False)),
+            lsetstat=bool(getattr(handler, "_supports_lsetstat", False)),
+            home=os.fsdecode(home),
+        )
+
+    async def drop(self) -> None:
+        """Close every channel and the connection, quietly; the next call connects anew."""
+        channels, connection = self._channels, self._connection
+        self._channels, self._connection = [], None
+        for opened in channels:
+            opened.exit()
+        if connection is not None:
+            connection.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.wait_closed(), 5)
