@@ -25,6 +25,7 @@ from dirkit.backends.sftp_session import (
     translate_sftp_error,
 )
 from dirkit.backends.sftp_streams import CHUNK, SftpReader, entry_of, kind_of, sftp_capabilities
+from dirkit.backends.sftp_transfers import Requests
 from dirkit.backends.ssh_hosts import HostKeyPolicy
 from dirkit.backends.ssh_hosts import ssh_folder as default_ssh_folder
 from dirkit.backends.temp_files import new_temp_name
@@ -140,21 +141,22 @@ class SftpBackend:
     def _call(self, path: RelPath, coroutine: Coroutine[Any, Any, Result]) -> Result:
         """Run coroutine on the loop, bounded by the timeout; anything it raises leaves as a dirkit kind."""
         try:
-            return self._loop.run(asyncio.wait_for(coroutine, self._timeout_s))
+            return self._loop.run(coroutine, self._timeout_s)
         except Exception as error:
             raise translate_sftp_error(error, self._shown(path)) from None
 
     def _submit(self, coroutine: Coroutine[Any, Any, Result]) -> Future[Result]:
-        """Start coroutine on the loop, bounded by the timeout."""
-        return self._loop.submit(asyncio.wait_for(coroutine, self._timeout_s))
+        """Start coroutine on the loop."""
+        return self._loop.submit(coroutine)
 
     def _waiter(self, path: RelPath) -> Any:
-        """Return a function that waits for a future and raises its failure as a dirkit kind."""
+        """Return a function that waits for a future (bounded by the timeout), raising dirkit kinds."""
 
         def wait(future: Future[Result]) -> Result:
             try:
-                return future.result()
+                return future.result(self._timeout_s)
             except Exception as error:
+                future.cancel()
                 raise translate_sftp_error(error, self._shown(path)) from None
 
         return wait
@@ -203,21 +205,17 @@ class SftpBackend:
         """Return the entries of a folder's children."""
         return self._call(path, self._list(path))
 
-    async def _open(self, path: RelPath) -> tuple[asyncssh.SFTPClientFile, int, bytes]:
+    async def _open(self, path: RelPath) -> tuple[asyncssh.SFTPClientFile | None, int, bytes]:
+        """Read a file's first block and size in two round trips; open it again only if there is more."""
         channel = await self._pool.channel()
-        handle = await channel.open(self._wire(path), "rb", encoding=None)
-        try:
-            attrs, first = await asyncio.gather(handle.stat(), handle.read(CHUNK, 0), return_exceptions=True)
-            if isinstance(attrs, BaseException):
-                raise attrs
-            if kind_of(attrs) is _DIR:
-                raise IsADirError(errno.EISDIR, "is a folder", self._shown(path))
-            if isinstance(first, BaseException):
-                raise first
-        except BaseException:
-            await self._close_quietly(handle)
-            raise
-        return handle, attrs.size or 0, cast(bytes, first)
+        wire = self._wire(path)
+        data, attrs = await Requests(channel).read_small(wire)
+        if kind_of(attrs) is _DIR:
+            raise IsADirError(errno.EISDIR, "is a folder", self._shown(path))
+        size = attrs.size or 0
+        if len(data) >= size:
+            return None, len(data), data
+        return await channel.open(wire, "rb", encoding=None), size, data
 
     @staticmethod
     async def _close_quietly(handle: asyncssh.SFTPClientFile) -> None:
@@ -225,13 +223,14 @@ class SftpBackend:
             await handle.close()
 
     def open_read(self, path: RelPath) -> BinaryIO:
-        """Return a stream of a file's bytes, read in big chunks with many requests in flight."""
+        """Return a stream of a file's bytes: small files in one flight, big ones in chunks read ahead."""
         handle, size, first = self._call(path, self._open(path))
         wait = self._waiter(path)
 
         def close_remote() -> None:
-            with contextlib.suppress(BackendError):
-                wait(self._submit(self._close_quietly(handle)))
+            if handle is not None:
+                with contextlib.suppress(BackendError):
+                    wait(self._submit(self._close_quietly(handle)))
 
         reader = SftpReader(handle, size, first, self._submit, wait, close_remote)
         return cast(BinaryIO, reader)
@@ -256,90 +255,75 @@ class SftpBackend:
         mtime_ns: int | None = None,
         mode: int | None = None,
     ) -> Entry:
-        """Upload source under a temporary name beside path, set its time and mode, rename it into place."""
+        """Upload source under a temporary name beside path, set its time and mode, rename it into place.
+
+        A file of less than one chunk goes in one flight after its OPEN; a bigger one in chunks, the
+        next read from source while the last is on its way.
+        """
         temporary = new_temp_name(path)
         first = _read_up_to(source, CHUNK)
         if len(first) < CHUNK:
-            return self._call(path, self._put_whole(path, temporary, first, mtime_ns, mode))
-        handle = self._call(path, self._create(path, temporary))
+            return self._call(path, self._put(path, temporary, first, 0, mtime_ns, mode))
+        requests, handle = self._call(path, self._create(temporary))
         wait = self._waiter(path)
         try:
-            size, data = 0, first
+            offset, data = 0, first
             pending: Future[None] | None = None
-            while data:
-                started = self._submit(handle.write(data, size))
-                size += len(data)
+            while more := _read_up_to(source, CHUNK):
+                started = self._submit(requests.write(handle, data, offset))
+                offset += len(data)
                 if pending is not None:
                     wait(pending)
-                pending = cast("Future[None]", started)
-                data = _read_up_to(source, CHUNK)
+                pending, data = started, more
             if pending is not None:
                 wait(pending)
         except BaseException:
             with contextlib.suppress(BackendError):
-                self._call(path, self._discard(handle, temporary))
+                self._call(path, self._discard(requests, handle, temporary))
             raise
-        return self._call(path, self._finish(path, temporary, handle, size, mtime_ns, mode))
+        return self._call(path, self._put(path, temporary, data, offset, mtime_ns, mode, (requests, handle)))
 
-    async def _create(self, path: RelPath, temporary: RelPath) -> asyncssh.SFTPClientFile:
-        channel = await self._pool.channel()
-        return await channel.open(self._wire(temporary), "xb", encoding=None)
+    async def _create(self, temporary: RelPath) -> tuple[Requests, bytes]:
+        """Create the temporary file; return the channel's requests and the file's handle."""
+        requests = Requests(await self._pool.channel())
+        return requests, await requests.create(self._wire(temporary))
 
-    async def _put_whole(
-        self, path: RelPath, temporary: RelPath, data: bytes, mtime_ns: int | None, mode: int | None
-    ) -> Entry:
-        """Upload a file that fits one chunk: open, then write, attributes and close in one flight."""
-        handle = await self._create(path, temporary)
-        return await self._finish(path, temporary, handle, len(data), mtime_ns, mode, data)
-
-    async def _finish(
+    async def _put(
         self,
         path: RelPath,
         temporary: RelPath,
-        handle: asyncssh.SFTPClientFile,
-        size: int,
+        data: bytes,
+        offset: int,
         mtime_ns: int | None,
         mode: int | None,
-        data: bytes = b"",
+        opened: tuple[Requests, bytes] | None = None,
     ) -> Entry:
-        """Write the last data, set time and mode, close, and rename the temporary file into place."""
+        """Write the last data at offset, set time and mode, close, and rename the temporary file to path."""
+        requests, handle = opened or await self._create(temporary)
         attrs = asyncssh.SFTPAttrs()
         if mode is not None:
             attrs.permissions = mode & 0o7777
         if mtime_ns is not None:
-            seconds = mtime_ns // 1_000_000_000
-            attrs.atime = attrs.mtime = seconds
-        steps: list[Coroutine[Any, Any, Any]] = []
-        if mode is not None or mtime_ns is not None:
-            steps.append(handle.setstat(attrs))
+            attrs.atime = attrs.mtime = mtime_ns // 1_000_000_000
         known = mode is not None and mtime_ns is not None
-        if not known:
-            steps.append(handle.stat())
-        steps.append(handle.close())
-        try:
-            if data:
-                await handle.write(data, 0)
-        except BaseException as error:
-            results: list[Any] = [error]
-            for step in steps:
-                step.close()
-        else:
-            # one flight: the server answers requests on a channel in the order they were sent
-            results = await asyncio.gather(*steps, return_exceptions=True)
-        failed = next((result for result in results if isinstance(result, BaseException)), None)
         channel = await self._pool.channel()
-        if failed is not None:
+        try:
+            setting = attrs if mode is not None or mtime_ns is not None else None
+            got = await requests.finish(handle, data, offset, setting, not known)
+        except BaseException:
+            await requests.close_quietly(handle)
             await self._remove_quietly(channel, temporary)
-            raise failed
+            raise
         try:
             await self._move_into_place(channel, temporary, path)
         except BaseException:
             await self._remove_quietly(channel, temporary)
             raise
-        if known:
+        size = offset + len(data)
+        if got is None:
             return Entry(path, _FILE, size, (attrs.mtime or 0) * 1_000_000_000, attrs.permissions or 0)
-        stat = entry_of(path, cast(asyncssh.SFTPAttrs, results[-2]))
-        mtime = stat.mtime_ns if mtime_ns is None else (mtime_ns // 1_000_000_000) * 1_000_000_000
+        stat = entry_of(path, got)
+        mtime = stat.mtime_ns if mtime_ns is None else (attrs.mtime or 0) * 1_000_000_000
         return Entry(path, _FILE, size, mtime, stat.mode if mode is None else mode & 0o7777)
 
     async def _move_into_place(self, channel: asyncssh.SFTPClient, temporary: RelPath, path: RelPath) -> None:
@@ -362,8 +346,8 @@ class SftpBackend:
             await channel.remove(self._wire(new))
         await channel.rename(self._wire(old), self._wire(new))
 
-    async def _discard(self, handle: asyncssh.SFTPClientFile, temporary: RelPath) -> None:
-        await self._close_quietly(handle)
+    async def _discard(self, requests: Requests, handle: bytes, temporary: RelPath) -> None:
+        await requests.close_quietly(handle)
         await self._remove_quietly(await self._pool.channel(), temporary)
 
     async def _remove_quietly(self, channel: asyncssh.SFTPClient, path: RelPath) -> None:
@@ -374,13 +358,12 @@ class SftpBackend:
         channel = await self._pool.channel()
         wire = self._wire(path)
         try:
-            await channel.mkdir(wire)
+            attrs = asyncssh.SFTPAttrs() if mode is None else asyncssh.SFTPAttrs(permissions=mode & 0o7777)
+            await channel.mkdir(wire, attrs)
         except asyncssh.SFTPFailure:
             if await self._lstat_or_none(channel, path) is not None:
                 raise AlreadyExistsError(errno.EEXIST, "already exists", self._shown(path)) from None
             raise
-        if mode is not None:
-            await channel.setstat(wire, asyncssh.SFTPAttrs(permissions=mode & 0o7777))
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a folder (its parent must exist)."""

@@ -57,7 +57,7 @@ class SftpReader(io.RawIOBase):
 
     def __init__(
         self,
-        handle: asyncssh.SFTPClientFile,
+        handle: asyncssh.SFTPClientFile | None,
         size: int,
         first: bytes,
         submit: Submit,
@@ -76,9 +76,14 @@ class SftpReader(io.RawIOBase):
         self._ahead: Future[bytes] | None = None
         self._ask_ahead(len(first))
 
+    def _fetch(self, offset: int) -> Future[bytes]:
+        """Start reading the chunk at offset (no further than the size the file had when opened)."""
+        assert self._handle is not None
+        return self._submit(self._handle.read(min(CHUNK, self._size - offset), offset))
+
     def _ask_ahead(self, offset: int) -> None:
         """Start reading the chunk at offset, unless the file ends before it."""
-        self._ahead = self._submit(self._handle.read(CHUNK, offset)) if offset < self._size else None
+        self._ahead = self._fetch(offset) if offset < self._size else None
         self._ahead_offset = offset
 
     def readable(self) -> bool:
@@ -112,7 +117,7 @@ class SftpReader(io.RawIOBase):
             if self._position >= self._size:
                 self._ahead = None
                 return False
-            data = self._wait(self._submit(self._handle.read(CHUNK, self._position)))
+            data = self._wait(self._fetch(self._position))
         self._buffer, self._buffer_start = memoryview(data), self._position
         if not data:
             self._ahead = None
