@@ -99,3 +99,11 @@ def test_sftp_errors_become_dirkit_kinds_in_one_place(raised: BaseException, kin
     assert type(translated) is kind
     assert translated.errno == code and translated.filename == "sftp://h/x"
     assert isinstance(translated, TransientError) == (kind in (ConnectionLostError, TimedOutError))
+
+
+def test_a_password_in_an_sftp_url_is_refused_without_showing_it() -> None:
+    from dirkit.backends.trees import open_tree
+
+    with pytest.raises(UsageError) as refused:
+        open_tree("sftp://me:s3cret-pw@example.invalid/srv")
+    assert "s3cret-pw" not in str(refused.value) and "ssh-agent" in str(refused.value)

@@ -1,7 +1,10 @@
 """The SFTP backend: one tree on an SSH server, through asyncssh on an event loop of its own.
 
 The sync Backend calls may come from many threads at once; each submits its coroutine to the one
-loop and waits, so calls overlap on a pool of SFTP channels (see sftp_session.ChannelPool).
+loop and waits, so calls overlap on a pool of connections (see sftp_session.ChannelPool).
+At about 470 lines it is over the usual 400: it is one class, each protocol method with its
+coroutine beside it; the pieces that stand alone live in sftp_session (connections, errors),
+sftp_transfers (pipelined requests), sftp_streams (entries, reading) and ssh_hosts (host keys).
 """
 
 from __future__ import annotations
@@ -24,7 +27,19 @@ from dirkit.backends.sftp_session import (
     ServerTraits,
     translate_sftp_error,
 )
-from dirkit.backends.sftp_streams import CHUNK, SftpReader, entry_of, kind_of, sftp_capabilities
+from dirkit.backends.sftp_streams import (
+    CHUNK,
+    SftpReader,
+    decoded,
+    encoded,
+    entry_of,
+    kind_of,
+    read_up_to,
+    sftp_capabilities,
+    time_attrs,
+    upload_attrs,
+    written_entry,
+)
 from dirkit.backends.sftp_transfers import Requests
 from dirkit.backends.ssh_hosts import HostKeyPolicy
 from dirkit.backends.ssh_hosts import ssh_folder as default_ssh_folder
@@ -45,22 +60,6 @@ from dirkit.errors import (
 
 Result = TypeVar("Result")
 _FILE, _DIR, _LINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
-
-
-def _encoded(text: str) -> bytes:
-    """Return a name as the server gets it (names that are not UTF-8 kept as their raw bytes)."""
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _decoded(raw: bytes) -> str:
-    """Return a name from the server as text (bytes that are not UTF-8 kept by surrogateescape)."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _times(mtime_ns: int) -> asyncssh.SFTPAttrs:
-    """Return the attributes that set a time (SFTP v3 keeps whole seconds: the time is floored)."""
-    seconds = mtime_ns // 1_000_000_000
-    return asyncssh.SFTPAttrs(atime=seconds, mtime=seconds)
 
 
 class SftpBackend:
@@ -106,7 +105,7 @@ class SftpBackend:
         path = self._location.path
         if path == "~" or path.startswith("~/"):
             path = self._traits.home.rstrip("/") + path[1:]
-        base = _encoded(path or "/")
+        base = encoded(path or "/")
         try:
             attrs = await channel.stat(base)
         except asyncssh.SFTPNoSuchFile:
@@ -136,7 +135,7 @@ class SftpBackend:
 
     def _wire(self, path: RelPath) -> bytes:
         """Return the server path of path."""
-        return self._base if not path else self._base.rstrip(b"/") + b"/" + _encoded(path)
+        return self._base if not path else self._base.rstrip(b"/") + b"/" + encoded(path)
 
     def _call(self, path: RelPath, coroutine: Coroutine[Any, Any, Result]) -> Result:
         """Run coroutine on the loop, bounded by the timeout; anything it raises leaves as a dirkit kind."""
@@ -174,7 +173,7 @@ class SftpBackend:
         channel = await self._pool.channel()
         wire = self._wire(path)
         attrs = await (channel.stat(wire) if follow_symlinks else channel.lstat(wire))
-        target = _decoded(await channel.readlink(wire)) if kind_of(attrs) is _LINK else None
+        target = decoded(await channel.readlink(wire)) if kind_of(attrs) is _LINK else None
         return entry_of(path, attrs, target)
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
@@ -192,13 +191,13 @@ class SftpBackend:
                 raise NotADirError(errno.ENOTDIR, "not a folder", self._shown(path)) from None
             raise
         children = [
-            (join_path(path, _decoded(cast(bytes, name.filename))), name.attrs)
+            (join_path(path, decoded(cast(bytes, name.filename))), name.attrs)
             for name in names
             if name.filename not in (b".", b"..")
         ]
         links = [child for child, attrs in children if kind_of(attrs) is _LINK]
         targets = await asyncio.gather(*(channel.readlink(self._wire(link)) for link in links))
-        target_of = {link: _decoded(target) for link, target in zip(links, targets, strict=True)}
+        target_of = {link: decoded(target) for link, target in zip(links, targets, strict=True)}
         return [entry_of(child, attrs, target_of.get(child)) for child, attrs in children]
 
     def list_dir(self, path: RelPath) -> list[Entry]:
@@ -261,7 +260,7 @@ class SftpBackend:
         next read from source while the last is on its way.
         """
         temporary = new_temp_name(path)
-        first = _read_up_to(source, CHUNK)
+        first = read_up_to(source, CHUNK)
         if len(first) < CHUNK:
             return self._call(path, self._put(path, temporary, first, 0, mtime_ns, mode))
         requests, handle = self._call(path, self._create(temporary))
@@ -269,7 +268,7 @@ class SftpBackend:
         try:
             offset, data = 0, first
             pending: Future[None] | None = None
-            while more := _read_up_to(source, CHUNK):
+            while more := read_up_to(source, CHUNK):
                 started = self._submit(requests.write(handle, data, offset))
                 offset += len(data)
                 if pending is not None:
@@ -300,16 +299,10 @@ class SftpBackend:
     ) -> Entry:
         """Write the last data at offset, set time and mode, close, and rename the temporary file to path."""
         requests, handle = opened or await self._create(temporary)
-        attrs = asyncssh.SFTPAttrs()
-        if mode is not None:
-            attrs.permissions = mode & 0o7777
-        if mtime_ns is not None:
-            attrs.atime = attrs.mtime = mtime_ns // 1_000_000_000
-        known = mode is not None and mtime_ns is not None
+        setting = upload_attrs(mtime_ns, mode)
         channel = await self._pool.channel()
         try:
-            setting = attrs if mode is not None or mtime_ns is not None else None
-            got = await requests.finish(handle, data, offset, setting, not known)
+            got = await requests.finish(handle, data, offset, setting, mtime_ns is None or mode is None)
         except BaseException:
             await requests.close_quietly(handle)
             await self._remove_quietly(channel, temporary)
@@ -319,12 +312,7 @@ class SftpBackend:
         except BaseException:
             await self._remove_quietly(channel, temporary)
             raise
-        size = offset + len(data)
-        if got is None:
-            return Entry(path, _FILE, size, (attrs.mtime or 0) * 1_000_000_000, attrs.permissions or 0)
-        stat = entry_of(path, got)
-        mtime = stat.mtime_ns if mtime_ns is None else (attrs.mtime or 0) * 1_000_000_000
-        return Entry(path, _FILE, size, mtime, stat.mode if mode is None else mode & 0o7777)
+        return written_entry(path, offset + len(data), got, mtime_ns, mode)
 
     async def _move_into_place(self, channel: asyncssh.SFTPClient, temporary: RelPath, path: RelPath) -> None:
         """Rename the temporary file onto path, replacing a file there; a folder there is an IsADirError."""
@@ -372,7 +360,7 @@ class SftpBackend:
     async def _make_symlink(self, path: RelPath, target: str) -> None:
         channel = await self._pool.channel()
         try:
-            await channel.symlink(_encoded(target), self._wire(path))
+            await channel.symlink(encoded(target), self._wire(path))
         except asyncssh.SFTPFailure:
             if await self._lstat_or_none(channel, path) is not None:
                 raise AlreadyExistsError(errno.EEXIST, "already exists", self._shown(path)) from None
@@ -462,7 +450,7 @@ class SftpBackend:
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
         """Set the modification time of path in whole seconds (of a symlink itself, with lsetstat)."""
-        self._call(path, self._setstat(path, _times(mtime_ns), not self._traits.lsetstat))
+        self._call(path, self._setstat(path, time_attrs(mtime_ns), not self._traits.lsetstat))
 
     def set_mode(self, path: RelPath, mode: int) -> None:
         """Set the permission bits of path."""
@@ -480,19 +468,3 @@ class SftpBackend:
         self._closed = True
         self.reconnect()
         self._loop.stop()
-
-
-def _read_up_to(source: BinaryIO, size: int) -> bytes:
-    """Return the next size bytes of source, fewer only at its end."""
-    data = source.read(size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    missing = size - len(data)
-    while missing > 0:
-        more = source.read(missing)
-        if not more:
-            break
-        parts.append(more)
-        missing -= len(more)
-    return b"".join(parts)

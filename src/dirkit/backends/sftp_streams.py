@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, BinaryIO
 
 import asyncssh
 
@@ -50,6 +50,61 @@ def sftp_capabilities(connections: int, posix_rename: bool, hard_links: bool) ->
         hard_links=hard_links,
         identities=False,
     )
+
+
+def encoded(text: str) -> bytes:
+    """Return a name as the server gets it (names that are not UTF-8 kept as their raw bytes)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def decoded(raw: bytes) -> str:
+    """Return a name from the server as text (bytes that are not UTF-8 kept by surrogateescape)."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def time_attrs(mtime_ns: int) -> asyncssh.SFTPAttrs:
+    """Return the attributes that set a time (SFTP v3 keeps whole seconds: the time is floored)."""
+    seconds = mtime_ns // WHOLE_SECOND_NS
+    return asyncssh.SFTPAttrs(atime=seconds, mtime=seconds)
+
+
+def upload_attrs(mtime_ns: int | None, mode: int | None) -> asyncssh.SFTPAttrs | None:
+    """Return the attributes to give a new file (None: none asked)."""
+    if mtime_ns is None and mode is None:
+        return None
+    attrs = time_attrs(mtime_ns) if mtime_ns is not None else asyncssh.SFTPAttrs()
+    if mode is not None:
+        attrs.permissions = mode & 0o7777
+    return attrs
+
+
+def written_entry(
+    path: RelPath, size: int, got: asyncssh.SFTPAttrs | None, mtime_ns: int | None, mode: int | None
+) -> Entry:
+    """Return the entry of a file just written: the asked time and mode, else what the server said."""
+    stat = entry_of(path, got) if got is not None else None
+    if mtime_ns is not None:
+        mtime: int | None = mtime_ns // WHOLE_SECOND_NS * WHOLE_SECOND_NS
+    else:
+        mtime = stat.mtime_ns if stat is not None else None
+    kept_mode = mode & 0o7777 if mode is not None else (stat.mode if stat is not None else 0)
+    return Entry(path, EntryKind.FILE, size, mtime, kept_mode)
+
+
+def read_up_to(source: BinaryIO, size: int) -> bytes:
+    """Return the next size bytes of source, fewer only at its end."""
+    data = source.read(size)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    missing = size - len(data)
+    while missing > 0:
+        more = source.read(missing)
+        if not more:
+            break
+        parts.append(more)
+        missing -= len(more)
+    return b"".join(parts)
 
 
 class SftpReader(io.RawIOBase):
