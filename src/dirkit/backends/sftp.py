@@ -10,6 +10,7 @@ sftp_transfers (pipelined requests), sftp_streams (entries, reading) and ssh_hos
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import os
@@ -59,6 +60,10 @@ from dirkit.errors import (
 )
 
 Result = TypeVar("Result")
+CHUNKS_IN_FLIGHT = 3
+"""Chunks of an upload on their way at once, while the next is read from the source."""
+REQUESTS_IN_FLIGHT = 128
+"""Read requests of one chunk in flight at once (asyncssh's default is 16 of the server's block size)."""
 _FILE, _DIR, _LINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
 
 
@@ -214,7 +219,7 @@ class SftpBackend:
         size = attrs.size or 0
         if len(data) >= size:
             return None, len(data), data
-        return await channel.open(wire, "rb", encoding=None), size, data
+        return await channel.open(wire, "rb", encoding=None, max_requests=REQUESTS_IN_FLIGHT), size, data
 
     @staticmethod
     async def _close_quietly(handle: asyncssh.SFTPClientFile) -> None:
@@ -267,15 +272,15 @@ class SftpBackend:
         wait = self._waiter(path)
         try:
             offset, data = 0, first
-            pending: Future[None] | None = None
+            pending: collections.deque[Future[None]] = collections.deque()
             while more := read_up_to(source, CHUNK):
-                started = self._submit(requests.write(handle, data, offset))
+                pending.append(self._submit(requests.write(handle, data, offset)))
                 offset += len(data)
-                if pending is not None:
-                    wait(pending)
-                pending, data = started, more
-            if pending is not None:
-                wait(pending)
+                if len(pending) == CHUNKS_IN_FLIGHT:
+                    wait(pending.popleft())
+                data = more
+            while pending:
+                wait(pending.popleft())
         except BaseException:
             with contextlib.suppress(BackendError):
                 self._call(path, self._discard(requests, handle, temporary))
