@@ -32,7 +32,7 @@ from dirkit.errors import (
     NotFoundError,
     UnsupportedError,
 )
-from tests.backends import ftp_servers
+from tests.backends import ftp_servers, ssh_server
 
 P = RelPath
 PROTOCOL_CALLS = (
@@ -107,6 +107,10 @@ def make_ftp(server: str) -> Callable[[Path], Made]:
     return make
 
 
+def make_sftp(root: Path) -> Made:
+    return Made(ssh_server.open_backend()[0])
+
+
 WRITABLE: dict[str, Callable[[Path], Made]] = {
     "ftp-pyftpdlib": make_ftp("pyftpdlib"),
     "ftps-pyftpdlib": make_ftp("pyftpdlib-tls"),
@@ -118,6 +122,7 @@ WRITABLE: dict[str, Callable[[Path], Made]] = {
     "local": make_local,
     "local-faulty": make_faulty_local,
     "local-retrying": make_retrying_local,
+    "sftp-openssh": make_sftp,
 }
 
 
@@ -194,6 +199,7 @@ DECLARED = {
     "local": (1, True, True, True),
     "local-faulty": (1, True, True, True),
     "local-retrying": (1, True, True, True),
+    "sftp-openssh": (1_000_000_000, True, True, True),
 }
 """Per variant: mtime resolution, symlinks, hard links, one-step replace; no adaptation hides a loss."""
 

@@ -1,4 +1,4 @@
-"""Open a tree from what the user typed: a local path, or an ftp:// or ftps:// URL."""
+"""Open a tree from what the user typed: a local path, or an ftp://, ftps:// or sftp:// URL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dirkit.errors import NotFoundError, UsageError, translate_os_error
 
 REMOTE_SCHEMES = ("ftp://", "ftps://", "sftp://")
 FTP_SCHEMES = ("ftp://", "ftps://")
+SFTP_SCHEME = "sftp://"
 DEFAULT_CONNECTIONS = 4
 """How many connections a remote tree opens at most, unless told otherwise."""
 REMOTE_RETRY = RetryPolicy(attempts=5, first_delay_s=0.5, backoff=2.0, max_delay_s=8.0)
@@ -60,9 +61,8 @@ def open_tree(
     """
     if location.lower().startswith(FTP_SCHEMES):
         return open_ftp_tree(location, create, remote or RemoteOptions())
-    if location.startswith(REMOTE_SCHEMES):
-        scheme = location.split(":", 1)[0]
-        raise UsageError(f"{location}: {scheme}:// trees are not supported by this version yet")
+    if location.lower().startswith(SFTP_SCHEME):
+        return open_sftp_tree(location, create, remote or RemoteOptions())
     if "://" in location.split("/", 1)[0] + "/":
         raise UsageError(f"{location}: unknown URL scheme")
     return LocalBackend(location, must_exist=must_exist)
@@ -87,6 +87,23 @@ def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend
     if backend.capabilities.can_set_mtime or remote.written_files is None:
         return retrying
     return RecordedTimesBackend(retrying, remote.written_files)
+
+
+def open_sftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend:
+    """Return the SFTP backend for an sftp:// URL (keys, known_hosts), retrying transient errors."""
+    from dirkit.backends.sftp import SftpBackend
+    from dirkit.backends.urls import parse_remote_url
+
+    parsed = parse_remote_url(location)
+    if parsed.password is not None:
+        raise UsageError(f"{parsed.url}: an sftp:// URL takes no password: use ssh-agent or a key")
+    backend = SftpBackend(
+        parsed,
+        accept_new_host_keys=remote.accept_new_host_keys,
+        connections=remote.connections,
+        create=create,
+    )
+    return RetryingBackend(backend, remote.retry or REMOTE_RETRY, check_server=True)
 
 
 def open_mirror_target(location: str, create: bool, remote: RemoteOptions | None = None) -> Backend:

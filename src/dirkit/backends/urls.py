@@ -1,4 +1,4 @@
-"""Remote tree URLs (ftp://, ftps://) and the credentials for them, as curl and lftp read them."""
+"""Remote tree URLs (ftp://, ftps://, sftp://) and FTP credentials, as curl and lftp read them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from dirkit.errors import UsageError
 
-DEFAULT_PORTS = {"ftp": 21, "ftps": 21}
+DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
 IMPLICIT_TLS_PORT = 990
 ANONYMOUS = "anonymous"
 ANONYMOUS_PASSWORD = "anonymous@"
@@ -19,7 +19,11 @@ PASSWORD_VARIABLE = "DIRKIT_PASSWORD"
 
 @dataclass(frozen=True, slots=True)
 class RemoteLocation:
-    """A parsed ftp:// or ftps:// URL; path is relative to the login folder unless it starts with '/'."""
+    """A parsed ftp://, ftps:// or sftp:// URL.
+
+    An FTP path is relative to the login folder unless it starts with '/'; an SFTP path is absolute
+    ('/...'), or '~' or '~/...' for the login folder and below it.
+    """
 
     scheme: str
     host: str
@@ -45,7 +49,9 @@ class RemoteLocation:
         user = f"{quote(self.user, safe='')}@" if self.user else ""
         port = "" if self.port == DEFAULT_PORTS[self.scheme] else f":{self.port}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        path = quote(self.path.encode("utf-8", "surrogateescape"), safe="/")
+        path = quote(self.path.encode("utf-8", "surrogateescape"), safe="/~")
+        if self.scheme == "sftp":
+            return f"{self.scheme}://{user}{host}{port}{'' if path.startswith('/') else '/'}{path}"
         if path.startswith("/"):
             path = "%2F" + path[1:]
         return (
@@ -61,7 +67,7 @@ def is_remote_url(location: str) -> bool:
 
 
 def parse_remote_url(location: str) -> RemoteLocation:
-    """Return the parts of an ftp:// or ftps:// URL; raise UsageError (without the password) if malformed."""
+    """Return the parts of a remote tree URL; raise UsageError (without the password) if malformed."""
     parts = urlsplit(location)
     scheme = parts.scheme.lower()
     shown = _without_password(location)
@@ -81,7 +87,16 @@ def parse_remote_url(location: str) -> RemoteLocation:
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     trimmed = path.rstrip("/") if path.strip("/") else path[:1]
+    if scheme == "sftp":
+        trimmed = sftp_path(trimmed)
     return RemoteLocation(scheme, parts.hostname.lower(), port, user, trimmed, password)
+
+
+def sftp_path(below_host: str) -> str:
+    """Return the SFTP path of what follows a URL's host and its slash: '/...', or '~' and '~/...'."""
+    if below_host == "~" or below_host.startswith("~/"):
+        return below_host
+    return "/" + below_host.lstrip("/")
 
 
 def _without_password(location: str) -> str:

@@ -1,0 +1,242 @@
+"""Benchmark `dirkit mirror` over SFTP against rclone, rsync over ssh, OpenSSH sftp and scp, on loopback.
+
+Usage: python -m benchmarks.sftp_bench [--files 2000] [--site-mib 10] [--big-mib 1024] [--rounds 3]
+
+Starts its own OpenSSH sshd on 127.0.0.1 (as the tests do: its own host key, authorized key and
+known_hosts; nothing in ~/.ssh is read or written). Scenarios, each into a fresh empty folder,
+tools alternating, medians printed with ratios to dirkit:
+  site up:   a 2,000-file site of about 10 MB, local -> server (dirkit mirror, rclone sync
+             --transfers 4, rsync -a -e ssh);
+  site down: the same site, server -> local;
+  big up / big down: one file of --big-mib MiB (dirkit mirror, sftp -b put/get, scp).
+Data lives in a fresh folder under /work/bench-sftp/ and is deleted at the end (--keep to keep it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.backends import ssh_server
+
+BENCH_ROOT = Path("/work/bench-sftp")
+Command = Callable[[Path], list[str]]
+
+
+def make_site(root: Path, files: int, total_bytes: int, seed: int = 5) -> int:
+    """Create a web-site-like tree of files (sizes 0 to 2x the mean) in nested folders; return its bytes."""
+    rng = random.Random(seed)
+    mean = total_bytes // files
+    block = os.urandom(2 * mean + 1)
+    written = 0
+    for index in range(files):
+        folder = root / f"section{index % 20:02d}" / f"page{index % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = rng.randrange(0, 2 * mean + 1)
+        (folder / f"file{index:05d}.html").write_bytes(block[:size])
+        written += size
+    return written
+
+
+def make_big(root: Path, mib: int) -> int:
+    """Create one file of mib MiB of random bytes; return its size."""
+    root.mkdir(parents=True, exist_ok=True)
+    chunk = os.urandom(1024 * 1024)
+    with open(root / "big.bin", "wb") as stream:
+        for _ in range(mib):
+            stream.write(chunk)
+    return mib * 1024 * 1024
+
+
+class Bench:
+    """The server, the client's ssh files, and the command lines of every tool."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.server = ssh_server.start_sshd(ssh_server.new_base())
+        self.home = base / "home"
+        self.server.make_home(self.home)
+        self.key = self.home / ".ssh" / "id_ed25519"
+        self.known_hosts = self.home / ".ssh" / "known_hosts"
+        self.env = {name: value for name, value in os.environ.items() if name != "SSH_AUTH_SOCK"}
+        self.env |= {"HOME": str(self.home), "DIRKIT_STATE_DIR": str(base / "state")}
+        self.env |= {
+            "RCLONE_CONFIG_BENCH_TYPE": "sftp",
+            "RCLONE_CONFIG_BENCH_HOST": "127.0.0.1",
+            "RCLONE_CONFIG_BENCH_PORT": str(self.server.port),
+            "RCLONE_CONFIG_BENCH_USER": self.server.user,
+            "RCLONE_CONFIG_BENCH_KEY_FILE": str(self.key),
+            "RCLONE_CONFIG_BENCH_KNOWN_HOSTS_FILE": str(self.known_hosts),
+            # no md5sum run through the login shell per file: dirkit does not hash either
+            "RCLONE_CONFIG_BENCH_DISABLE_HASHCHECK": "true",
+            "RCLONE_CONFIG": str(base / "rclone.conf"),
+        }
+        self.remote_root = self.server.base / "trees"
+        self.remote_root.mkdir()
+
+    @property
+    def ssh_command(self) -> str:
+        """Return the ssh command line rsync runs (no ~/.ssh/config read, only the bench key)."""
+        return (
+            f"ssh -F /dev/null -i {self.key} -p {self.server.port} -o BatchMode=yes "
+            f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes"
+        )
+
+    def ssh_options(self) -> list[str]:
+        """Return the options sftp and scp take for the bench server."""
+        return [
+            "-F", "/dev/null", "-i", str(self.key), "-P", str(self.server.port), "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+        ]  # fmt: skip
+
+    def url(self, remote: Path) -> str:
+        """Return the sftp:// URL of a server folder."""
+        return f"sftp://{self.server.user}@127.0.0.1:{self.server.port}{remote}"
+
+    def time(self, command: list[str]) -> float:
+        """Run a command; return its wall time (raise if it fails)."""
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env=self.env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    def sftp_batch(self, lines: str) -> list[str]:
+        """Return the sftp -b command running the given batch lines."""
+        batch = self.base / "batch.txt"
+        batch.write_text(lines)
+        return ["sftp", *self.ssh_options(), "-b", str(batch), f"{self.server.user}@127.0.0.1"]
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.server.stop()
+        shutil.rmtree(self.server.base, ignore_errors=True)
+
+
+def dirkit(source: str, target: str) -> list[str]:
+    """Return the dirkit mirror command line."""
+    return [sys.executable, "-m", "dirkit", "mirror", "-q", "--force", source, target]
+
+
+def alternate(
+    label: str, tools: dict[str, Command], fresh: Callable[[], Path], bench: Bench, rounds: int
+) -> None:
+    """Time each tool into a fresh empty target, tools alternating per round; print medians and ratios."""
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for round_number in range(rounds):
+        order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
+        for name in order:
+            target = fresh()
+            times[name].append(bench.time(tools[name](target)))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    mine = medians["dirkit"]
+    parts = [f"{name} {seconds:.2f}s" + ("" if name == "dirkit" else f" ({mine / seconds:.2f}x)")
+             for name, seconds in medians.items()]  # fmt: skip
+    print(f"{label}: " + ", ".join(parts), flush=True)
+
+
+def site_scenarios(bench: Bench, site: Path, rounds: int, fresh_name: Callable[[str], str]) -> None:
+    """Time the site up (into a fresh server folder) and down (into a fresh local folder)."""
+    user_host = f"{bench.server.user}@127.0.0.1"
+    up: dict[str, Command] = {
+        "dirkit": lambda target: dirkit(f"{site}/", bench.url(target)),
+        "rclone": lambda target: ["rclone", "sync", "--transfers", "4", f"{site}/", f"bench:{target}"],
+        "rsync": lambda target: [
+            "rsync",
+            "-a",
+            "-e",
+            bench.ssh_command,
+            f"{site}/",
+            f"{user_host}:{target}/",
+        ],
+    }
+    alternate("site up (first copy)", up, lambda: bench.remote_root / fresh_name("up"), bench, rounds)
+    served = bench.remote_root / "served"
+    subprocess.run(["cp", "-a", f"{site}/.", str(served)], check=True)
+    down: dict[str, Command] = {
+        "dirkit": lambda target: dirkit(bench.url(served), str(target)),
+        "rclone": lambda target: ["rclone", "sync", "--transfers", "4", f"bench:{served}", str(target)],
+        "rsync": lambda target: [
+            "rsync",
+            "-a",
+            "-e",
+            bench.ssh_command,
+            f"{user_host}:{served}/",
+            f"{target}/",
+        ],
+    }
+    alternate("site down (first copy)", down, lambda: bench.base / fresh_name("down"), bench, rounds)
+
+
+def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str], str]) -> None:
+    """Time one big file up and down: dirkit mirror against sftp -b and scp."""
+    big = bench.base / "big"
+    make_big(big, mib)
+    user_host = f"{bench.server.user}@127.0.0.1"
+    options = bench.ssh_options()
+
+    def fresh(folder: Path) -> Path:
+        folder.mkdir()
+        return folder
+
+    up: dict[str, Command] = {
+        "dirkit": lambda target: dirkit(f"{big}/", bench.url(target)),
+        "sftp": lambda target: bench.sftp_batch(f"put {big}/big.bin {target}/big.bin\n"),
+        "scp": lambda target: ["scp", "-q", *options, f"{big}/big.bin", f"{user_host}:{target}/"],
+    }
+    alternate(
+        f"big up ({mib} MiB)", up, lambda: fresh(bench.remote_root / fresh_name("bigup")), bench, rounds
+    )
+    source = bench.remote_root / "bigserved"
+    shutil.copytree(big, source)
+    down: dict[str, Command] = {
+        "dirkit": lambda target: dirkit(bench.url(source), str(target)),
+        "sftp": lambda target: bench.sftp_batch(f"get {source}/big.bin {target}/big.bin\n"),
+        "scp": lambda target: ["scp", "-q", *options, f"{user_host}:{source}/big.bin", f"{target}/"],
+    }
+    alternate(f"big down ({mib} MiB)", down, lambda: fresh(bench.base / fresh_name("bigdown")), bench, rounds)
+
+
+def main() -> None:
+    """Run the scenarios and print one line each."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--site-mib", type=float, default=10.0)
+    parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-site", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    arguments = parser.parse_args()
+    BENCH_ROOT.mkdir(exist_ok=True)
+    base = Path(tempfile.mkdtemp(dir=BENCH_ROOT))
+    bench = Bench(base)
+    counter = iter(range(1_000_000))
+
+    def fresh_name(prefix: str) -> str:
+        return f"{prefix}{next(counter)}"
+
+    try:
+        print(f"sshd on 127.0.0.1:{bench.server.port}", flush=True)
+        if not arguments.skip_site:
+            site = base / "site"
+            size = make_site(site, arguments.files, int(arguments.site_mib * 1024 * 1024))
+            print(f"site: {arguments.files} files, {size / 1e6:.1f} MB", flush=True)
+            site_scenarios(bench, site, arguments.rounds, fresh_name)
+        if not arguments.skip_big:
+            big_scenarios(bench, arguments.big_mib, max(2, arguments.rounds - 1), fresh_name)
+    finally:
+        bench.stop()
+        if not arguments.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
