@@ -84,7 +84,7 @@ CASES = {
         {"p": "1"},
         {"p/x": "2"},
         [],
-        ["backup p/x", "backup p", "copy_file p"],
+        ["backup p/x", "remove p", "copy_file p"],
         {},
     ),
     "folder replaced by file on A, edited inside on B": (

@@ -218,7 +218,8 @@ class _Reconciler:
         assert frame.side is not None and frame.dir_entry is not None and frame.replacement is not None
         target = frame.side.other
         row = SyncRow(frame.path, frame.base, None, None)
-        self.backup_on(target, frame.dir_entry, counts=False)
+        # its children went to the backups one by one: the folder is empty now, and is removed
+        self.emit(target, Action(ActionKind.REMOVE, frame.path, expected=fingerprint_of(frame.dir_entry)))
         self.create_on(
             target, frame.replacement, frame.path, self.won_base(row, frame.side, frame.replacement)
         )
@@ -357,19 +358,19 @@ class _Reconciler:
         kept_as = conflict_name(path, loser, self.policy.stamp)
         self.conflict(row, ConflictResolution.KEPT_BOTH, "changed on both sides", kept_as)
         # Side A's steps run before side B's: a copy from the loser's side reads the loser where it is then.
+        # the kept copy's base row goes with its last step (side B's steps run last)
+        kept = lose_entry._replace(path=kept_as)
+        kept_base = BaseChange(kept_as, base_of(kept_as, kept, kept), Side.B if loser is Side.A else None)
+        rename = Action(
+            ActionKind.RENAME, kept_as, source_path=path, source_expected=fingerprint_of(lose_entry)
+        )
         if loser is Side.A:
-            self.emit(
-                Side.A,
-                Action(ActionKind.RENAME, kept_as, source_path=path, source_expected=fingerprint_of(a)),
-            )
+            self.emit(Side.A, rename)
             self.create_on(Side.A, win_entry, path, self.won_base(row, winner, win_entry))
-            self.create_on(Side.B, lose_entry._replace(path=kept_as), kept_as, None)
+            self.create_on(Side.B, kept, kept_as, kept_base)
         else:
             self.create_on(Side.A, lose_entry, kept_as, None)
-            self.emit(
-                Side.B,
-                Action(ActionKind.RENAME, kept_as, source_path=path, source_expected=fingerprint_of(b)),
-            )
+            self.emit(Side.B, rename, kept_base)
             self.create_on(Side.B, win_entry, path, self.won_base(row, winner, win_entry))
 
     def won_base(self, row: SyncRow, winner: Side, entry: Entry) -> BaseChange:
