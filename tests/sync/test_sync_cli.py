@@ -150,3 +150,31 @@ def test_kill_9_at_random_steps_loses_no_edit_and_brings_back_no_delete(make_tre
         assert files_a["new-on-b.txt"] == b"B new"
         assert main(["sync", "-q", str(a), str(b)]) == EXIT_OK
     assert killed >= TRIALS // 2
+
+
+def test_undo_reverts_a_sync_on_both_sides_and_puts_the_base_back(
+    make_tree: MakeTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = synced_pair(make_tree)
+    (a / "one.txt").write_text("1 from A")
+    (b / "d" / "two.txt").write_text("2 from B")
+    (b / "three.txt").unlink()
+    (b / "later.txt").write_text("later")
+    before_a, before_b = read_files(a), read_files(b)
+    assert main(["sync", "-q", str(a), str(b)]) == EXIT_OK
+    after = read_files(a)
+    assert after == read_files(b)
+    (a / "later.txt").write_text("edited after the sync")
+    assert main(["undo", "-q", str(b)]) == EXIT_DIFFERENCES
+    assert "later.txt" in capsys.readouterr().err
+    assert read_files(a) == {**before_a, "later.txt": b"edited after the sync"}
+    assert read_files(b) == before_b
+    # the base is as before the sync: the next sync carries the same changes again; later.txt, new on
+    # B before the sync and edited on A since, is a conflict of two versions with no common base
+    capsys.readouterr()
+    assert main(["sync", "--json", str(a), str(b)]) == EXIT_DIFFERENCES
+    conflicts = [line for line in capsys.readouterr().out.splitlines() if '"conflict"' in line]
+    assert len(conflicts) == 1 and '"later.txt"' in conflicts[0]
+    expected = {key: value for key, value in after.items() if key != "later.txt"}
+    assert {k: v for k, v in read_files(a).items() if k != "later.txt"} == expected
+    assert {k: v for k, v in read_files(b).items() if k != "later.txt"} == expected

@@ -107,6 +107,31 @@ class SyncBase:
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot write the sync base: {error}", "state database") from error
 
+    def record_sync(self, sync_id: str, run_ids: Iterable[str], changed: Iterable[RelPath]) -> None:
+        """Before a sync runs: record its runs, and save the base rows of the paths it changes (for undo)."""
+        keys = [(path_key(path),) for path in changed]
+        try:
+            with self.connection:
+                self.connection.execute("BEGIN IMMEDIATE")
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO sync_runs (run_id, sync_id, pair) VALUES (?, ?, ?)",
+                    [(run_id, sync_id, self.pair) for run_id in run_ids],
+                )
+                self.connection.executemany(
+                    "INSERT OR IGNORE INTO sync_saved_base (sync_id, pair, key, present, kind, size,"
+                    " first_mtime, first_mode, second_mtime, second_mode, target, digest)"
+                    " SELECT ?, pair, key, 1, kind, size, first_mtime, first_mode, second_mtime,"
+                    " second_mode, target, digest FROM sync_base"
+                    " WHERE pair = ? AND key = ?",
+                    [(sync_id, self.pair, key) for (key,) in keys],
+                )
+                self.connection.executemany(
+                    "INSERT OR IGNORE INTO sync_saved_base (sync_id, pair, key, present) VALUES (?, ?, ?, 0)",
+                    [(sync_id, self.pair, key) for (key,) in keys],
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the sync base: {error}", "state database") from error
+
     def forget_all(self) -> None:
         """Remove the pair's base (the next sync is a first sync: it never deletes or overwrites)."""
         with self.connection:
@@ -164,3 +189,38 @@ class SyncJournal(Journal):
         finally:
             if self.connection.in_transaction:
                 self.connection.execute("ROLLBACK")
+
+
+def runs_of_sync(connection: sqlite3.Connection, run_id: str) -> tuple[str, list[str]] | None:
+    """Return the sync a run belongs to and all of that sync's runs (None: not a sync's run)."""
+    row = connection.execute("SELECT sync_id FROM sync_runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    sync_id = str(row[0])
+    runs = connection.execute("SELECT run_id FROM sync_runs WHERE sync_id = ? ORDER BY run_id", (sync_id,))
+    return sync_id, [str(found) for (found,) in runs]
+
+
+def restore_saved_base(connection: sqlite3.Connection, sync_id: str) -> int:
+    """Put back the base rows a sync replaced (after it was undone); return how many paths were reset."""
+    try:
+        with connection:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "DELETE FROM sync_base WHERE EXISTS (SELECT 1 FROM sync_saved_base AS saved WHERE"
+                " saved.sync_id = ? AND saved.pair = sync_base.pair AND saved.key = sync_base.key)",
+                (sync_id,),
+            )
+            connection.execute(
+                "INSERT INTO sync_base (pair, key, kind, size, first_mtime, first_mode, second_mtime,"
+                " second_mode, target, digest) SELECT pair, key, kind, size, first_mtime, first_mode,"
+                " second_mtime, second_mode, target, digest FROM sync_saved_base"
+                " WHERE sync_id = ? AND present = 1",
+                (sync_id,),
+            )
+            count = connection.execute(
+                "SELECT COUNT(*) FROM sync_saved_base WHERE sync_id = ?", (sync_id,)
+            ).fetchone()[0]
+    except sqlite3.Error as error:
+        raise BackendError(0, f"cannot write the sync base: {error}", "state database") from error
+    return int(count)

@@ -1,4 +1,4 @@
-"""The sync base's table (migrations 0300-0399): one row per pair of trees and path."""
+"""The sync tables (migrations 0300-0399): the base, one row per pair of trees and path; runs of syncs."""
 
 from __future__ import annotations
 
@@ -23,5 +23,32 @@ SYNC_MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        "0301_sync_runs",
+        """
+        CREATE TABLE sync_runs (
+            run_id TEXT PRIMARY KEY,
+            sync_id TEXT NOT NULL,
+            pair TEXT NOT NULL
+        );
+        CREATE INDEX sync_runs_by_sync ON sync_runs (sync_id);
+        CREATE TABLE sync_saved_base (
+            sync_id TEXT NOT NULL,
+            pair TEXT NOT NULL,
+            key BLOB NOT NULL,
+            present INTEGER NOT NULL,
+            kind TEXT,
+            size INTEGER,
+            first_mtime INTEGER,
+            first_mode INTEGER,
+            second_mtime INTEGER,
+            second_mode INTEGER,
+            target BLOB,
+            digest TEXT,
+            PRIMARY KEY (sync_id, key)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
-"""Names 0300-0399: two-way sync bases. Columns first_*/second_* follow the pair's key order."""
+"""Names 0300-0399: two-way sync bases (columns first_*/second_* follow the pair's key order), the runs
+of each sync (one per side that had steps), and the base rows a sync replaced, for undo."""

@@ -92,18 +92,30 @@ def execute_sync(
     options: SyncOptions,
     execute: ExecuteOptions | None = None,
 ) -> SyncResult:
-    """Run a sync plan: the settled base rows first, then side A's steps, then side B's."""
-    planning.base.apply(planning.plan.settled)
+    """Run a sync plan: the settled base rows first, then side A's steps, then side B's.
+
+    The base rows it changes are saved first, under the sync's id (side A's run id), for undo.
+    """
+    plan = planning.plan
+    run_ids = [
+        run_id
+        for side, run_id in ((Side.A, claims.a_run_id), (Side.B, claims.b_run_id))
+        if not planning.plan_on(side).is_empty
+    ]
+    changed = [change.path for change in plan.settled]
+    changed.extend(step.base.path for step in (*plan.a_steps, *plan.b_steps) if step.base is not None)
+    planning.base.record_sync(claims.a_run_id, run_ids, changed)
+    planning.base.apply(plan.settled)
     keeper = SyncJournal(journal.connection, planning.base)
     mirror_options = MirrorOptions(jobs=options.jobs, keep_backups=options.keep_backups)
     runs: dict[Side, RunResult | None] = {Side.A: None, Side.B: None}
     for side, target, source, run_id in ((Side.A, a, b, claims.a_run_id), (Side.B, b, a, claims.b_run_id)):
-        plan = planning.plan_on(side)
-        if plan.is_empty:
+        side_plan = planning.plan_on(side)
+        if side_plan.is_empty:
             continue
-        keeper.expect(run_id, base_changes_by_step(planning.plan, side))
+        keeper.expect(run_id, base_changes_by_step(plan, side))
         chosen = replace(execute or ExecuteOptions(), run_id=run_id)
-        result = run_plan(plan, source, target, keeper, mirror_options, chosen)
+        result = run_plan(side_plan, source, target, keeper, mirror_options, chosen)
         runs[side] = result
         if result.interrupted or result.stopped_by is not None:
             break
