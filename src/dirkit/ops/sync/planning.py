@@ -23,6 +23,7 @@ from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import BackendError, UsageError
 from dirkit.ops.checksums.digests import digest
 from dirkit.ops.compare.trees import CompareOptions, policy_for
+from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.clock import utc_now
 from dirkit.ops.run.mirror import check_separate_trees
 from dirkit.ops.run.recovery import identify_tree
@@ -45,7 +46,7 @@ class SyncOptions:
     modify_window_ns: int = 0
     guards: GuardOptions = field(default_factory=GuardOptions)
     jobs: int = 8
-    keep_backups: int = 5
+    keep_backups: int = DEFAULT_KEEP
 
     def to_json(self) -> dict[str, JsonValue]:
         """Return what the plans remember of the options."""
