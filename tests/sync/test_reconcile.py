@@ -282,3 +282,17 @@ def test_rows_are_one_per_path() -> None:
     ]
     assert isinstance(rows[0], SyncRow)
     assert ConflictResolution.LEFT_ALONE.value == "left alone"
+
+
+@given(three_trees(), POLICIES)
+def test_reconciling_only_the_changed_rows_gives_the_same_plan(
+    trees: tuple[Model | None, Model, Model], prefer: Prefer
+) -> None:
+    from dirkit.core.sync.merge import changed_rows
+
+    base, a, b = trees
+    rows = rows_of(base_of_model(base) if base is not None else [], a, b)
+    policy = SyncPolicy(prefer=prefer)
+    digests = digests_of(a, b)
+    whole, changed = reconcile(rows, policy, digests), reconcile(changed_rows(rows, policy), policy, digests)
+    assert whole == changed

@@ -52,26 +52,20 @@ class SyncBase:
 
     def entries(self) -> Iterator[BaseEntry]:
         """Yield the base in component order, read as a stream (one row at a time)."""
+        a_columns = "second_mtime, second_mode" if self.swapped else "first_mtime, first_mode"
+        b_columns = "first_mtime, first_mode" if self.swapped else "second_mtime, second_mode"
+        kinds = {kind.value: kind for kind in EntryKind}
+        make = BaseEntry
         try:
             rows = self.connection.execute(
-                "SELECT key, kind, size, first_mtime, first_mode, second_mtime, second_mode, target, digest"
+                f"SELECT key, kind, size, {a_columns}, {b_columns}, target, digest"
                 " FROM sync_base WHERE pair = ? ORDER BY key",
                 (self.pair,),
             )
-            for key, kind, size, m1, mode1, m2, mode2, target, digest in rows:
-                first, second = (m1, mode1), (m2, mode2)
-                (a_mtime, a_mode), (b_mtime, b_mode) = (second, first) if self.swapped else (first, second)
-                yield BaseEntry(
-                    path_of_key(key),
-                    EntryKind(kind),
-                    size,
-                    a_mtime,
-                    a_mode,
-                    b_mtime,
-                    b_mode,
-                    None if target is None else bytes(target).decode("utf-8", "surrogatepass"),
-                    digest,
-                )
+            for key, kind, size, a_mtime, a_mode, b_mtime, b_mode, link, digest in rows:
+                path = key.decode("utf-8", "surrogatepass").replace("\0", "/")
+                target = None if link is None else bytes(link).decode("utf-8", "surrogatepass")
+                yield make(path, kinds[kind], size, a_mtime, a_mode, b_mtime, b_mode, target, digest)
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot read the sync base: {error}", "state database") from error
 

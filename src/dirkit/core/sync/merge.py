@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from dirkit.core.compare.sameness import mtime_window_ns
 from dirkit.core.sync.base import BaseEntry, Side, detect_change, is_suspect
 from dirkit.core.sync.plan import SyncPolicy
 from dirkit.core.tree.entry import Entry, EntryKind
@@ -27,24 +28,74 @@ def merge_listings(base: Iterable[BaseEntry], a: Iterable[Entry], b: Iterable[En
     Raise ValueError if a listing is out of order (the merge would pair the wrong paths).
     """
     base_items, a_items, b_items = iter(base), iter(a), iter(b)
-    base_next = next(base_items, None)
-    a_next = next(a_items, None)
-    b_next = next(b_items, None)
-    last: str | None = None
-    while base_next is not None or a_next is not None or b_next is not None:
-        keys = [sort_key(item.path) for item in (base_next, a_next, b_next) if item is not None]
-        key = min(keys)
-        if last is not None and key <= last:
+    base_next, a_next, b_next = next(base_items, None), next(a_items, None), next(b_items, None)
+    base_key = None if base_next is None else sort_key(base_next.path)
+    a_key = None if a_next is None else sort_key(a_next.path)
+    b_key = None if b_next is None else sort_key(b_next.path)
+    last = ""
+    first = True
+    while base_key is not None or a_key is not None or b_key is not None:
+        key = min(found for found in (base_key, a_key, b_key) if found is not None)
+        if not first and key <= last:
             raise ValueError(f"listing out of component order at {key.replace(chr(0), '/')!r}")
+        first = False
         last = key
         row_base = row_a = row_b = None
-        if base_next is not None and sort_key(base_next.path) == key:
+        if base_key == key:
             row_base, base_next = base_next, next(base_items, None)
-        if a_next is not None and sort_key(a_next.path) == key:
+            base_key = None if base_next is None else sort_key(base_next.path)
+        if a_key == key:
             row_a, a_next = a_next, next(a_items, None)
-        if b_next is not None and sort_key(b_next.path) == key:
+            a_key = None if a_next is None else sort_key(a_next.path)
+        if b_key == key:
             row_b, b_next = b_next, next(b_items, None)
-        yield SyncRow(RelPath(key.replace("\0", "/")), row_base, row_a, row_b)
+            b_key = None if b_next is None else sort_key(b_next.path)
+        path = (
+            row_a.path if row_a is not None else row_b.path if row_b is not None else key.replace("\0", "/")
+        )
+        yield SyncRow(RelPath(path), row_base, row_a, row_b)
+
+
+def changed_rows(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[SyncRow]:
+    """Yield the rows where a side may differ from the base (a quick test of kind, size, mtime, mode).
+
+    The rows left out are those reconcile would do nothing with, so reconciling only these gives
+    the same plan; a no-change sync thus holds no row at all.
+    """
+    sameness = policy.sameness
+    window = mtime_window_ns(sameness)
+    modes = sameness.compare_modes
+    file_kind, dir_kind, link_kind = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
+    for row in rows:
+        _, base, a, b = row
+        if base is None or a is None or b is None or a.error is not None or b.error is not None:
+            yield row
+            continue
+        kind = base.kind
+        if a.kind is not kind or b.kind is not kind:
+            yield row
+        elif kind is file_kind:
+            a_time, b_time = a.mtime_ns, b.mtime_ns
+            base_a, base_b = base.a_mtime_ns, base.b_mtime_ns
+            if (
+                a.size != base.size
+                or b.size != base.size
+                or window is None
+                or a_time is None
+                or b_time is None
+                or base_a is None
+                or base_b is None
+                or abs(a_time - base_a) > window
+                or abs(b_time - base_b) > window
+                or (modes and a.mode != base.a_mode and a.mode and base.a_mode)
+                or (modes and b.mode != base.b_mode and b.mode and base.b_mode)
+            ):
+                yield row
+        elif kind is link_kind:
+            if a.target != base.target or b.target != base.target:
+                yield row
+        elif kind is not dir_kind:
+            yield row
 
 
 DigestKey = tuple[Side, RelPath]

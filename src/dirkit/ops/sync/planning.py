@@ -14,7 +14,7 @@ from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import JsonValue, Plan, make_plan
 from dirkit.core.sync.base import Side
 from dirkit.core.sync.guards import sync_guard_violations
-from dirkit.core.sync.merge import DigestKey, digest_requests, merge_listings
+from dirkit.core.sync.merge import DigestKey, changed_rows, digest_requests, merge_listings
 from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
 from dirkit.core.sync.reconcile import reconcile
 from dirkit.core.tree.entry import EntryKind
@@ -132,8 +132,10 @@ def check_sync_options(options: SyncOptions) -> None:
 def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | None = None) -> SyncPlanning:
     """Scan both sides and return the plan that brings them in step, with the guards' verdicts.
 
-    A no-change sync reads no file contents: only files whose size stayed but whose mtime moved (or
-    that both sides changed to the same size) are digested.
+    One pass over the merged listings keeps only the rows where a side may differ from the base, so
+    memory grows with the changes, not the trees. A no-change sync reads no file contents: only
+    files whose size stayed but whose mtime moved (or that both sides changed to the same size) are
+    digested.
     """
     chosen = options or SyncOptions()
     check_sync_options(chosen)
@@ -142,9 +144,9 @@ def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | N
     snapshots = scan_sides(a, b, chosen)
     snap_a, snap_b = snapshots
     policy = sync_policy(a, b, snapshots, chosen)
-    requests = list(digest_requests(merge_listings(base.entries(), snap_a, snap_b), policy))
-    digests = read_digests(a, b, requests)
-    plan = reconcile(merge_listings(base.entries(), snap_a, snap_b), policy, digests)
+    rows = list(changed_rows(merge_listings(base.entries(), snap_a, snap_b), policy))
+    digests = read_digests(a, b, digest_requests(rows, policy))
+    plan = reconcile(rows, policy, digests)
     base_paths = base.count()
     entries = {Side.A: len(snap_a), Side.B: len(snap_b)}
     files = {
