@@ -16,7 +16,7 @@ from dirkit.core.tree.filters import RESERVED_DIR_NAME
 from dirkit.core.tree.paths import ROOT, RelPath, join_path, parent_path, path_parts
 from dirkit.errors import NotFoundError
 
-PAIR_KINDS = ("local-local", "local-memory")
+PAIR_KINDS = ("local-local", "local-memory", "local-ftp")
 DIR = "/"
 """An edit or expected content meaning: a directory."""
 
@@ -135,4 +135,9 @@ def make_pair(kind: str, folder: Path, name: str = "") -> tuple[Backend, Backend
     if kind == "local-local":
         (folder / f"b{name}").mkdir(parents=True)
         return a, LocalBackend(str(folder / f"b{name}"))
+    if kind == "local-ftp":
+        from tests.backends.ftp_servers import open_backend
+
+        backend, _ = open_backend("pyftpdlib")
+        return a, backend
     return a, MemoryBackend(f"memory-{folder.name}{name}")
