@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from dirkit.core.compare.sameness import mtime_window_ns
+from dirkit.core.compare.sameness import mtime_window_ns, mtimes_equal
 from dirkit.core.sync.base import BaseEntry, Side, detect_change, is_suspect
 from dirkit.core.sync.plan import SyncPolicy
 from dirkit.core.tree.entry import Entry, EntryKind
@@ -106,7 +106,8 @@ def digest_requests(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[Dig
     """Yield the files whose digest decides how they changed (nothing when nothing is suspect).
 
     A file that kept its size but not its mtime needs its digest (and, without one in the base, the
-    other side's); files of equal size on both sides that both changed, or have no base, need both.
+    other side's); files of equal size on both sides that both changed need both, and so do files of
+    equal size but different times on both sides of a path with no base.
     """
     sameness = policy.sameness
     for path, base, a, b in rows:
@@ -118,7 +119,8 @@ def digest_requests(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[Dig
             assert a is not None and b is not None
             if a.size == b.size:
                 if base is None:
-                    want_a = want_b = True
+                    # no base: files of equal size and time are the same (as mirror judges them)
+                    want_a = want_b = not mtimes_equal(a.mtime_ns, b.mtime_ns, sameness)
                 else:
                     a_touched = detect_change(base, Side.A, a, sameness).touched
                     b_touched = detect_change(base, Side.B, b, sameness).touched

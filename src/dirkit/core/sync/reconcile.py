@@ -8,10 +8,9 @@ against an edit keeps the edit. Without a base nothing is ever deleted or overwr
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from dirkit.core.compare.sameness import mtimes_equal
 from dirkit.core.run.plan import Action, ActionKind, SkippedPath, fingerprint_of
 from dirkit.core.sync.base import (
     BaseEntry,
@@ -22,6 +21,7 @@ from dirkit.core.sync.base import (
     detect_change,
     same_content,
 )
+from dirkit.core.sync.frames import Frame, FrameKind
 from dirkit.core.sync.merge import DigestKey, SyncRow
 from dirkit.core.sync.plan import (
     BaseChange,
@@ -35,34 +35,6 @@ from dirkit.core.sync.plan import (
 )
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath, is_inside
-
-
-class FrameKind(enum.Enum):
-    """Why the reconciler tracks an open directory while its subtree streams by."""
-
-    DELETED_DIR = "deleted_dir"
-    """Deleted on one side, unchanged on the other: removed there at its end unless something is kept."""
-    DIR_TO_FILE = "dir_to_file"
-    """Replaced by a file or link on one side: replaced on the other at its end unless something is kept."""
-    BLOCKED = "blocked"
-    """Conflicting or unreadable: nothing below it is touched."""
-
-
-@dataclass(slots=True)
-class Frame:
-    """An open directory of the merge (its subtree follows it contiguously)."""
-
-    kind: FrameKind
-    path: RelPath
-    side: Side | None = None
-    """The side that deleted or replaced the directory."""
-    kept: bool = False
-    """Something below it is kept, so it stays (DELETED_DIR: it was made again on side)."""
-    dir_entry: Entry | None = None
-    """The directory on the other side."""
-    replacement: Entry | None = None
-    """DIR_TO_FILE: what replaced the directory."""
-    base: BaseEntry | None = None
 
 
 def reconcile(
@@ -325,8 +297,17 @@ class _Reconciler:
             return
         assert a is not None and b is not None
         digests = (self.digest(Side.A, path), self.digest(Side.B, path))
-        if same_content(a, b, digests) or (
-            change_a is SideChange.METADATA and change_b is SideChange.METADATA
+        quick_same = (
+            base is None
+            and a.kind is EntryKind.FILE
+            and b.kind is EntryKind.FILE
+            and a.size == b.size
+            and mtimes_equal(a.mtime_ns, b.mtime_ns, self.policy.sameness)
+        )
+        if (
+            quick_same
+            or same_content(a, b, digests)
+            or (change_a is SideChange.METADATA and change_b is SideChange.METADATA)
         ):
             self.settle(
                 BaseChange(path, base_of(path, a, b, digest=digests[0] or (base.digest if base else None)))
