@@ -35,7 +35,10 @@ def merge_listings(base: Iterable[BaseEntry], a: Iterable[Entry], b: Iterable[En
     last = ""
     first = True
     while base_key is not None or a_key is not None or b_key is not None:
-        key = min(found for found in (base_key, a_key, b_key) if found is not None)
+        if base_key is not None and base_key == a_key == b_key:
+            key = base_key  # the common case: a path all three hold
+        else:
+            key = min(found for found in (base_key, a_key, b_key) if found is not None)
         if not first and key <= last:
             raise ValueError(f"listing out of component order at {key.replace(chr(0), '/')!r}")
         first = False
