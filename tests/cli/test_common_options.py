@@ -37,6 +37,7 @@ def place(make_tree: MakeTree, tmp_path: Path) -> dict[str, str]:
 WITH_JOBS = {
     "compare": ["{src}", "{dst}"],
     "mirror": ["{src}", "{dst}"],
+    "sync": ["{src}", "{dst}"],
     "apply": ["{plan}"],
     "undo": ["{dst}"],
     "dupes": ["{src}"],

@@ -19,6 +19,7 @@ from dirkit.report.messages import describe_error
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("dirkit.cli.compare", "show how two trees differ"),
     "mirror": ("dirkit.cli.mirror", "make DST an exact copy of SRC (with backups and undo)"),
+    "sync": ("dirkit.cli.sync", "keep two trees in step both ways, conflicts never overwritten"),
     "apply": ("dirkit.cli.apply", "apply a saved plan exactly, if the trees still fit it"),
     "undo": ("dirkit.cli.undo", "revert the last run on a tree (or --run ID)"),
     "backups": ("dirkit.cli.backups", "list the backups of the runs on a tree, or prune old ones"),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_output_options, jobs_from_args
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import add_run_options, executing, journaled, print_plan, report_run
 from dirkit.errors import EXIT_OK
 from dirkit.ops.run.undo import plan_undo_run, undo_run
+from dirkit.ops.sync.undo import sync_runs_of, undo_sync
+from dirkit.state.journal import Journal
 
 DESCRIPTION = """\
 Revert a run on DST: the last one, or the one named by --run (see 'dirkit backups DST').
@@ -17,6 +20,8 @@ Files and directories the run replaced or deleted come back from its backup fold
 their bytes, modification times and permission bits; files and links the run created are
 moved aside into the undo's own backup folder; directories it created are removed when
 empty; directory modes and mtimes it changed are set back.
+
+A sync run is undone on both of its trees, and the sync base is put back as it was before.
 
 Undo never removes or overwrites a path that changed after the run: such paths are reported
 as conflicts and left alone. An interrupted run (crash, kill -9, Ctrl-C) can be undone too.
@@ -67,8 +72,20 @@ def run(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print_plan(plan_undo_run(journal, target, args.run_id), args)
                 return EXIT_OK
+            if sync_runs_of(journal, target, args.run_id) is not None:
+                return undo_both_sides(args, journal, target, jobs)
             with executing(args, jobs=jobs, fsync=args.fsync) as execute:
                 result = undo_run(journal, target, args.run_id, execute)
             return report_run(result, args)
     finally:
         target.close()
+
+
+def undo_both_sides(args: argparse.Namespace, journal: Journal, target: Backend, jobs: int) -> int:
+    """Revert a sync on both of its trees and put its base back; return the worst exit code."""
+    remote = remote_options_from_args(args)
+    with executing(args, jobs=jobs, fsync=args.fsync) as execute:
+        results = undo_sync(
+            journal, target, args.run_id, lambda where: open_tree(where, remote=remote), execute
+        )
+    return max(report_run(result, args) for result in results)

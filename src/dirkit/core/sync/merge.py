@@ -1,0 +1,140 @@
+"""The streaming merge of three sorted listings (base, side A, side B), and which files need digests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from dirkit.core.compare.sameness import mtime_window_ns, mtimes_equal
+from dirkit.core.sync.base import BaseEntry, Side, detect_change, is_suspect
+from dirkit.core.sync.plan import SyncPolicy
+from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.tree.paths import RelPath, sort_key
+
+
+class SyncRow(NamedTuple):
+    """What the base, side A and side B hold at one path (None: nothing)."""
+
+    path: RelPath
+    base: BaseEntry | None
+    a: Entry | None
+    b: Entry | None
+
+
+def merge_listings(base: Iterable[BaseEntry], a: Iterable[Entry], b: Iterable[Entry]) -> Iterator[SyncRow]:
+    """Yield one row per path of any of three listings, each sorted in component order.
+
+    Only the current item of each listing is held, so memory does not grow with the trees.
+    Raise ValueError if a listing is out of order (the merge would pair the wrong paths).
+    """
+    base_items, a_items, b_items = iter(base), iter(a), iter(b)
+    base_next, a_next, b_next = next(base_items, None), next(a_items, None), next(b_items, None)
+    base_key = None if base_next is None else sort_key(base_next.path)
+    a_key = None if a_next is None else sort_key(a_next.path)
+    b_key = None if b_next is None else sort_key(b_next.path)
+    last = ""
+    first = True
+    while base_key is not None or a_key is not None or b_key is not None:
+        if base_key is not None and base_key == a_key == b_key:
+            key = base_key  # the common case: a path all three hold
+        else:
+            key = min(found for found in (base_key, a_key, b_key) if found is not None)
+        if not first and key <= last:
+            raise ValueError(f"listing out of component order at {key.replace(chr(0), '/')!r}")
+        first = False
+        last = key
+        row_base = row_a = row_b = None
+        if base_key == key:
+            row_base, base_next = base_next, next(base_items, None)
+            base_key = None if base_next is None else sort_key(base_next.path)
+        if a_key == key:
+            row_a, a_next = a_next, next(a_items, None)
+            a_key = None if a_next is None else sort_key(a_next.path)
+        if b_key == key:
+            row_b, b_next = b_next, next(b_items, None)
+            b_key = None if b_next is None else sort_key(b_next.path)
+        path = (
+            row_a.path if row_a is not None else row_b.path if row_b is not None else key.replace("\0", "/")
+        )
+        yield SyncRow(RelPath(path), row_base, row_a, row_b)
+
+
+def changed_rows(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[SyncRow]:
+    """Yield the rows where a side may differ from the base (a quick test of kind, size, mtime, mode).
+
+    The rows left out are those reconcile would do nothing with, so reconciling only these gives
+    the same plan; a no-change sync thus holds no row at all.
+    """
+    sameness = policy.sameness
+    window = mtime_window_ns(sameness)
+    modes = sameness.compare_modes
+    file_kind, dir_kind, link_kind = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
+    for row in rows:
+        _, base, a, b = row
+        if base is None or a is None or b is None or a.error is not None or b.error is not None:
+            yield row
+            continue
+        kind = base.kind
+        if a.kind is not kind or b.kind is not kind:
+            yield row
+        elif kind is file_kind:
+            a_time, b_time = a.mtime_ns, b.mtime_ns
+            base_a, base_b = base.a_mtime_ns, base.b_mtime_ns
+            if (
+                a.size != base.size
+                or b.size != base.size
+                or window is None
+                or a_time is None
+                or b_time is None
+                or base_a is None
+                or base_b is None
+                or abs(a_time - base_a) > window
+                or abs(b_time - base_b) > window
+                or (modes and a.mode != base.a_mode and a.mode and base.a_mode)
+                or (modes and b.mode != base.b_mode and b.mode and base.b_mode)
+            ):
+                yield row
+        elif kind is link_kind:
+            if a.target != base.target or b.target != base.target:
+                yield row
+        elif kind is not dir_kind:
+            yield row
+
+
+DigestKey = tuple[Side, RelPath]
+"""Which side's file at which path a digest belongs to."""
+
+
+def digest_requests(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[DigestKey]:
+    """Yield the files whose digest decides how they changed (nothing when nothing is suspect).
+
+    A file that kept its size but not its mtime needs its digest (and, without one in the base, the
+    other side's); files of equal size on both sides that both changed need both, and so do files of
+    equal size but different times on both sides of a path with no base.
+    """
+    sameness = policy.sameness
+    for path, base, a, b in rows:
+        a_file = a is not None and a.kind is EntryKind.FILE and a.error is None
+        b_file = b is not None and b.kind is EntryKind.FILE and b.error is None
+        want_a = a_file and is_suspect(base, Side.A, a, sameness) and base is not None
+        want_b = b_file and is_suspect(base, Side.B, b, sameness) and base is not None
+        if a_file and b_file:
+            assert a is not None and b is not None
+            if a.size == b.size:
+                if base is None:
+                    # no base: files of equal size and time are the same (as mirror judges them)
+                    want_a = want_b = not mtimes_equal(a.mtime_ns, b.mtime_ns, sameness)
+                else:
+                    a_touched = detect_change(base, Side.A, a, sameness).touched
+                    b_touched = detect_change(base, Side.B, b, sameness).touched
+                    lone_suspect = base.digest is None and (want_a or want_b)
+                    if (a_touched and b_touched) or lone_suspect:
+                        want_a = want_b = True
+        if base is not None and base.digest is None:
+            # a lone suspect file can only be checked against a digest the base lacks
+            want_a = want_a and b_file
+            want_b = want_b and a_file
+        if want_a:
+            yield (Side.A, path)
+        if want_b:
+            yield (Side.B, path)

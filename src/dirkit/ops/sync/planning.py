@@ -1,0 +1,184 @@
+"""Planning a sync: scan both sides, stream the base, digest the few suspect files, reconcile, guard."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from dirkit.backends.protocol import Backend
+from dirkit.core.checksums.digest import DigestAlgorithm
+from dirkit.core.compare.sameness import SamenessPolicy
+from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import JsonValue, Plan, make_plan
+from dirkit.core.sync.base import Side
+from dirkit.core.sync.guards import sync_guard_violations
+from dirkit.core.sync.merge import DigestKey, changed_rows, digest_requests, merge_listings
+from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
+from dirkit.core.sync.reconcile import reconcile
+from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.filters import make_filter
+from dirkit.core.tree.snapshot import Snapshot
+from dirkit.errors import BackendError, UsageError
+from dirkit.ops.checksums.digests import digest
+from dirkit.ops.compare.trees import CompareOptions, policy_for
+from dirkit.ops.run.backups import DEFAULT_KEEP
+from dirkit.ops.run.clock import utc_now
+from dirkit.ops.run.mirror import check_separate_trees
+from dirkit.ops.run.recovery import identify_tree
+from dirkit.ops.tree.scan import ScanOptions, scan_tree
+from dirkit.state.journal import Journal
+from dirkit.state.sync_base import SyncBase
+
+DIGEST_ALGORITHM = DigestAlgorithm.SHA256
+"""How suspect files are digested (the base keeps these digests, prefixed with the name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How to sync: filters, conflict policy, guards, backups and parallelism."""
+
+    exclude: tuple[str, ...] = ()
+    gitignore: bool = False
+    prefer: Prefer = Prefer.NONE
+    keep_both: bool = False
+    modify_window_ns: int = 0
+    guards: GuardOptions = field(default_factory=GuardOptions)
+    jobs: int = 8
+    keep_backups: int = DEFAULT_KEEP
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Return what the plans remember of the options."""
+        return {
+            "exclude": list(self.exclude),
+            "gitignore": self.gitignore,
+            "prefer": self.prefer.value,
+            "keep_both": self.keep_both,
+            "modify_window_ns": self.modify_window_ns,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlanning:
+    """A sync plan, the executor plans for each side, what the guards say, and the pair's base."""
+
+    plan: SyncPlan
+    a_plan: Plan
+    b_plan: Plan
+    violations: tuple[str, ...]
+    base: SyncBase
+    first_sync: bool
+    digests_read: int
+    """Files whose content was read to tell how they changed (0 when nothing is suspect)."""
+
+    def plan_on(self, side: Side) -> Plan:
+        """Return the executor plan of side."""
+        return self.a_plan if side is Side.A else self.b_plan
+
+
+def conflict_stamp(now: datetime.datetime) -> str:
+    """Return the date and time that names kept conflict copies."""
+    return now.strftime("%Y%m%d-%H%M%S")
+
+
+def scan_sides(a: Backend, b: Backend, options: SyncOptions) -> tuple[Snapshot, Snapshot]:
+    """Scan both sides at once, with the same filters."""
+    scan = ScanOptions(make_filter(list(options.exclude), options.gitignore))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
+        left = pool.submit(scan_tree, a, scan)
+        right = pool.submit(scan_tree, b, scan)
+        return left.result(), right.result()
+
+
+def read_digests(a: Backend, b: Backend, requests: Iterable[DigestKey]) -> dict[DigestKey, str]:
+    """Return the digests asked for (a file that cannot be read gets none: it counts as changed)."""
+    found: dict[DigestKey, str] = {}
+    for side, path in requests:
+        backend = a if side is Side.A else b
+        try:
+            found[(side, path)] = f"{DIGEST_ALGORITHM.value}:{digest(backend, path, DIGEST_ALGORITHM)}"
+        except BackendError:
+            continue
+    return found
+
+
+def sync_policy(
+    a: Backend, b: Backend, snapshots: tuple[Snapshot, Snapshot], options: SyncOptions
+) -> SyncPolicy:
+    """Return the reconciliation policy: the user's choices and both sides' capabilities."""
+    compare = CompareOptions(modify_window_ns=options.modify_window_ns)
+    sameness: SamenessPolicy = policy_for(*snapshots, compare)
+    return SyncPolicy(
+        prefer=options.prefer,
+        keep_both=options.keep_both,
+        stamp=conflict_stamp(datetime.datetime.now(datetime.UTC)),
+        sameness=sameness,
+        a_sets_modes=a.capabilities.can_set_mode,
+        b_sets_modes=b.capabilities.can_set_mode,
+        a_sets_mtimes=a.capabilities.can_set_mtime,
+        b_sets_mtimes=b.capabilities.can_set_mtime,
+    )
+
+
+def check_sync_options(options: SyncOptions) -> None:
+    """Raise UsageError for options that cannot work."""
+    if options.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if options.keep_backups < 1:
+        raise UsageError("--keep-backups must be at least 1 (undo restores from the backups of the last run)")
+
+
+def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | None = None) -> SyncPlanning:
+    """Scan both sides and return the plan that brings them in step, with the guards' verdicts.
+
+    One pass over the merged listings keeps only the rows where a side may differ from the base, so
+    memory grows with the changes, not the trees. A no-change sync reads no file contents: only
+    files whose size stayed but whose mtime moved (or that both sides changed to the same size) are
+    digested.
+    """
+    chosen = options or SyncOptions()
+    check_sync_options(chosen)
+    check_separate_trees(a, b)
+    base = SyncBase(journal.connection, identify_tree(a).key, identify_tree(b).key)
+    snapshots = scan_sides(a, b, chosen)
+    snap_a, snap_b = snapshots
+    policy = sync_policy(a, b, snapshots, chosen)
+    rows = list(changed_rows(merge_listings(base.entries(), snap_a, snap_b), policy))
+    digests = read_digests(a, b, digest_requests(rows, policy))
+    plan = reconcile(rows, policy, digests)
+    base_paths = base.count()
+    entries = {Side.A: len(snap_a), Side.B: len(snap_b)}
+    files = {
+        side: sum(1 for entry in snapshot if entry.kind is EntryKind.FILE)
+        for side, snapshot in ((Side.A, snap_a), (Side.B, snap_b))
+    }
+    violations = sync_guard_violations(plan, entries, files, base_paths, chosen.guards)
+    created = utc_now()
+    side_plans = {
+        side: make_plan(
+            "sync",
+            target.description,
+            [step.action for step in plan.steps_on(side)],
+            source=source.description,
+            skipped=plan.skipped if side is Side.A else (),
+            options={**chosen.to_json(), "side": side.value},
+            deleted_files=plan.deleted_on(side),
+            created=created,
+        )
+        for side, target, source in ((Side.A, a, b), (Side.B, b, a))
+    }
+    return SyncPlanning(
+        plan,
+        side_plans[Side.A],
+        side_plans[Side.B],
+        tuple(violations),
+        base,
+        base_paths == 0,
+        len(digests),
+    )
+
+
+def base_changes_by_step(plan: SyncPlan, side: Side) -> dict[int, BaseChange]:
+    """Return the base change each step of side brings, by the step's position in side's plan."""
+    return {seq: step.base for seq, step in enumerate(plan.steps_on(side)) if step.base is not None}

@@ -1,0 +1,17 @@
+"""Sync tests: FTP servers started for local-FTP pairs are stopped at the end of the session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.backends import ftp_servers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_ftp_servers_of_sync_tests() -> Iterator[None]:
+    """Stop every FTP server the sync tests started, and fail if one would not stop."""
+    yield
+    leaked = ftp_servers.stop_all()
+    assert not leaked, f"FTP servers still running: {leaked}"
