@@ -25,6 +25,7 @@ from dirkit.ops.checksums.digests import DigestOptions, DigestResults, open_dige
 from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
 from dirkit.ops.tree.scan import scan_tree
 from dirkit.state.database import connect_state, schema_names
+from dirkit.state.digest_cache import FileIdentity
 
 OPENED: list[str] = []
 _COUNTING = threading.Event()
@@ -259,3 +260,18 @@ def test_files_with_future_mtimes_are_still_cached(make_tree: Callable[..., Path
     root = make_tree("t", {"from-the-future": "x"}, mtime=4_000_000_000)
     assert _digest_tree(root).hashed_files == 1
     assert _digest_tree(root).cached_files == 1
+
+
+def test_large_files_are_hashed_a_mapped_window_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mmap
+
+    monkeypatch.setattr(digests_module, "MAP_WINDOW", mmap.PAGESIZE)
+    data = os.urandom(mmap.PAGESIZE * 5 + 123)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    st = os.stat(path)
+    expected = FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    found = digests_module.digest_local_file(str(path), DigestAlgorithm.BLAKE3, expected)
+    assert found == (blake3.blake3(data).hexdigest(), True)

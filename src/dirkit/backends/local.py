@@ -8,7 +8,6 @@ The mount table (local_mounts.py) and the byte copies (local_copy.py) live besid
 from __future__ import annotations
 
 import os
-import shutil
 import stat as stat_module
 from collections.abc import Callable
 from typing import BinaryIO
@@ -217,6 +216,8 @@ class LocalBackend:
         """Write source to a temporary name beside path, fsync it, and rename it into place."""
         temp = self.os_path(new_temp_name(path))
         final = self.os_path(path)
+        import shutil  # imported on first use (it loads bz2 and lzma)
+
         try:
             with open(temp, "xb") as sink:
                 shutil.copyfileobj(source, sink, COPY_CHUNK)

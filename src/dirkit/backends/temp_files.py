@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 
 from dirkit.core.run.names import TEMP_TOKEN_BYTES, temp_base_name, temp_name_for
 from dirkit.core.tree.paths import RelPath
@@ -12,7 +11,7 @@ from dirkit.core.tree.paths import RelPath
 
 def new_token() -> str:
     """Return a fresh random token for a temporary name."""
-    return secrets.token_hex(TEMP_TOKEN_BYTES)
+    return os.urandom(TEMP_TOKEN_BYTES).hex()
 
 
 def new_temp_name(path: RelPath) -> RelPath:

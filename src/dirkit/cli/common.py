@@ -6,14 +6,16 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dirkit.core.compare.sameness import NS_PER_SECOND
-from dirkit.core.run.guards import GuardOptions, parse_delete_limit
 from dirkit.core.tree.filters import TreeFilter, make_filter
 from dirkit.errors import UsageError
 from dirkit.ops.tree.scan import ScanOptions
 from dirkit.report.style import Style
+
+if TYPE_CHECKING:
+    from dirkit.core.run.guards import GuardOptions
 
 ArgumentGroup = argparse._ActionsContainer
 """Where an option goes: a parser, or one of its help groups."""
@@ -112,6 +114,8 @@ def add_guard_options(group: ArgumentGroup, force_help: str) -> None:
 
 def guards_from_args(args: argparse.Namespace) -> GuardOptions:
     """Return the guards asked for, or raise UsageError for a bad --max-delete."""
+    from dirkit.core.run.guards import GuardOptions, parse_delete_limit  # only the commands that write
+
     return GuardOptions(parse_delete_limit(args.max_delete), args.force)
 
 

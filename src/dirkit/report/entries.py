@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dirkit.core.compare.diff import Change
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import display_path, is_valid_utf8
+
+if TYPE_CHECKING:
+    from dirkit.core.compare.diff import Change
 
 
 def path_fields(key: str, path: str) -> dict[str, str]:

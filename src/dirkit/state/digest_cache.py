@@ -75,15 +75,19 @@ class DigestCache:
         self._loaded = False
 
     def _load(self) -> None:
+        """Read the tree's rows one by one into the lookup table (never all raw rows at once: memory)."""
+        known: dict[RelPath, CachedRow] = {}
         try:
             rows = self._connection.execute(
                 "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM digest_cache"
                 " WHERE tree = ? AND algorithm = ?",
                 (self._tree, self._algorithm),
-            ).fetchall()
+            )
+            for row in rows:
+                known[RelPath(row[0].decode("utf-8", "surrogateescape"))] = row[1:]
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot read the digest cache: {error}", "state database") from error
-        self._known = {RelPath(row[0].decode("utf-8", "surrogateescape")): row[1:] for row in rows}
+        self._known = known
         self._loaded = True
 
     def lookup(self, path: RelPath, identity: FileIdentity) -> str | None:

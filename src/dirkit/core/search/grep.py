@@ -6,14 +6,15 @@ import enum
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
-
-import pathspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from dirkit.core.search.linear_regex import LinearRegex, compile_linear, quote_literal
 from dirkit.core.tree.filters import PATHSPEC_BACKEND
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pathspec
 
 NEWLINE = b"\n"
 WORD_BYTES = rb"0-9A-Za-z_\x80-\xff"
@@ -285,6 +286,10 @@ def compile_globs(globs: Sequence[str]) -> GlobFilter:
     """Return the filter of --glob patterns: a file must match one plain glob and no '!' glob."""
     wanted = [glob for glob in globs if glob.strip() and not glob.startswith("!")]
     unwanted = [glob[1:] for glob in globs if glob.startswith("!") and glob[1:].strip()]
+    if not wanted and not unwanted:
+        return GlobFilter()
+    import pathspec  # imported on first use: it costs ~30 ms at startup
+
     try:
         return GlobFilter(
             pathspec.GitIgnoreSpec.from_lines(wanted, backend=PATHSPEC_BACKEND) if wanted else None,

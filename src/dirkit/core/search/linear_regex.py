@@ -8,14 +8,13 @@ patterns are refused with a message saying so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import re2
+from typing import TYPE_CHECKING, Any
 
 from dirkit.errors import UsageError
 
-_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-"""The binding's low-level "search anywhere" anchor (None if a future binding hides it)."""
+if TYPE_CHECKING:
+    from types import ModuleType
+
 _NO_SPAN = (-1, -1)
 
 _UNSUPPORTED_HINTS = (
@@ -33,12 +32,15 @@ LINEAR_NOTE = "dirkit runs regular expressions in linear time (RE2 syntax), whic
 class LinearRegex:
     """A compiled RE2 pattern over bytes: finds the span of a match (or of one group) in a slice."""
 
-    __slots__ = ("_group", "_match", "_options", "_pattern", "_utf8")
+    __slots__ = ("_anchor", "_group", "_match", "_options", "_pattern", "_utf8")
 
     def __init__(self, pattern: bytes, ignore_case: bool, utf8: bool, group: int = 0) -> None:
         self._pattern = pattern
         self._utf8 = utf8
         self._group = group
+        re2 = re2_module()
+        # The binding's low-level "search anywhere" anchor (None if a future binding hides it).
+        self._anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
         options = re2.Options()
         options.log_errors = False
         options.case_sensitive = not ignore_case
@@ -47,7 +49,7 @@ class LinearRegex:
         compiled = re2.compile(pattern, options)
         low_level = getattr(compiled, "_regexp", None)
         self._match: Callable[..., Any]
-        if low_level is not None and _UNANCHORED is not None:
+        if low_level is not None and self._anchor is not None:
             # The binding's own search builds a match object per call (4x the cost); this only returns spans.
             self._match = low_level.Match
         else:
@@ -58,11 +60,19 @@ class LinearRegex:
 
     def search(self, data: bytes | bytearray, start: int, end: int) -> tuple[int, int] | None:
         """Return the span of the first match (of the group chosen) in data[start:end], or None."""
-        spans = self._match(_UNANCHORED, data, start, end)
+        spans = self._match(self._anchor, data, start, end)
         if spans[0] == _NO_SPAN:
             return None
         span = spans[self._group]
         return int(span[0]), int(span[1])
+
+
+def re2_module() -> ModuleType:
+    """Return the RE2 binding, imported on first use (find without --regex never loads it)."""
+    import re2
+
+    module: ModuleType = re2
+    return module
 
 
 def spans_through_search(compiled: Any) -> Callable[..., Any]:
@@ -81,6 +91,7 @@ def compile_linear(
     text: str, pattern: bytes, ignore_case: bool = False, utf8: bool = False, group: int = 0
 ) -> LinearRegex:
     """Return the pattern compiled by RE2, or raise UsageError naming the pattern text and the reason."""
+    re2 = re2_module()
     try:
         return LinearRegex(pattern, ignore_case, utf8, group)
     except re2.error as error:
@@ -101,5 +112,5 @@ def _reason(error: BaseException) -> str:
 
 def quote_literal(literal: bytes) -> bytes:
     """Return a pattern matching exactly the given bytes."""
-    quoted: bytes = re2.escape(literal)
+    quoted: bytes = re2_module().escape(literal)
     return quoted

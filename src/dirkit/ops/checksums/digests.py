@@ -100,10 +100,7 @@ def digest_local_file(native: str, algorithm: DigestAlgorithm, expected: FileIde
         before = os.fstat(descriptor)
         size = before.st_size
         if algorithm is DigestAlgorithm.BLAKE3 and size:
-            hasher = new_hasher(algorithm, size)
-            with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
-                hasher.update(mapped)
-            digest = hasher.hexdigest()
+            digest = _digest_mapped(descriptor, new_hasher(algorithm, size))
         else:
             with os.fdopen(os.dup(descriptor), "rb", buffering=0) as stream:
                 digest = digest_stream(stream.read, algorithm, size)
@@ -114,6 +111,25 @@ def digest_local_file(native: str, algorithm: DigestAlgorithm, expected: FileIde
     return digest, first == last == expected
 
 
+def _digest_mapped(descriptor: int, hasher: Hasher) -> str:
+    """Return the digest of an open file memory-mapped, a window at a time.
+
+    Each window is dropped from the process once hashed (the page cache keeps it), so hashing a
+    large file never holds more than MAP_WINDOW of it in the process's resident memory.
+    """
+    with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as whole:
+        length = len(mapped)
+        for start in range(0, length, MAP_WINDOW):
+            with whole[start : start + MAP_WINDOW] as window:
+                hasher.update(window)
+            if _DROP_PAGES is not None:
+                mapped.madvise(_DROP_PAGES, start, min(MAP_WINDOW, length - start))
+    return hasher.hexdigest()
+
+
+MAP_WINDOW = 32 * 1024 * 1024
+"""Bytes of a memory-mapped file hashed at once (a multiple of every page size)."""
+_DROP_PAGES: int | None = getattr(mmap, "MADV_DONTNEED", None)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 LocalOutcome = tuple[str | None, bool, str | None]
 """A local file's digest, whether it was unchanged since the scan, and why it was unreadable."""

@@ -51,12 +51,22 @@ def build_manifest(backend: Backend, options: ManifestOptions | None = None) -> 
     """Return the checksum file of every file below the backend's root, sorted by path."""
     chosen = options or ManifestOptions()
     failures: dict[RelPath, str] = {}
-    seen: set[RelPath] = set()
-    with open_digest_engine(backend, chosen.digest) as engine:
-        results = engine.digest_entries(listed_files(backend, chosen, failures, seen))
-        whole_tree = chosen.scan.tree_filter.is_trivial and not chosen.scan.follow_symlinks
-        if engine.cache is not None and whole_tree:
-            engine.cache.forget_all_but(seen)
+    results = _digest_listed(backend, chosen, failures)
     failures.update(results.failures)
     text = format_manifest(results.digests.items(), chosen.digest.algorithm)
     return ManifestResult(text, len(results.digests), failures, results)
+
+
+def _digest_listed(backend: Backend, options: ManifestOptions, failures: dict[RelPath, str]) -> DigestResults:
+    """Return the digests of the listed files; the cache (a row per file) is released on return.
+
+    Releasing it before the checksum file is formatted keeps the two largest tables of a big tree
+    out of memory at the same time.
+    """
+    seen: set[RelPath] = set()
+    with open_digest_engine(backend, options.digest) as engine:
+        results = engine.digest_entries(listed_files(backend, options, failures, seen))
+        whole_tree = options.scan.tree_filter.is_trivial and not options.scan.follow_symlinks
+        if engine.cache is not None and whole_tree:
+            engine.cache.forget_all_but(seen)
+    return results

@@ -206,7 +206,8 @@ def find_duplicates(backends: Sequence[Backend], options: DupesOptions) -> Dupes
                         continue
                     seen_inodes.add(inode)
                 item = DupeFile(root_index, entry.path, entry.mtime_ns, entry.dev, entry.ino)
-                entries[(root_index, entry.path)] = entry
+                if size > PARTIAL_SIZE:  # only these can need a full digest (and their scanned identity)
+                    entries[(root_index, entry.path)] = entry
                 same = by_size.get(size)
                 if same is None:
                     by_size[size] = [item]

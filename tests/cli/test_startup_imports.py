@@ -1,0 +1,69 @@
+"""Each command imports only what it uses: find and grep start without the heavy modules they never need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import atexit, json, sys
+from dirkit.cli.main import main
+atexit.register(lambda: sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n"))
+raise SystemExit(main(sys.argv[1:]))
+"""
+"""Runs dirkit in a fresh interpreter and reports every module loaded when it exits (the probe's own
+json import comes first, so json is not judged)."""
+
+
+def modules_loaded_by(*arguments: str) -> set[str]:
+    """Return the modules a fresh `dirkit ARGUMENTS` had loaded by the time it exited."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode in (0, 1), done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES "))
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
+NEVER_FOR_FIND = {
+    "pathspec",
+    "re2",
+    "sqlite3",
+    "blake3",
+    "hashlib",
+    "secrets",
+    "random",
+    "tarfile",
+    "zipfile",
+    "concurrent.futures",
+    "multiprocessing",
+    "socket",
+    "ssl",
+    "ftplib",
+    "dirkit.state.journal",
+    "dirkit.ops.run.execute",
+    "dirkit.core.compare.diff",
+    "dirkit.core.run.plan",
+}
+
+
+@pytest.mark.parametrize("criteria", [["--name", "*.txt"], ["--help"]])
+def test_find_loads_no_regex_engine_cache_or_executor(tmp_path: Path, criteria: list[str]) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    loaded = modules_loaded_by("find", str(tmp_path), *criteria)
+    assert NEVER_FOR_FIND & loaded == set()
+
+
+def test_find_regex_loads_re2_only_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    assert "re2" in modules_loaded_by("find", str(tmp_path), "--regex", "a")
+
+
+def test_grep_loads_no_glob_engine_cache_or_executor(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("needle\n")
+    loaded = modules_loaded_by("grep", "needle", str(tmp_path))
+    assert {"pathspec", "sqlite3", "dirkit.state.journal", "dirkit.ops.run.execute"} & loaded == set()
