@@ -40,8 +40,8 @@ class RemoteOptions:
     """Where warnings about how a tree was opened go (a password in its URL); the CLI prints them."""
     retry: RetryPolicy | None = None
     """How steps are retried after a dropped connection, a timeout or a 421 (None: REMOTE_RETRY)."""
-    written_files: WrittenFiles | None = None
-    """Where uploads to a server that cannot set file times are recorded (the CLI: the state database)."""
+    written_files: Callable[[], WrittenFiles] | None = None
+    """Opens the record of uploads to servers that cannot set file times (the CLI: the state database)."""
 
     def warn(self, text: str) -> None:
         """Pass one warning on, if anyone listens."""
@@ -86,7 +86,7 @@ def open_ftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend
     retrying = RetryingBackend(backend, remote.retry or REMOTE_RETRY, check_server=True)
     if backend.capabilities.can_set_mtime or remote.written_files is None:
         return retrying
-    return RecordedTimesBackend(retrying, remote.written_files)
+    return RecordedTimesBackend(retrying, remote.written_files())
 
 
 def open_sftp_tree(location: str, create: bool, remote: RemoteOptions) -> Backend:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from dirkit.backends.recorded_times import WrittenFiles
 from dirkit.backends.trees import DEFAULT_CONNECTIONS, RemoteOptions
 from dirkit.errors import UsageError
 
@@ -71,8 +72,6 @@ def remote_options_from_args(args: argparse.Namespace) -> RemoteOptions:
     ca_file = getattr(args, "ca_file", None) or os.environ.get(ENVIRONMENT_DEFAULTS["ca_file"]) or None
     insecure = getattr(args, "insecure", None)
     implicit_tls = getattr(args, "implicit_tls", None)
-    from dirkit.state.written_files import StateWrittenFiles
-
     return RemoteOptions(
         ca_file=ca_file,
         insecure=bool(insecure) or os.environ.get(ENVIRONMENT_DEFAULTS["insecure"]) == "1",
@@ -80,10 +79,17 @@ def remote_options_from_args(args: argparse.Namespace) -> RemoteOptions:
         connections=connections,
         accept_new_host_keys=bool(getattr(args, "accept_new_host_key", False)),
         on_warning=print_warning,
-        written_files=StateWrittenFiles(),
+        written_files=open_written_files,
     )
 
 
 def print_warning(text: str) -> None:
     """Print one warning about how a tree was opened to stderr."""
     print(f"dirkit: warning: {text}", file=sys.stderr)
+
+
+def open_written_files() -> WrittenFiles:
+    """Return the state database's record of uploads to servers that cannot set file times."""
+    from dirkit.state.written_files import StateWrittenFiles
+
+    return StateWrittenFiles()

@@ -11,15 +11,21 @@ from dirkit.state.digest_cache import DIGEST_MIGRATIONS
 from dirkit.state.journal_schema import JOURNAL_MIGRATIONS
 from dirkit.state.location import DATABASE_NAME, state_dir
 from dirkit.state.migrations import CORE_MIGRATIONS, Migration
-from dirkit.state.written_files import WRITTEN_MIGRATIONS
 from dirkit.state.sync_base_schema import SYNC_MIGRATIONS
+from dirkit.state.written_files import WRITTEN_MIGRATIONS
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def all_migrations() -> tuple[Migration, ...]:
     """Return every feature's migrations, sorted by name."""
-    migrations = [*CORE_MIGRATIONS, *JOURNAL_MIGRATIONS, *DIGEST_MIGRATIONS, *WRITTEN_MIGRATIONS, *SYNC_MIGRATIONS]
+    migrations = [
+        *CORE_MIGRATIONS,
+        *JOURNAL_MIGRATIONS,
+        *DIGEST_MIGRATIONS,
+        *WRITTEN_MIGRATIONS,
+        *SYNC_MIGRATIONS,
+    ]
     names = [migration.name for migration in migrations]
     if len(set(names)) != len(names):
         raise RuntimeError(f"duplicate migration names: {sorted(names)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
@@ -19,7 +20,9 @@ from dirkit.core.tree.filters import (
 from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_path
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.errors import BackendError
-from dirkit.ops.tree.listing_ahead import ListingAhead
+
+if TYPE_CHECKING:
+    from dirkit.ops.tree.listing_ahead import ListingAhead
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
 MAX_LINK_HOPS = 40
@@ -92,6 +95,8 @@ def _listing_ahead_for(backend: Backend, options: ScanOptions) -> ListingAhead |
         if TEMP_MARKER in path or _is_reserved_dir(path):
             return False
         return tree_filter.is_trivial or not tree_filter.excludes(path, base_name(path), True, ())
+
+    from dirkit.ops.tree.listing_ahead import ListingAhead  # threads only for trees that list ahead
 
     return ListingAhead(backend.list_dir, workers, wanted)
 
