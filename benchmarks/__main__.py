@@ -139,7 +139,7 @@ def run_shape(
             continue
         try:
             results += run_row(chosen, shape, scale.rounds, scratch, with_floor=args.floors)
-        except CommandError as failure:
+        except (CommandError, subprocess.CalledProcessError) as failure:
             print(f"[{shape}: {row.work} FAILED: {failure}]", flush=True)
             continue
         print(f"[{shape}: {row.key} timed, {time.perf_counter() - started:.0f} s]", flush=True)
