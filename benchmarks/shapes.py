@@ -284,11 +284,15 @@ def mutate_tree(root: str, fraction: float = 0.01, seed: int = 11) -> dict[str, 
 
 
 def rename_first_subfolder(root: str) -> int:
-    """Rename the first folder two levels down (sorted), if there is one; return how many renamed."""
-    for top in sorted(entry.path for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)):
-        inner = sorted(entry.path for entry in os.scandir(top) if entry.is_dir(follow_symlinks=False))
-        if inner:
-            os.rename(inner[0], inner[0] + "-renamed")
+    """Rename the first folder (sorted walk) at least two levels down that holds no folder.
+
+    A leaf, so that a 1% mutation never moves a whole copy (on treegen: the first folder of d000).
+    Returns how many folders were renamed (0 or 1).
+    """
+    for folder, dirs, _ in os.walk(root):
+        dirs.sort()
+        if not dirs and os.path.relpath(folder, root).count(os.sep) >= 1:
+            os.rename(folder, folder + "-renamed")
             return 1
     return 0
 
