@@ -3,9 +3,9 @@
 Usage, from the repository root:
     python -m benchmarks.ab_bench --before PYTHON --after PYTHON [--files N] [--rounds N] [BASE]
 PYTHON is the interpreter of a virtual environment with that build of dirkit installed (for
-example a worktree of an older commit with `pip install -e .`). Two tree shapes are used: the
-regular tree of benchmarks/treegen.py, and a copy of this interpreter's standard library repeated
-until it holds about N files (a real source tree: deep, uneven, many small files).
+example a worktree of an older commit with `pip install -e .`). The trees are shapes of
+benchmarks/shapes.py (--shapes, default treegen and stdlib: the regular generated tree, and copies
+of the standard library and site-packages repeated to about N files).
 """
 
 from __future__ import annotations
@@ -16,37 +16,20 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.treegen import generate_tree, mutate_tree
+from benchmarks.shapes import SMALL_SHAPES, make_shape, mutate_tree
 
 
-def make_stdlib_tree(root: Path, files: int) -> None:
-    """Fill root with copies of the standard library until it holds about `files` files."""
-    library = Path(sysconfig.get_paths()["stdlib"])
-    copied = 0
-    copy_index = 0
-    root.mkdir(parents=True)
-    while copied < files:
-        target = root / f"copy{copy_index}"
-        shutil.copytree(library, target, symlinks=True, ignore=shutil.ignore_patterns("site-packages"))
-        copied += sum(len(names) for _, _, names in os.walk(target))
-        copy_index += 1
-
-
-def make_shape(base: Path, shape: str, files: int) -> tuple[Path, Path, Path]:
+def make_trees(base: Path, shape: str, files: int) -> tuple[Path, Path, Path]:
     """Create base/SHAPE/{a,b,m}: a tree, an exact copy, and a 1%-mutated copy."""
     folder = base / shape
     a, b, m = folder / "a", folder / "b", folder / "m"
     if m.is_dir():
         return a, b, m
-    if shape == "treegen":
-        generate_tree(str(a), files, max(1, files // 20))
-    else:
-        make_stdlib_tree(a, files)
+    make_shape(shape, a, files)
     subprocess.run(["cp", "-a", str(a), str(b)], check=True)
     subprocess.run(["cp", "-a", str(a), str(m)], check=True)
     mutate_tree(str(m))
@@ -101,11 +84,11 @@ def main() -> None:
     parser.add_argument("--after", default=sys.executable, help="python of the build under test")
     parser.add_argument("--files", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--shapes", default="treegen,stdlib")
+    parser.add_argument("--shapes", default="treegen,stdlib", help=f"of {', '.join(SMALL_SHAPES)}")
     args = parser.parse_args()
     base = Path(args.base)
     for shape in args.shapes.split(","):
-        a, b, m = make_shape(base, shape, args.files)
+        a, b, m = make_trees(base, shape, args.files)
         count = sum(len(names) for _, _, names in os.walk(a))
         builds = {"before": args.before, "after": args.after}
         runs = {
