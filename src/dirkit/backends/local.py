@@ -28,6 +28,9 @@ from dirkit.errors import (
 
 _FILE, _DIR, _LINK, _OTHER = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK, EntryKind.OTHER
 _IFMT = 0o170000
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
+"""How a temporary name is created: new, never through a link, not inherited by child processes."""
 _KIND_BY_FORMAT = {
     stat_module.S_IFREG: _FILE,
     stat_module.S_IFDIR: _DIR,
@@ -249,7 +252,7 @@ class LocalBackend:
         temp = self.os_path(new_temp_name(path))
         final = self.os_path(path)
         try:
-            source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC)
+            source_fd = os.open(source_path, os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW)
         except OSError as error:
             raise translate_os_error(error, source_path) from error
         try:
@@ -257,16 +260,19 @@ class LocalBackend:
             if not stat_module.S_ISREG(source_stat.st_mode):
                 raise IsADirectoryError(21, "not a regular file", source_path)
             created_mode = 0o600 if keep_mode else 0o666
-            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, created_mode)
+            target_fd = os.open(temp, _NEW_FILE_FLAGS, created_mode)
+            written: os.stat_result | None = None
             try:
-                copy_descriptor(source_fd, target_fd)
+                size = copy_descriptor(source_fd, target_fd, source_stat)
+                bits = (source_stat.st_mode if mode is None else mode) & 0o7777
                 if keep_mode:
-                    os.fchmod(target_fd, (source_stat.st_mode if mode is None else mode) & 0o7777)
+                    os.fchmod(target_fd, bits)
                 if mtime_ns is not None:
                     os.utime(target_fd, ns=(mtime_ns, mtime_ns))
                 if fsync:
                     os.fsync(target_fd)
-                written = os.fstat(target_fd)
+                if mtime_ns is None or not keep_mode:
+                    written = os.fstat(target_fd)
             finally:
                 os.close(target_fd)
             os.replace(temp, final)
@@ -275,7 +281,9 @@ class LocalBackend:
             raise translate_os_error(error, final) from error
         finally:
             os.close(source_fd)
-        return entry_from_stat(path, written)
+        if written is not None:
+            return entry_from_stat(path, written)
+        return Entry(path, _FILE, size, mtime_ns, bits)
 
     def write_stream(
         self,
@@ -294,7 +302,7 @@ class LocalBackend:
         final = self.os_path(path)
         bits = 0o666 if mode is None else mode & 0o7777
         try:
-            target_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, bits & 0o777)
+            target_fd = os.open(temp, _NEW_FILE_FLAGS, bits & 0o777)
         except OSError as error:
             raise translate_os_error(error, final) from error
         size = 0
@@ -358,8 +366,8 @@ class LocalBackend:
         """Create a directory."""
         full = self.os_path(path)
         try:
-            os.mkdir(full, 0o777 if mode is None else mode & 0o7777)
-            if mode is not None:
+            os.mkdir(full, 0o777 if mode is None else mode & 0o777)
+            if mode is not None and mode & (0o7000 | self._umask()):
                 os.chmod(full, mode & 0o7777)
         except OSError as error:
             raise translate_os_error(error, full) from error

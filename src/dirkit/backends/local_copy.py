@@ -40,19 +40,30 @@ def _copy_sparse(source_fd: int, target_fd: int, size: int) -> bool:
     return True
 
 
-def copy_descriptor(source_fd: int, target_fd: int) -> None:
-    """Copy every byte from one open file to another inside the kernel where possible, keeping holes."""
-    info = os.fstat(source_fd)
-    if info.st_blocks * 512 < info.st_size and hasattr(os, "SEEK_DATA"):
-        if _copy_sparse(source_fd, target_fd, info.st_size):
-            return
+def copy_descriptor(source_fd: int, target_fd: int, info: os.stat_result | None = None) -> int:
+    """Copy the bytes of an open file (its stat given, or fstat) to another; return the count.
+
+    The bytes move inside the kernel where possible (copy_file_range, else sendfile), holes are kept,
+    and exactly the size the stat gave is copied, so a complete copy needs no final empty call.
+    """
+    if info is None:
+        info = os.fstat(source_fd)
+    size = info.st_size
+    if size <= 0:
+        return 0
+    if info.st_blocks * 512 < size and hasattr(os, "SEEK_DATA"):
+        if _copy_sparse(source_fd, target_fd, size):
+            return size
         os.lseek(source_fd, 0, os.SEEK_SET)
-    chunk = 1 << 30
     if hasattr(os, "copy_file_range"):
+        copied = 0
         try:
-            while os.copy_file_range(source_fd, target_fd, chunk):
-                pass
-            return
+            while copied < size:
+                moved = os.copy_file_range(source_fd, target_fd, size - copied)
+                if not moved:
+                    break
+                copied += moved
+            return copied
         except OSError as error:
             if error.errno not in _KERNEL_COPY_FALLBACK_ERRORS:
                 raise
@@ -61,14 +72,19 @@ def copy_descriptor(source_fd: int, target_fd: int) -> None:
             os.ftruncate(target_fd, 0)
     offset = 0
     try:
-        while sent := os.sendfile(target_fd, source_fd, offset, chunk):
+        while offset < size and (sent := os.sendfile(target_fd, source_fd, offset, size - offset)):
             offset += sent
-        return
+        return offset
     except OSError as error:
         if error.errno not in _KERNEL_COPY_FALLBACK_ERRORS:
             raise
     os.lseek(source_fd, 0, os.SEEK_SET)
     os.lseek(target_fd, 0, os.SEEK_SET)
     os.ftruncate(target_fd, 0)
-    while block := os.read(source_fd, COPY_CHUNK):
-        os.write(target_fd, block)
+    copied = 0
+    while copied < size and (block := os.read(source_fd, min(COPY_CHUNK, size - copied))):
+        copied += len(block)
+        view = memoryview(block)
+        while view:
+            view = view[os.write(target_fd, view) :]
+    return copied

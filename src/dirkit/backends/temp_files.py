@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 
 from dirkit.core.run.names import TEMP_TOKEN_BYTES, temp_base_name, temp_name_for
 from dirkit.core.tree.paths import RelPath
 
+_TOKENS = random.Random()
+"""Tokens need to be unlikely to repeat, not secret (temporary names are created exclusively, never
+followed): a generator seeded from the OS once per process, so a name costs no system call."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_TOKENS.seed)
+
 
 def new_token() -> str:
     """Return a fresh random token for a temporary name."""
-    return os.urandom(TEMP_TOKEN_BYTES).hex()
+    return f"{_TOKENS.getrandbits(TEMP_TOKEN_BYTES * 8):0{TEMP_TOKEN_BYTES * 2}x}"
 
 
 def new_temp_name(path: RelPath) -> RelPath:

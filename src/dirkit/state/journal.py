@@ -159,20 +159,14 @@ class Journal:
 
     def mark_started(self, run_id: str, through: int) -> None:
         """Record that the steps before seq through may start (call before starting them)."""
-        self._write("UPDATE runs SET started_through = ? WHERE run_id = ?", [(through, run_id)])
+        self.record_steps(run_id, (), through)
 
-    def append_actions(self, run_id: str, actions: Sequence[Action]) -> None:
-        """Add actions to the end of a run's list, as started (a run that learns its steps as it goes)."""
-        if not actions:
-            return
-        self._write(
-            "INSERT INTO run_action_chunks (run_id, chunk, actions) VALUES (?,"
-            " (SELECT COALESCE(MAX(chunk) + 1, 0) FROM run_action_chunks WHERE run_id = ?), ?)",
-            [(run_id, run_id, actions_to_compact(actions))],
-        )
+    def record_steps(self, run_id: str, outcomes: Iterable[StepOutcome], started_through: int | None) -> None:
+        """Record how steps ended and (when given) that the steps before started_through may start.
 
-    def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
-        """Record how steps ended, after they happened: one row per status, a note per failure."""
+        Both are written in one transaction: a batch of outcomes and the next window of starts cost
+        one commit.
+        """
         by_status: dict[str, list[str]] = {}
         notes: list[tuple[str, int, str, str | None]] = []
         for outcome in outcomes:
@@ -190,8 +184,27 @@ class Journal:
                     "INSERT OR REPLACE INTO step_notes (run_id, seq, status, error) VALUES (?, ?, ?, ?)",
                     notes,
                 )
+                if started_through is not None:
+                    self.connection.execute(
+                        "INSERT OR REPLACE INTO run_starts (run_id, started_through) VALUES (?, ?)",
+                        (run_id, started_through),
+                    )
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
+
+    def append_actions(self, run_id: str, actions: Sequence[Action]) -> None:
+        """Add actions to the end of a run's list, as started (a run that learns its steps as it goes)."""
+        if not actions:
+            return
+        self._write(
+            "INSERT INTO run_action_chunks (run_id, chunk, actions) VALUES (?,"
+            " (SELECT COALESCE(MAX(chunk) + 1, 0) FROM run_action_chunks WHERE run_id = ?), ?)",
+            [(run_id, run_id, actions_to_compact(actions))],
+        )
+
+    def finish_steps(self, run_id: str, outcomes: Iterable[StepOutcome]) -> None:
+        """Record how steps ended, after they happened: one row per status, a note per failure."""
+        self.record_steps(run_id, outcomes, None)
 
     def finish_run(
         self, run_id: str, status: RunStatus, finished_at: str, summary: dict[str, JsonValue]
@@ -255,7 +268,9 @@ class Journal:
     def steps(self, run_id: str) -> list[JournalStep]:
         """Return the steps of a run that started, in order; those never reported back are pending."""
         row = self.connection.execute(
-            "SELECT actions, started_through, backup_dir FROM runs WHERE run_id = ?", (run_id,)
+            "SELECT actions, MAX(runs.started_through, COALESCE(run_starts.started_through, 0)), backup_dir"
+            " FROM runs LEFT JOIN run_starts USING (run_id) WHERE run_id = ?",
+            (run_id,),
         ).fetchone()
         if row is None:
             return []

@@ -70,6 +70,15 @@ JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "0103_run_started_through",
+        """
+        CREATE TABLE run_starts (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            started_through INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 """Names 0100-0199: run journals (mirror, apply, undo and every feature that executes plans).
 
@@ -82,4 +91,7 @@ Runs are keyed by the identity of their tree (tree: 'local:DEV:INO' or a URL; tr
 path), not by how the user spelled it; rows from before 0102 get theirs when first looked up.
 tree_locks holds the run that holds a tree's OS lock (a file in the state folder's locks/), so a
 refused second run can name it.
+Since 0103 a run's started_through lives in run_starts, a row of its own: moving it no longer rewrites
+the runs row with its stored actions (megabytes for a large plan); runs.started_through keeps the
+value of runs recorded before 0103, and the larger of the two counts.
 """

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from dirkit.core.compare.diff import Change, Diff, NameTwin, Status
-from dirkit.core.compare.sameness import SamenessPolicy, modes_differ, mtimes_equal
+from dirkit.core.compare.sameness import SamenessPolicy, modes_differ, mtime_window_ns, mtimes_equal
 from dirkit.core.run.plan import (
     Action,
     ActionKind,
@@ -71,6 +71,7 @@ def plan_mirror(
     deleted_files = 0
     target_dirs.update(renamed_dirs)
     clashes = {} if chosen.case_sensitive else case_clashes(changes)
+    usable_mtimes = mtime_window_ns(chosen.sameness) is not None
     for index, change in enumerate(changes):
         path = change.path
         if change.status is Status.MOVED:
@@ -98,7 +99,13 @@ def plan_mirror(
         if right is not None and right.kind is EntryKind.DIR:
             target_dirs[path] = right
         if status is Status.SAME or (status is Status.CHANGED and change.metadata_only):
-            if left is not None and right is not None and left.kind is EntryKind.FILE:
+            if (
+                left is not None
+                and right is not None
+                and left.kind is EntryKind.FILE
+                and (left.mode != right.mode or left.mtime_ns != right.mtime_ns or not usable_mtimes)
+            ):
+                # Equal modes and usable equal mtimes need no step: most files of a rerun.
                 actions.extend(_file_metadata_actions(left, right, chosen))
             continue
         if status is Status.ERROR:

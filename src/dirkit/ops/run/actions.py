@@ -169,9 +169,17 @@ def copy_opened(context: StepContext, action: Action, open_source: SourceOpener)
 
 
 def make_dir(context: StepContext, action: Action) -> StepResult:
-    """Make path a directory."""
-    context.require_absent(action, action.path)
-    context.target.make_dir(action.path, action.mode if context.set_modes else None)
+    """Make path a directory (on a local tree mkdir itself refuses an existing path: no stat first)."""
+    mode = action.mode if context.set_modes else None
+    if context.local is None:
+        context.require_absent(action, action.path)
+        context.target.make_dir(action.path, mode)
+    else:
+        try:
+            context.target.make_dir(action.path, mode)
+        except AlreadyExistsError:
+            context.require_absent(action, action.path)
+            raise
     context.note_dir(action.path)
     return Fingerprint(EntryKind.DIR), 0
 

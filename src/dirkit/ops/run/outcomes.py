@@ -17,7 +17,8 @@ from dirkit.state.journal import Journal, StepOutcome
 log = logging.getLogger("dirkit")
 
 JOURNAL_BATCH = 2048
-"""Steps recorded per transaction (pending rows are always committed before their steps start)."""
+"""Steps marked started per transaction (always committed before those steps start); the outcomes
+recorded so far ride in the same transaction, or get one of their own once twice as many wait."""
 
 
 class Progress(NamedTuple):
@@ -107,8 +108,9 @@ class Ledger:
         self.outcomes: list[StepOutcome] = []
 
     def mark_started(self, through: int) -> None:
-        """Mark the steps before position through started, in one transaction."""
-        self.journal.mark_started(self.run_id, through)
+        """Mark the steps before position through started, with the outcomes so far, in one transaction."""
+        self.journal.record_steps(self.run_id, self.outcomes, through)
+        self.outcomes.clear()
         self.started_until = through
 
     def record(self, done: Iterable[StepDone]) -> None:
@@ -125,7 +127,7 @@ class Ledger:
                 step.status is StepStatus.SKIPPED and step.error is not None
             ):
                 self._fail(step)
-        if len(self.outcomes) >= JOURNAL_BATCH:
+        if len(self.outcomes) >= 2 * JOURNAL_BATCH:
             self.flush()
         if self.on_progress is not None:
             totals = self.plan.totals
