@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
+from typing import TYPE_CHECKING
 
 from dirkit.core.run.names import TEMP_TOKEN_BYTES, temp_base_name, temp_name_for
 from dirkit.core.tree.paths import RelPath
 
-_TOKENS = random.Random()
+if TYPE_CHECKING:
+    import random
+
+_tokens: list[random.Random] = []
 """Tokens need to be unlikely to repeat, not secret (temporary names are created exclusively, never
-followed): a generator seeded from the OS once per process, so a name costs no system call."""
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_TOKENS.seed)
+followed): a generator seeded from the OS once per process (made at first use, reseeded after a
+fork), so a name costs no system call."""
+
+
+def _token_source() -> random.Random:
+    """Return this process's generator of tokens, made at its first use."""
+    if not _tokens:
+        import random
+
+        source = random.Random()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=source.seed)
+        _tokens.append(source)
+    return _tokens[0]
 
 
 def new_token() -> str:
     """Return a fresh random token for a temporary name."""
-    return f"{_TOKENS.getrandbits(TEMP_TOKEN_BYTES * 8):0{TEMP_TOKEN_BYTES * 2}x}"
+    return f"{_token_source().getrandbits(TEMP_TOKEN_BYTES * 8):0{TEMP_TOKEN_BYTES * 2}x}"
 
 
 def new_temp_name(path: RelPath) -> RelPath:
