@@ -178,3 +178,34 @@ def test_undo_reverts_a_sync_on_both_sides_and_puts_the_base_back(
     expected = {key: value for key, value in after.items() if key != "later.txt"}
     assert {k: v for k, v in read_files(a).items() if k != "later.txt"} == expected
     assert {k: v for k, v in read_files(b).items() if k != "later.txt"} == expected
+
+
+def test_an_undo_that_cannot_reach_the_other_side_still_puts_the_base_back(
+    make_tree: MakeTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = synced_pair(make_tree)
+    (a / "from-a.txt").write_text("made on A")
+    (b / "from-b.txt").write_text("made on B")
+    assert main(["sync", "-q", str(a), str(b)]) == EXIT_OK
+    journal = Journal.open()
+    try:
+        (sync_id,) = journal.connection.execute("SELECT MAX(sync_id) FROM sync_runs").fetchone()
+        rows = journal.connection.execute(
+            "SELECT run_id FROM sync_runs WHERE sync_id = ? ORDER BY run_id", (sync_id,)
+        ).fetchall()
+        first_run = journal.run(rows[0][0])
+    finally:
+        journal.close()
+    assert len(rows) == 2 and first_run is not None
+    # undo from the side whose run is reverted first, while the other side is away (a drive unplugged)
+    first, second = (a, b) if Path(first_run.target).resolve() == a.resolve() else (b, a)
+    made_on_second = "from-b.txt" if second == b else "from-a.txt"
+    away = tmp_path / "unplugged"
+    second.rename(away)
+    assert main(["undo", "-q", str(first)]) == EXIT_ERROR
+    away.rename(second)
+    capsys.readouterr()
+    main(["sync", "-q", str(a), str(b)])
+    # the file made on the other side before the sync is still there, not pushed into its backups
+    assert (second / made_on_second).read_text().startswith("made on")
+    assert read_files(a) == read_files(b)

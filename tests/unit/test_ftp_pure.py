@@ -156,3 +156,10 @@ def test_logins_come_from_netrc_then_the_environment_then_a_prompt(tmp_path: Pat
         find_login(carol, home, None)
     anonymous = find_login(parse_remote_url("ftp://nohost-in-netrc/x"), home, None)
     assert anonymous.user == "anonymous"
+
+
+@pytest.mark.parametrize("name", ["../up.txt", "a/../../up.txt", "a/b", "/etc/passwd", "nul\0name", ""])
+def test_a_listed_name_that_is_not_one_child_is_dropped(name: str) -> None:
+    assert parse_mlsd_facts(name, {"type": "file", "size": "1"}) is None
+    assert parse_list_line(f"-rw-r--r--   1 u g   1 Jan  1  2020 {name}") is None
+    assert parse_list_line(f"01-01-20  10:00AM                    1 {name}") is None

@@ -64,13 +64,21 @@ def format_ftp_time(mtime_ns: int) -> str:
     return time.strftime("%Y%m%d%H%M%S", parts)
 
 
+def is_child_name(name: str) -> bool:
+    """Tell whether a listed name names one child: not '.', '..', empty, or holding '/' or NUL.
+
+    A hostile server could list 'x/../../y'; taken as a name, it would lead a download out of the tree.
+    """
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
 _MLSD_KINDS = {"file": EntryKind.FILE, "dir": EntryKind.DIR, "os.unix=symlink": EntryKind.SYMLINK}
 
 
 def parse_mlsd_facts(name: str, facts: dict[str, str]) -> Listed | None:
     """Return the child an MLSD line describes, or None for '.', '..' and the folder itself."""
     kind_fact = facts.get("type", "").lower()
-    if kind_fact in ("cdir", "pdir") or name in (".", ".."):
+    if kind_fact in ("cdir", "pdir") or not is_child_name(name):
         return None
     kind = _MLSD_KINDS.get(kind_fact, EntryKind.OTHER)
     if kind_fact.startswith("os.unix=slink"):
@@ -139,7 +147,7 @@ def parse_list_line(line: str) -> Listed | None:
         size = 0 if is_dir else int(dos.group("size"))
         kind = EntryKind.DIR if is_dir else EntryKind.FILE
         listed = Listed(dos.group("name"), kind, size, None, 0)
-    return None if listed.name in (".", "..") else listed
+    return listed if is_child_name(listed.name) else None
 
 
 @dataclass(frozen=True, slots=True)

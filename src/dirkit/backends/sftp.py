@@ -198,7 +198,10 @@ class SftpBackend:
         children = [
             (join_path(path, decoded(cast(bytes, name.filename))), name.attrs)
             for name in names
-            if name.filename not in (b".", b"..")
+            # a name with '/' (or NUL) from a hostile server would lead a download out of the tree
+            if name.filename not in (b"", b".", b"..")
+            and b"/" not in cast(bytes, name.filename)
+            and b"\0" not in cast(bytes, name.filename)
         ]
         links = [child for child, attrs in children if kind_of(attrs) is _LINK]
         targets = await asyncio.gather(*(channel.readlink(self._wire(link)) for link in links))

@@ -21,6 +21,7 @@ from dirkit.ops.run.execute import ExecuteOptions, RunResult, require_own_folder
 from dirkit.ops.run.mirror import MirrorOptions, apply_saved_plan, plan_mirror_trees
 from dirkit.ops.run.restore import find_run, restore_file
 from dirkit.ops.run.undo import undo_run
+from dirkit.ops.sync.undo import sync_runs_of, undo_sync
 from dirkit.report.compare import summary_line
 from dirkit.report.html import render_html, shown_path
 from dirkit.report.plan import describe_action, totals_line
@@ -193,9 +194,26 @@ def start_undo(space: Workspace, body: Mapping[str, object]) -> JsonObject:
 
     def work(job: Job) -> JsonObject:
         with opened(space.open_tree(location)) as target, journal_open() as journal:
+            if sync_runs_of(journal, target, run_id) is not None:
+                # a sync is undone on both of its trees and its base put back, as `dirkit undo` does
+                results = undo_sync(journal, target, run_id, space.open_tree, execute_options(job))
+                return both_sides_finished(job, results)
             return finished(job, undo_run(journal, target, run_id, execute_options(job)))
 
     return space.jobs.start("undo", work, stoppable=True).to_json()
+
+
+def both_sides_finished(job: Job, results: list[RunResult]) -> JsonObject:
+    """Return the undo of a sync as one result: its first run's summary, with every side's failed items."""
+    shown = [finished(job, result) for result in results]
+    if not shown:
+        return {"failed": []}
+    failed: list[object] = []
+    for each in shown:
+        items = each["failed"]
+        assert isinstance(items, list)
+        failed.extend(items)
+    return {**shown[0], "failed": failed, "runs": [each["run_id"] for each in shown]}
 
 
 def start_restore(space: Workspace, body: Mapping[str, object]) -> JsonObject:

@@ -46,18 +46,22 @@ def undo_sync(
     sync_id, run_ids = found
     own = identify_tree(target).key
     results = []
-    for each in run_ids:
-        record = journal.run(each)
-        if record is None:
-            continue
-        identity = identity_of_location(record.target)
-        if identity is not None and identity.key == own:
-            results.append(undo_run(journal, target, each, execute))
-            continue
-        other = open_other(record.target)
-        try:
-            results.append(undo_run(journal, other, each, execute))
-        finally:
-            other.close()
-    restore_saved_base(journal.connection, sync_id)
+    try:
+        for each in run_ids:
+            record = journal.run(each)
+            if record is None:
+                continue
+            identity = identity_of_location(record.target)
+            if identity is not None and identity.key == own:
+                results.append(undo_run(journal, target, each, execute))
+                continue
+            other = open_other(record.target)
+            try:
+                results.append(undo_run(journal, other, each, execute))
+            finally:
+                other.close()
+    finally:
+        # also when one side could not be undone (unplugged, locked): a base left as the sync made it
+        # would take the side already reverted for deletions and edits to carry over to the other
+        restore_saved_base(journal.connection, sync_id)
     return results
