@@ -111,3 +111,29 @@ def test_host_keys_unknown_accepted_then_changed(
     assert main(["compare", "--accept-new-host-key", str(site), url]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "CHANGED" in error and f"{known_hosts} line 1" in error
+
+
+def test_find_grep_manifest_verify_and_dupes_take_an_sftp_tree(
+    make_tree: MakeTree, tmp_path: Path, ssh_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = ssh_server.sshd()
+    running.make_home(ssh_home)
+    url, folder = running.new_tree()
+    site = make_tree("site", {**SITE, "copy/site.css": "body {}"})
+    assert main(["mirror", "-q", str(site), url]) == 0
+    capsys.readouterr()
+    assert main(["find", url, "--name", "*.css"]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == [f"{url}/copy/site.css", f"{url}/css/site.css"]
+    assert main(["grep", "-n", "hi", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{url}/index.html:1:<h1>hi</h1>"]
+    assert main(["dupes", url]) == 1
+    assert capsys.readouterr().out.split("\n\n")[0].splitlines() == [
+        f"{url}/copy/site.css",
+        f"{url}/css/site.css",
+    ]
+    manifest = tmp_path / "site.b3"
+    assert main(["manifest", url, "-o", str(manifest)]) == 0
+    assert main(["verify", str(manifest), url]) == 0
+    (folder / "index.html").write_text("tampered")
+    assert main(["verify", str(manifest), url]) == 1
+    assert "index.html" in capsys.readouterr().out
