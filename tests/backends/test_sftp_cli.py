@@ -9,6 +9,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from dirkit.backends.free_space import free_bytes_of
+from dirkit.backends.trees import RemoteOptions, open_tree
 from dirkit.cli.main import main
 from tests.backends import ssh_server
 from tests.backends.ssh_server import HOST_ALIAS, PASSPHRASE
@@ -137,3 +139,16 @@ def test_find_grep_manifest_verify_and_dupes_take_an_sftp_tree(
     (folder / "index.html").write_text("tampered")
     assert main(["verify", str(manifest), url]) == 1
     assert "index.html" in capsys.readouterr().out
+
+
+def test_the_free_space_of_an_sftp_tree_comes_from_the_servers_statvfs(ssh_home: Path) -> None:
+    running = ssh_server.sshd()
+    running.make_home(ssh_home)
+    url, folder = running.new_tree()
+    tree = open_tree(url, remote=RemoteOptions(connections=1))
+    try:
+        free = free_bytes_of(tree)
+    finally:
+        tree.close()
+    usage = os.statvfs(folder)
+    assert free is not None and abs(free - usage.f_bavail * usage.f_frsize) < 256 * 1024 * 1024
