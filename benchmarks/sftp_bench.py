@@ -9,7 +9,7 @@ tools alternating, medians printed with ratios to dirkit:
              --transfers 4, rsync -a -e ssh);
   site down: the same site, server -> local;
   big up / big down: one file of --big-mib MiB (dirkit mirror, sftp -b put/get, scp).
-With --floor the site rows also time benchmarks/sftp_floor.py, the smallest asyncssh program
+With --floor every row also times benchmarks/sftp_floor.py, the smallest asyncssh program
 doing the same transfers (the floor of any Python SFTP client on asyncssh).
 Data lives in a fresh folder under /work/bench-sftp/ and is deleted at the end (--keep to keep it).
 """
@@ -202,7 +202,9 @@ def site_scenarios(
     alternate("site down (first copy)", down, lambda: bench.base / fresh_name("down"), bench, rounds)
 
 
-def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str], str]) -> None:
+def big_scenarios(
+    bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str], str], with_floor: bool = False
+) -> None:
     """Time one big file up and down: dirkit mirror against sftp -b and scp."""
     big = bench.base / "big"
     make_big(big, mib)
@@ -218,6 +220,8 @@ def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str
         "sftp": lambda target: bench.sftp_batch(f"put {big}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{big}/big.bin", f"{user_host}:{target}/"],
     }
+    if with_floor:
+        up["asyncssh floor"] = lambda target: floor(bench, "up", big, target)
     alternate(
         f"big up ({mib} MiB)", up, lambda: fresh(bench.remote_root / fresh_name("bigup")), bench, rounds
     )
@@ -228,6 +232,8 @@ def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str
         "sftp": lambda target: bench.sftp_batch(f"get {source}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{user_host}:{source}/big.bin", f"{target}/"],
     }
+    if with_floor:
+        down["asyncssh floor"] = lambda target: floor(bench, "down", target, source)
     alternate(f"big down ({mib} MiB)", down, lambda: fresh(bench.base / fresh_name("bigdown")), bench, rounds)
 
 
@@ -241,7 +247,7 @@ def main() -> None:
     parser.add_argument("--skip-site", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--floor", action="store_true", help="also time benchmarks/sftp_floor.py on the site")
+    parser.add_argument("--floor", action="store_true", help="also time benchmarks/sftp_floor.py")
     arguments = parser.parse_args()
     BENCH_ROOT.mkdir(exist_ok=True)
     base = Path(tempfile.mkdtemp(dir=BENCH_ROOT))
@@ -259,7 +265,7 @@ def main() -> None:
             print(f"site: {arguments.files} files, {size / 1e6:.1f} MB", flush=True)
             site_scenarios(bench, site, arguments.rounds, fresh_name, arguments.floor)
         if not arguments.skip_big:
-            big_scenarios(bench, arguments.big_mib, max(2, arguments.rounds - 1), fresh_name)
+            big_scenarios(bench, arguments.big_mib, max(2, arguments.rounds - 1), fresh_name, arguments.floor)
     finally:
         bench.stop()
         if not arguments.keep:
