@@ -9,6 +9,8 @@ tools alternating, medians printed with ratios to dirkit:
              --transfers 4, rsync -a -e ssh);
   site down: the same site, server -> local;
   big up / big down: one file of --big-mib MiB (dirkit mirror, sftp -b put/get, scp).
+With --floor every row also times benchmarks/sftp_floor.py, the smallest asyncssh program
+doing the same transfers (the floor of any Python SFTP client on asyncssh).
 Data lives in a fresh folder under /work/bench-sftp/ and is deleted at the end (--keep to keep it).
 """
 
@@ -67,8 +69,12 @@ class Bench:
         self.server.make_home(self.home)
         self.key = self.home / ".ssh" / "id_ed25519"
         self.known_hosts = self.home / ".ssh" / "known_hosts"
-        self.env = {name: value for name, value in os.environ.items() if name != "SSH_AUTH_SOCK"}
+        # bytecode is cached (in a folder of the benchmark's own) as for an installed dirkit: with
+        # PYTHONDONTWRITEBYTECODE set, every start would compile asyncssh and dirkit again
+        hidden = ("SSH_AUTH_SOCK", "PYTHONDONTWRITEBYTECODE")
+        self.env = {name: value for name, value in os.environ.items() if name not in hidden}
         self.env |= {"HOME": str(self.home), "DIRKIT_STATE_DIR": str(base / "state")}
+        self.env |= {"PYTHONPYCACHEPREFIX": str(base / "pycache")}
         self.env |= {
             "RCLONE_CONFIG_BENCH_TYPE": "sftp",
             "RCLONE_CONFIG_BENCH_HOST": "127.0.0.1",
@@ -130,6 +136,7 @@ def alternate(
 ) -> None:
     """Time each tool into a fresh empty target, tools alternating per round; print medians and ratios."""
     times: dict[str, list[float]] = {name: [] for name in tools}
+    bench.time(tools["dirkit"](fresh()))  # warm: bytecode cache, page cache, state database
     for round_number in range(rounds):
         order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
         for name in order:
@@ -142,9 +149,25 @@ def alternate(
     print(f"{label}: " + ", ".join(parts), flush=True)
 
 
-def site_scenarios(bench: Bench, site: Path, rounds: int, fresh_name: Callable[[str], str]) -> None:
+def floor(bench: Bench, direction: str, local: Path | str, remote: Path | str) -> list[str]:
+    """Return the command line of benchmarks/sftp_floor.py (the smallest asyncssh program) for a transfer."""
+    return [
+        sys.executable, "-m", "benchmarks.sftp_floor", direction, str(local), str(remote),
+        "--port", str(bench.server.port), "--key", str(bench.key), "--user", bench.server.user,
+        "--known-hosts", str(bench.known_hosts),
+    ]  # fmt: skip
+
+
+def site_scenarios(
+    bench: Bench, site: Path, rounds: int, fresh_name: Callable[[str], str], with_floor: bool = False
+) -> None:
     """Time the site up (into a fresh server folder) and down (into a fresh local folder)."""
     user_host = f"{bench.server.user}@127.0.0.1"
+
+    def made(folder: Path) -> Path:
+        folder.mkdir()
+        return folder
+
     up: dict[str, Command] = {
         "dirkit": lambda target: dirkit(f"{site}/", bench.url(target)),
         "rclone": lambda target: ["rclone", "sync", "--transfers", "4", f"{site}/", f"bench:{target}"],
@@ -157,6 +180,8 @@ def site_scenarios(bench: Bench, site: Path, rounds: int, fresh_name: Callable[[
             f"{user_host}:{target}/",
         ],
     }
+    if with_floor:
+        up["asyncssh floor"] = lambda target: floor(bench, "up", site, made(target))
     alternate("site up (first copy)", up, lambda: bench.remote_root / fresh_name("up"), bench, rounds)
     served = bench.remote_root / "served"
     subprocess.run(["cp", "-a", f"{site}/.", str(served)], check=True)
@@ -172,10 +197,14 @@ def site_scenarios(bench: Bench, site: Path, rounds: int, fresh_name: Callable[[
             f"{target}/",
         ],
     }
+    if with_floor:
+        down["asyncssh floor"] = lambda target: floor(bench, "down", target, served)
     alternate("site down (first copy)", down, lambda: bench.base / fresh_name("down"), bench, rounds)
 
 
-def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str], str]) -> None:
+def big_scenarios(
+    bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str], str], with_floor: bool = False
+) -> None:
     """Time one big file up and down: dirkit mirror against sftp -b and scp."""
     big = bench.base / "big"
     make_big(big, mib)
@@ -191,6 +220,8 @@ def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str
         "sftp": lambda target: bench.sftp_batch(f"put {big}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{big}/big.bin", f"{user_host}:{target}/"],
     }
+    if with_floor:
+        up["asyncssh floor"] = lambda target: floor(bench, "up", big, target)
     alternate(
         f"big up ({mib} MiB)", up, lambda: fresh(bench.remote_root / fresh_name("bigup")), bench, rounds
     )
@@ -201,6 +232,8 @@ def big_scenarios(bench: Bench, mib: int, rounds: int, fresh_name: Callable[[str
         "sftp": lambda target: bench.sftp_batch(f"get {source}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{user_host}:{source}/big.bin", f"{target}/"],
     }
+    if with_floor:
+        down["asyncssh floor"] = lambda target: floor(bench, "down", target, source)
     alternate(f"big down ({mib} MiB)", down, lambda: fresh(bench.base / fresh_name("bigdown")), bench, rounds)
 
 
@@ -214,6 +247,7 @@ def main() -> None:
     parser.add_argument("--skip-site", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--floor", action="store_true", help="also time benchmarks/sftp_floor.py")
     arguments = parser.parse_args()
     BENCH_ROOT.mkdir(exist_ok=True)
     base = Path(tempfile.mkdtemp(dir=BENCH_ROOT))
@@ -229,9 +263,9 @@ def main() -> None:
             site = base / "site"
             size = make_site(site, arguments.files, int(arguments.site_mib * 1024 * 1024))
             print(f"site: {arguments.files} files, {size / 1e6:.1f} MB", flush=True)
-            site_scenarios(bench, site, arguments.rounds, fresh_name)
+            site_scenarios(bench, site, arguments.rounds, fresh_name, arguments.floor)
         if not arguments.skip_big:
-            big_scenarios(bench, arguments.big_mib, max(2, arguments.rounds - 1), fresh_name)
+            big_scenarios(bench, arguments.big_mib, max(2, arguments.rounds - 1), fresh_name, arguments.floor)
     finally:
         bench.stop()
         if not arguments.keep:

@@ -9,6 +9,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from dirkit.backends.free_space import free_bytes_of
+from dirkit.backends.trees import RemoteOptions, open_tree
 from dirkit.cli.main import main
 from tests.backends import ssh_server
 from tests.backends.ssh_server import HOST_ALIAS, PASSPHRASE
@@ -111,3 +113,42 @@ def test_host_keys_unknown_accepted_then_changed(
     assert main(["compare", "--accept-new-host-key", str(site), url]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "CHANGED" in error and f"{known_hosts} line 1" in error
+
+
+def test_find_grep_manifest_verify_and_dupes_take_an_sftp_tree(
+    make_tree: MakeTree, tmp_path: Path, ssh_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = ssh_server.sshd()
+    running.make_home(ssh_home)
+    url, folder = running.new_tree()
+    site = make_tree("site", {**SITE, "copy/site.css": "body {}"})
+    assert main(["mirror", "-q", str(site), url]) == 0
+    capsys.readouterr()
+    assert main(["find", url, "--name", "*.css"]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == [f"{url}/copy/site.css", f"{url}/css/site.css"]
+    assert main(["grep", "-n", "hi", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{url}/index.html:1:<h1>hi</h1>"]
+    assert main(["dupes", url]) == 1
+    assert capsys.readouterr().out.split("\n\n")[0].splitlines() == [
+        f"{url}/copy/site.css",
+        f"{url}/css/site.css",
+    ]
+    manifest = tmp_path / "site.b3"
+    assert main(["manifest", url, "-o", str(manifest)]) == 0
+    assert main(["verify", str(manifest), url]) == 0
+    (folder / "index.html").write_text("tampered")
+    assert main(["verify", str(manifest), url]) == 1
+    assert "index.html" in capsys.readouterr().out
+
+
+def test_the_free_space_of_an_sftp_tree_comes_from_the_servers_statvfs(ssh_home: Path) -> None:
+    running = ssh_server.sshd()
+    running.make_home(ssh_home)
+    url, folder = running.new_tree()
+    tree = open_tree(url, remote=RemoteOptions(connections=1))
+    try:
+        free = free_bytes_of(tree)
+    finally:
+        tree.close()
+    usage = os.statvfs(folder)
+    assert free is not None and abs(free - usage.f_bavail * usage.f_frsize) < 256 * 1024 * 1024

@@ -60,8 +60,9 @@ a rerun converges.
 The plan comes first: --dry-run prints it and changes nothing; --save-plan FILE writes it,
 and 'dirkit apply FILE' applies exactly that plan later.
 
-Guards (on by default): mirror refuses when SRC is empty while DST is not, or when the plan
-would delete more than half of DST's files; --max-delete and --force override them.
+Guards (on by default): mirror refuses when SRC is empty while DST is not, when the plan
+would delete more than half of DST's files, or when its copies do not fit in DST's free
+space (local disk, SFTP); --max-delete and --force override them.
 """
 
 EPILOG = """\

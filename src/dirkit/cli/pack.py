@@ -8,6 +8,7 @@ import sys
 import time
 
 from dirkit.cli.common import add_filter_options, add_summary_options, scan_options_from_args, write_lines
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.archive.formats import SUPPORTED_SUFFIXES
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
@@ -16,7 +17,8 @@ from dirkit.report.archive import pack_json, pack_text
 
 DESCRIPTION = f"""\
 Pack the tree at ROOT into ARCHIVE. The format comes from ARCHIVE's name:
-{SUPPORTED_SUFFIXES}. Paths inside the archive are relative to ROOT.
+{SUPPORTED_SUFFIXES}. Paths inside the archive are relative to ROOT, which may be
+an ftp://, ftps:// or sftp:// URL (docs/remote.md).
 
 Files, directories and symlinks (as links, never followed unless --follow-symlinks) are
 packed with their permission bits and modification times; owners are not recorded.
@@ -40,6 +42,7 @@ examples:
   dirkit pack photos photos.tar.zst
   dirkit pack --reproducible --gitignore src release.tar.gz
   dirkit pack --exclude '*.tmp' --exclude cache/ project project.zip
+  dirkit pack sftp://web.example.org/var/www/site site.tar.zst
 """
 
 PROGRESS_INTERVAL_SECONDS = 0.2
@@ -54,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("root", metavar="ROOT", help="the tree to pack (a directory)")
+    parser.add_argument("root", metavar="ROOT", help="the tree to pack (a directory or URL)")
     parser.add_argument("archive", metavar="ARCHIVE", help=f"the archive to write ({SUPPORTED_SUFFIXES})")
     parser.add_argument(
         "--reproducible",
@@ -64,6 +67,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("-f", "--force", action="store_true", help="replace ARCHIVE if it exists")
     add_filter_options(parser)
     add_summary_options(parser)
+    add_remote_options(parser)
     parser.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
@@ -116,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         reproducible=args.reproducible,
         fixed_mtime=fixed_mtime_from_environment(),
         force=args.force,
+        remote=remote_options_from_args(args),
     )
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and not args.quiet)
     progress = ProgressLine() if show else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dirkit.cli.common import add_summary_options, write_lines
+from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import journaled, stop_on_signals
 from dirkit.core.archive.safety import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO
 from dirkit.core.sizes import parse_byte_count
@@ -15,7 +16,8 @@ from dirkit.report.archive import member_json, member_text, unpack_json, unpack_
 
 DESCRIPTION = """\
 Extract ARCHIVE (zip, tar, tar.gz, tar.bz2, tar.xz, tar.zst; the format is read from its
-first bytes) into DEST, which is created if missing. With --list, show the members and
+first bytes) into DEST, which is created if missing; DEST may be an ftp://, ftps:// or sftp:// URL
+(docs/remote.md). With --list, show the members and
 what unpack would refuse, and write nothing.
 
 Safe by default. Every member is checked before anything is written, and the whole archive
@@ -23,9 +25,10 @@ is refused when a member has an absolute path or '..' in it, is a symlink leadin
 DEST (also through other links), would be written through a symlink, is a device or other
 special file, has the setuid or setgid bit, or writes into dirkit's .dirkit/ folder.
 Extraction also stops, and removes what it wrote, past --max-size bytes (default: the
-free space on DEST's filesystem), past --max-files members, or when the archive expands
-more than --max-ratio times its own size (a zip bomb). Every file is written under a
-temporary name and renamed into place only when complete.
+free space on DEST's filesystem, where its backend tells it: local disk and SFTP), past
+--max-files members, or when the archive expands more than --max-ratio times its own size
+(a zip bomb). Every file is written under a temporary name and renamed into place only when
+complete. On a DEST that cannot hold symlinks (FTP) an archive with symlinks is refused.
 
 Every unpack is journaled as a run on DEST, like a mirror: 'dirkit undo DEST' removes
 what it created. Existing files are never replaced unless --overwrite; then each one is
@@ -48,6 +51,7 @@ exit status:
 examples:
   dirkit unpack --list download.zip
   dirkit unpack release.tar.gz ~/src/release
+  dirkit unpack site.tar.gz sftp://web.example.org/var/www/site
   dirkit unpack --overwrite --max-size 20G backup.tar.zst /srv/data
   dirkit undo /srv/data      (after --overwrite: put back what it replaced)
 """
@@ -91,6 +95,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stop past N members (default: %(default)s)",
     )
     add_summary_options(parser, json_help="print JSON (one line per member with --list)")
+    add_remote_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -111,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         max_total_bytes=parse_byte_count(args.max_size) if args.max_size is not None else None,
         max_ratio=args.max_ratio,
         max_members=args.max_files,
+        remote=remote_options_from_args(args),
     )
     with journaled() as journal, stop_on_signals() as stop:
         result = unpack_archive(args.archive, args.dest, options, journal, stop)

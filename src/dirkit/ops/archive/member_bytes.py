@@ -52,6 +52,10 @@ class _CountedReader:
             self.counter.add(len(chunk))
         return chunk
 
+    def seekable(self) -> bool:
+        """Say the bytes cannot be rewound (a retried upload of a member is not rewound either)."""
+        return False
+
     def close(self) -> None:
         self.stream.close()
 

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from dirkit.backends.protocol import Backend
 from dirkit.backends.temp_files import remove_quietly, temp_path_beside
-from dirkit.backends.trees import open_tree
+from dirkit.backends.trees import REMOTE_SCHEMES, RemoteOptions, open_tree
 from dirkit.core.archive.formats import ArchiveFormat, format_from_name
 from dirkit.core.archive.tar import TarType, build_header, end_of_archive, padding_for
 from dirkit.core.tree.entry import Entry, EntryKind
@@ -40,6 +40,8 @@ class PackOptions:
     fixed_mtime: int = FIXED_MTIME
     """The time of every entry when reproducible (seconds since the epoch)."""
     force: bool = False
+    remote: RemoteOptions | None = None
+    """How ROOT is reached when it is an ftp://, ftps:// or sftp:// URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,22 @@ def pack_tree(
 ) -> PackResult:
     """Write the tree at root into archive; paths that cannot be packed are listed as skipped."""
     archive_format = options.archive_format or format_from_name(archive)
-    backend = open_tree(root)
+    backend = open_tree(root, remote=options.remote)
+    try:
+        return _pack_opened(backend, root, archive, archive_format, options, on_progress)
+    finally:
+        backend.close()
+
+
+def _pack_opened(
+    backend: Backend,
+    root: str,
+    archive: str,
+    archive_format: ArchiveFormat,
+    options: PackOptions,
+    on_progress: ProgressCallback | None,
+) -> PackResult:
+    """Pack the opened tree into archive."""
     if os.path.isdir(archive):
         raise UsageError(f"{archive}: is a directory; name the archive file")
     if not options.force and os.path.lexists(archive):
@@ -124,6 +141,8 @@ def pack_tree(
 
 def _path_in_tree(root: str, archive: str) -> RelPath | None:
     """Return where the archive being written lies inside the tree at root, or None if outside it."""
+    if root.lower().startswith(REMOTE_SCHEMES):
+        return None
     real_root = os.path.realpath(root)
     parent = os.path.realpath(os.path.dirname(os.path.abspath(archive)))
     where = os.path.join(parent, os.path.basename(archive))

@@ -17,7 +17,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from dirkit.backends.free_space import free_bytes_of
 from dirkit.backends.local import LocalBackend
+from dirkit.backends.protocol import Backend
+from dirkit.backends.trees import REMOTE_SCHEMES, RemoteOptions, open_tree
 from dirkit.core.archive.formats import ArchiveFormat
 from dirkit.core.archive.safety import (
     DEFAULT_MAX_MEMBERS,
@@ -46,6 +49,7 @@ from dirkit.errors import (
     InterruptedRunError,
     NotADirError,
     NotFoundError,
+    UnsafeArchiveError,
 )
 from dirkit.ops.archive.member_bytes import MemberBytes, WrittenBytes
 from dirkit.ops.archive.members import (
@@ -75,6 +79,8 @@ class UnpackOptions:
     max_ratio: float = DEFAULT_MAX_RATIO
     ratio_floor_bytes: int = DEFAULT_RATIO_FLOOR
     max_members: int = DEFAULT_MAX_MEMBERS
+    remote: RemoteOptions | None = None
+    """How DEST is reached when it is an ftp://, ftps:// or sftp:// URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,7 @@ def unpack_archive(
     if journal is None:
         with contextlib.closing(Journal.open()) as own:
             return unpack_archive(archive, dest, options, own, stop)
-    backend, made = _open_dest(dest)
+    backend, made = _open_dest(dest, options.remote)
     try:
         with claim_tree(journal, backend, OPERATION) as claim:
             return _unpack_claimed(
@@ -118,17 +124,25 @@ def unpack_archive(
     except BaseException:
         _remove_made_dirs(made)
         raise
+    finally:
+        backend.close()
 
 
-def _entry_or_none(backend: LocalBackend, path: RelPath) -> Entry | None:
+def _entry_or_none(backend: Backend, path: RelPath) -> Entry | None:
     try:
         return backend.stat(path)
     except (NotFoundError, NotADirError):
         return None
 
 
-def _open_dest(dest: str) -> tuple[LocalBackend, list[str]]:
-    """Return DEST's backend, making DEST and its missing parents; return those made, innermost first."""
+def _open_dest(dest: str, remote: RemoteOptions | None) -> tuple[Backend, list[str]]:
+    """Return DEST's backend, making DEST and its missing parents; return those made, innermost first.
+
+    A remote DEST (a URL) is opened through its backend, which makes a missing root folder itself;
+    none of it is listed as made (a server folder is left in place).
+    """
+    if dest.lower().startswith(REMOTE_SCHEMES):
+        return open_tree(dest, create=True, remote=remote), []
     backend = LocalBackend(dest, must_exist=False)
     made: list[str] = []
     folder = backend.root
@@ -164,13 +178,13 @@ def _remove_made_dirs(made: Iterable[str]) -> None:
             )
 
 
-def _free_bytes(backend: LocalBackend) -> int:
-    free = backend.free_bytes()
+def _free_bytes(backend: Backend) -> int:
+    free = free_bytes_of(backend)
     return 2**63 if free is None else max(0, free - FREE_SPACE_MARGIN)
 
 
 def _plan_unpack(
-    settings: UnpackSettings, backend: LocalBackend, made_dest: bool, members: Iterable[ArchiveMember]
+    settings: UnpackSettings, backend: Backend, made_dest: bool, members: Iterable[ArchiveMember]
 ) -> tuple[UnpackPlan, list[RelPath]]:
     """Return the plan for members, and the path of each member in order."""
     root = None if made_dest else backend.stat(ROOT, follow_symlinks=True)
@@ -184,7 +198,7 @@ def _plan_unpack(
 def _unpack_claimed(
     archive: str,
     archive_bytes: int,
-    backend: LocalBackend,
+    backend: Backend,
     made_dest: bool,
     options: UnpackOptions,
     journal: Journal,
@@ -226,6 +240,7 @@ def _unpack_claimed(
                 _noting_offsets(iter_tar_members(archive, archive_format), offsets),
             )
             tar_offsets = dict(zip(paths, offsets, strict=True))
+        _refuse_links_dest_cannot_hold(backend, planned)
         tar = None if zip_file is not None else TarMemberBytes(archive, archive_format)
     except BaseException:
         if zip_file is not None:
@@ -264,6 +279,16 @@ def _unpack_claimed(
     )
 
 
+def _refuse_links_dest_cannot_hold(backend: Backend, planned: UnpackPlan) -> None:
+    """Refuse, before any step, an archive with symlinks for a DEST that cannot store them (FTP)."""
+    if backend.capabilities.symlinks:
+        return
+    for action in planned.plan.actions:
+        if action.kind is ActionKind.MAKE_SYMLINK:
+            where = display_path(action.path)
+            raise UnsafeArchiveError(f"{where}: is a symlink, and {backend.description} cannot hold symlinks")
+
+
 def _noting_offsets(
     members: Iterable[tuple[ArchiveMember, int]], offsets: list[int]
 ) -> Iterator[ArchiveMember]:
@@ -289,7 +314,7 @@ def _failure(result: RunResult) -> DirkitError:
     return BackendError(0, reason, where)
 
 
-def _record_refused_run(journal: Journal, backend: LocalBackend, run_id: str, archive: str) -> None:
+def _record_refused_run(journal: Journal, backend: Backend, run_id: str, archive: str) -> None:
     """Journal an unpack refused before its first step as an interrupted run that did nothing."""
     with contextlib.suppress(DirkitError):
         empty = make_plan(OPERATION, backend.description, [], source=archive)
@@ -297,7 +322,7 @@ def _record_refused_run(journal: Journal, backend: LocalBackend, run_id: str, ar
         journal.set_run_status(run_id, RunStatus.INTERRUPTED)
 
 
-def _roll_back(journal: Journal, backend: LocalBackend, run_id: str, planned: UnpackPlan) -> None:
+def _roll_back(journal: Journal, backend: Backend, run_id: str, planned: UnpackPlan) -> None:
     """Take back what a stopped unpack did (plans run by the executor) and leave its run interrupted.
 
     Its steps are first marked as maybe done (a crash during the roll-back leaves them for undo); once
@@ -330,7 +355,7 @@ def _roll_back(journal: Journal, backend: LocalBackend, run_id: str, planned: Un
             execute_plan(times, backend, scratch, None, ExecuteOptions(jobs=1))
 
 
-def _remove_empty_dirs(backend: LocalBackend, top: RelPath, depth: int = 0) -> None:
+def _remove_empty_dirs(backend: Backend, top: RelPath, depth: int = 0) -> None:
     """Remove top and the directories below it when they hold nothing else (bounded depth)."""
     try:
         children = backend.list_dir(top)
@@ -344,9 +369,7 @@ def _remove_empty_dirs(backend: LocalBackend, top: RelPath, depth: int = 0) -> N
         backend.remove_dir(top)
 
 
-def _record_dir_side_effects(
-    journal: Journal, backend: LocalBackend, run_id: str, planned: UnpackPlan
-) -> None:
+def _record_dir_side_effects(journal: Journal, backend: Backend, run_id: str, planned: UnpackPlan) -> None:
     """Journal, as done steps, how the run changed the modes and mtimes of directories that were there."""
     now = {
         path: entry for path in planned.existing_dirs if (entry := _entry_or_none(backend, path)) is not None
@@ -360,7 +383,7 @@ def _record_dir_side_effects(
 
 
 def _write_record(
-    backend: LocalBackend, result: RunResult, settings: UnpackSettings, replaced: tuple[RelPath, ...]
+    backend: Backend, result: RunResult, settings: UnpackSettings, replaced: tuple[RelPath, ...]
 ) -> None:
     """Write the JSON record of what was backed up and created into the backup folder."""
     kinds = {ActionKind.COPY_FILE: "file", ActionKind.HARD_LINK: "file", ActionKind.MAKE_DIR: "dir"}

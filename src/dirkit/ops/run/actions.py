@@ -153,7 +153,10 @@ def copy_file(context: StepContext, action: Action) -> StepResult:
     else:
         with source.open_read(source_path) as stream:
             mode = action.mode if context.set_modes else None
-            entry = context.target.write_file(action.path, stream, action.mtime_ns, mode)
+            if context.local is not None:  # a download: flushed to disk only with --fsync, as a local copy
+                entry = context.local.write_stream(action.path, stream, action.mtime_ns, mode, context.fsync)
+            else:
+                entry = context.target.write_file(action.path, stream, action.mtime_ns, mode)
     return fingerprint_of(entry), entry.size
 
 

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from dirkit.backends.free_space import free_bytes_of
 from dirkit.backends.local_files import local_files, paths_overlap
 from dirkit.backends.protocol import Backend
+from dirkit.core.run.free_space import space_violation
 from dirkit.core.run.guards import GuardOptions, guard_violations
 from dirkit.core.run.mirror_plan import MirrorPolicy, plan_mirror, unrenameable_moves
 from dirkit.core.run.names import BACKUP_ROOT
@@ -229,6 +231,7 @@ def plan_mirror_trees(
     violations = guard_violations(
         plan, len(source_snapshot), len(target_snapshot), target_files, chosen.guards
     )
+    violations.extend(_no_room(plan, target, chosen.guards))
     return MirrorPlanning(plan, tuple(violations), source_snapshot, target_snapshot)
 
 
@@ -348,6 +351,8 @@ def _apply_claimed(
             f"make a new plan): {shown}{extra}"
         )
     chosen_guards = guards or GuardOptions()
+    for violation in _no_room(plan, target, chosen_guards):
+        raise RefusedError(f"{display_path(plan.target)}: refusing to apply: {violation}")
     if not chosen_guards.force and plan.totals.deleted_files:
         target_snapshot = scan_tree(target, ScanOptions())
         files = sum(1 for entry in target_snapshot if entry.kind is EntryKind.FILE)
@@ -356,3 +361,11 @@ def _apply_claimed(
             raise RefusedError(f"{display_path(plan.target)}: refusing to apply: " + "; ".join(violations))
     options = replace(MirrorOptions.from_json(dict(plan.options)), jobs=jobs, keep_backups=keep_backups)
     return run_plan(plan, source, target, journal, options, execute)
+
+
+def _no_room(plan: Plan, target: Backend, guards: GuardOptions) -> list[str]:
+    """Return why the plan's copies do not fit in the target's free space, when its backend says."""
+    if guards.force or plan.totals.files == 0:
+        return []
+    violation = space_violation(plan, free_bytes_of(target), guards.force)
+    return [] if violation is None else [violation]
