@@ -15,6 +15,7 @@ from dirkit.core.run.plan import JsonValue, Plan, make_plan
 from dirkit.core.sync.base import Side
 from dirkit.core.sync.guards import sync_guard_violations
 from dirkit.core.sync.merge import DigestKey, changed_rows, digest_requests, merge_listings
+from dirkit.core.sync.moves import find_moves, move_digest_requests
 from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
 from dirkit.core.sync.reconcile import reconcile
 from dirkit.core.tree.entry import EntryKind
@@ -145,8 +146,9 @@ def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | N
     snap_a, snap_b = snapshots
     policy = sync_policy(a, b, snapshots, chosen)
     rows = list(changed_rows(merge_listings(base.entries(), snap_a, snap_b), policy))
-    digests = read_digests(a, b, digest_requests(rows, policy))
-    plan = reconcile(rows, policy, digests)
+    requests = dict.fromkeys((*digest_requests(rows, policy), *move_digest_requests(rows, policy)))
+    digests = read_digests(a, b, requests)
+    plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
     base_paths = base.count()
     entries = {Side.A: len(snap_a), Side.B: len(snap_b)}
     files = {
@@ -179,6 +181,6 @@ def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | N
     )
 
 
-def base_changes_by_step(plan: SyncPlan, side: Side) -> dict[int, BaseChange]:
-    """Return the base change each step of side brings, by the step's position in side's plan."""
-    return {seq: step.base for seq, step in enumerate(plan.steps_on(side)) if step.base is not None}
+def base_changes_by_step(plan: SyncPlan, side: Side) -> dict[int, tuple[BaseChange, ...]]:
+    """Return the base changes each step of side brings, by the step's position in side's plan."""
+    return {seq: step.base_changes for seq, step in enumerate(plan.steps_on(side)) if step.base_changes}
