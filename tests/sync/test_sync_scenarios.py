@@ -2,8 +2,8 @@
 
 Each scenario starts from two trees synced once (initial), edits side A then side B, syncs, and
 states what both sides hold after (expect), or each side (expect_a/expect_b) when a conflict is
-left alone. Every scenario runs on local-local and local-memory pairs, then a second sync must
-have nothing to do.
+left alone. Every scenario runs on local-local and local-memory pairs, a subset (ON_REMOTE) also on
+local-FTP and local-SFTP pairs, then a second sync must have nothing to do.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dirkit.errors import RefusedError
 from dirkit.ops.sync.planning import SyncOptions
 from dirkit.ops.sync.run import sync_trees
 from dirkit.state.journal import Journal
-from tests.sync.pairs import DIR, PAIR_KINDS, Edit, Mode, Touch, TreeSide, make_pair
+from tests.sync.pairs import DIR, PAIR_KINDS, REMOTE_PAIR_KINDS, Edit, Mode, Touch, TreeSide, make_pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +242,7 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-ON_FTP = (
+ON_REMOTE = (
     "newer on each side",
     "deleted on each side",
     "changed on both, differently: a conflict left alone",
@@ -253,9 +253,18 @@ ON_FTP = (
     "only the mtime moved: nothing is copied",
     "a folder replaced by a file",
     "a folder renamed on B",
+    "a file renamed on A",
+    "renamed differently on both sides: a conflict",
+    "a conflict with --prefer newer",
 )
-"""The scenarios also run on local-FTP pairs (each costs a few server round trips per path)."""
-CASES = [(name, pair) for name in SCENARIOS for pair in PAIR_KINDS if pair != "local-ftp" or name in ON_FTP]
+"""The scenarios that also run on local-FTP and local-SFTP pairs (each costs a few server round trips per
+path)."""
+CASES = [
+    (name, pair)
+    for name in SCENARIOS
+    for pair in PAIR_KINDS
+    if pair not in REMOTE_PAIR_KINDS or name in ON_REMOTE
+]
 
 
 @pytest.mark.parametrize(("name", "pair"), CASES)
