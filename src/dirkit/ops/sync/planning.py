@@ -14,7 +14,7 @@ from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import JsonValue, Plan, make_plan
 from dirkit.core.sync.base import Side
 from dirkit.core.sync.guards import sync_guard_violations
-from dirkit.core.sync.merge import DigestKey, changed_rows, digest_requests, merge_listings
+from dirkit.core.sync.merge import DigestKey, digest_requests, merge_changed
 from dirkit.core.sync.moves import find_moves, move_digest_requests
 from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
 from dirkit.core.sync.reconcile import reconcile
@@ -177,7 +177,7 @@ def plan_sync(
     snapshots = scan_sides(a, b, chosen)
     snap_a, snap_b = snapshots
     policy = sync_policy(a, b, snapshots, chosen, stamp)
-    rows = list(changed_rows(merge_listings(base.entries(), snap_a, snap_b), policy))
+    rows = list(merge_changed(base.entries(), snap_a, snap_b, policy))
     requests = dict.fromkeys((*digest_requests(rows, policy), *move_digest_requests(rows, policy)))
     digests = read_digests(a, b, requests)
     plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
