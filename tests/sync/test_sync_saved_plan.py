@@ -40,6 +40,7 @@ def test_apply_runs_a_saved_sync_plan_exactly_on_both_sides(
     assert main(["apply", str(plan)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "A -> B  copy   one.txt" in out and "     A  rename d/zwei.txt" in out
+    assert "2 renamed on A" in out  # zwei.txt, and the losing notes.md kept under its conflict name
     files = read_files(a)
     assert files == read_files(b)
     assert "three.txt" not in files and files["d/zwei.txt"] == b"2" and files["one.txt"] == b"1 from A"
