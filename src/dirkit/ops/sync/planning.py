@@ -183,8 +183,9 @@ def plan_sync(
     plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
     base_paths = base.count()
     entries = {Side.A: len(snap_a), Side.B: len(snap_b)}
+    # the deletion guard weighs a side's deletes against its files: count them only where it deletes
     files = {
-        side: sum(1 for entry in snapshot if entry.kind is EntryKind.FILE)
+        side: sum(1 for entry in snapshot if entry.kind is EntryKind.FILE) if plan.deleted_on(side) else 0
         for side, snapshot in ((Side.A, snap_a), (Side.B, snap_b))
     }
     violations = sync_guard_violations(plan, entries, files, base_paths, chosen.guards)
