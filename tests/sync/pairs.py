@@ -16,7 +16,9 @@ from dirkit.core.tree.filters import RESERVED_DIR_NAME
 from dirkit.core.tree.paths import ROOT, RelPath, join_path, parent_path, path_parts
 from dirkit.errors import NotFoundError
 
-PAIR_KINDS = ("local-local", "local-memory", "local-ftp")
+PAIR_KINDS = ("local-local", "local-memory", "local-ftp", "local-sftp")
+REMOTE_PAIR_KINDS = ("local-ftp", "local-sftp")
+"""The pairs on a real server: only a subset of the scenarios runs on them (round trips cost)."""
 DIR = "/"
 """An edit or expected content meaning: a directory."""
 
@@ -129,7 +131,8 @@ class TreeSide:
 
 
 def make_pair(kind: str, folder: Path, name: str = "") -> tuple[Backend, Backend]:
-    """Return two empty trees: both local folders below folder, or a local folder and a memory tree."""
+    """Return two empty trees: a local folder below folder, and another, a memory tree, or a new
+    folder on the test FTP server or the test sshd."""
     (folder / f"a{name}").mkdir(parents=True)
     a = LocalBackend(str(folder / f"a{name}"))
     if kind == "local-local":
@@ -140,4 +143,9 @@ def make_pair(kind: str, folder: Path, name: str = "") -> tuple[Backend, Backend
 
         backend, _ = open_backend("pyftpdlib")
         return a, backend
+    if kind == "local-sftp":
+        from tests.backends.ssh_server import open_backend as open_sftp_backend
+
+        sftp, _ = open_sftp_backend()
+        return a, sftp
     return a, MemoryBackend(f"memory-{folder.name}{name}")

@@ -77,7 +77,10 @@ def test_dry_run_and_save_plan_change_nothing(
     plan = tmp_path / "plan.jsonl"
     assert main(["sync", "--dry-run", "--save-plan", str(plan), str(a), str(b)]) == EXIT_OK
     assert "     B  backup three.txt" in capsys.readouterr().out
-    assert json.loads(plan.read_text().splitlines()[0])["steps_on_b"] == 1
+    records = [json.loads(line) for line in plan.read_text().splitlines()]
+    assert records[0]["type"] == "sync_plan"
+    (summary,) = [record for record in records if record["type"] == "sync"]
+    assert summary["steps_on_b"] == 1
     assert read_files(b) == before
 
 

@@ -2,8 +2,8 @@
 
 Each scenario starts from two trees synced once (initial), edits side A then side B, syncs, and
 states what both sides hold after (expect), or each side (expect_a/expect_b) when a conflict is
-left alone. Every scenario runs on local-local and local-memory pairs, then a second sync must
-have nothing to do.
+left alone. Every scenario runs on local-local and local-memory pairs, a subset (ON_REMOTE) also on
+local-FTP and local-SFTP pairs, then a second sync must have nothing to do.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import pytest
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.run.guards import GuardOptions
+from dirkit.core.run.plan import ActionKind
 from dirkit.core.sync.plan import Prefer
 from dirkit.errors import RefusedError
 from dirkit.ops.sync.planning import SyncOptions
 from dirkit.ops.sync.run import sync_trees
 from dirkit.state.journal import Journal
-from tests.sync.pairs import DIR, PAIR_KINDS, Edit, Mode, Touch, TreeSide, make_pair
+from tests.sync.pairs import DIR, PAIR_KINDS, REMOTE_PAIR_KINDS, Edit, Mode, Touch, TreeSide, make_pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Scenario:
     refused: str | None = None
     backed_up: tuple[str, ...] = ()
     """Texts that must be in the backups (of either side) after the sync."""
+    renamed: tuple[str, ...] = ()
+    """New paths the sync makes by renaming (found by content), copying no file."""
 
 
 BASIC: dict[str, str] = {"one.txt": "1", "two.txt": "2", "d/three.txt": "3"}
@@ -200,16 +203,46 @@ SCENARIOS: dict[str, Scenario] = {
         BASIC,
         on_a={"one.txt": None, "d/one-renamed.txt": "1"},
         expect={"two.txt": "2", "d": DIR, "d/three.txt": "3", "d/one-renamed.txt": "1"},
+        renamed=("d/one-renamed.txt",),
     ),
     "a folder renamed on B": Scenario(
+        {**BASIC, "d/sub/four.txt": "4", "d/link": "l"},
+        on_b={"d": None, "e/three.txt": "3", "e/sub/four.txt": "4", "e/link": "l"},
+        expect={
+            "one.txt": "1",
+            "two.txt": "2",
+            "e": DIR,
+            "e/three.txt": "3",
+            "e/sub": DIR,
+            "e/sub/four.txt": "4",
+            "e/link": "l",
+        },
+        renamed=("e",),
+    ),
+    "a folder moved into a new folder": Scenario(
+        {**BASIC, "old/keep.txt": "k"},
+        on_a={"old": None, "new/deeper/keep.txt": "k"},
+        expect={**BASIC, "d": DIR, "new": DIR, "new/deeper": DIR, "new/deeper/keep.txt": "k"},
+        renamed=("new/deeper",),
+    ),
+    "renamed on A, edited on B: both kept, nothing lost": Scenario(
         BASIC,
-        on_b={"d": None, "e/three.txt": "3"},
-        expect={"one.txt": "1", "two.txt": "2", "e": DIR, "e/three.txt": "3"},
+        on_a={"one.txt": None, "uno.txt": "1"},
+        on_b={"one.txt": "1 edited on B"},
+        expect={**BASIC, "d": DIR, "one.txt": "1 edited on B", "uno.txt": "1"},
+    ),
+    "renamed differently on both sides: a conflict": Scenario(
+        BASIC,
+        on_a={"one.txt": None, "uno.txt": "1"},
+        on_b={"one.txt": None, "eins.txt": "1"},
+        expect_a={"two.txt": "2", "d": DIR, "d/three.txt": "3", "uno.txt": "1"},
+        expect_b={"two.txt": "2", "d": DIR, "d/three.txt": "3", "eins.txt": "1"},
+        conflicts=("one.txt",),
     ),
 }
 
 
-ON_FTP = (
+ON_REMOTE = (
     "newer on each side",
     "deleted on each side",
     "changed on both, differently: a conflict left alone",
@@ -219,9 +252,19 @@ ON_FTP = (
     "a conflict with --prefer A --keep-both",
     "only the mtime moved: nothing is copied",
     "a folder replaced by a file",
+    "a folder renamed on B",
+    "a file renamed on A",
+    "renamed differently on both sides: a conflict",
+    "a conflict with --prefer newer",
 )
-"""The scenarios also run on local-FTP pairs (each costs a few server round trips per path)."""
-CASES = [(name, pair) for name in SCENARIOS for pair in PAIR_KINDS if pair != "local-ftp" or name in ON_FTP]
+"""The scenarios that also run on local-FTP and local-SFTP pairs (each costs a few server round trips per
+path)."""
+CASES = [
+    (name, pair)
+    for name in SCENARIOS
+    for pair in PAIR_KINDS
+    if pair not in REMOTE_PAIR_KINDS or name in ON_REMOTE
+]
 
 
 @pytest.mark.parametrize(("name", "pair"), CASES)
@@ -251,6 +294,11 @@ def run_scenario(name: str, a_tree: Backend, b_tree: Backend, journal: Journal) 
         return
     result = sync_trees(a_tree, b_tree, journal, scenario.options)
     assert [c.path for c in result.conflicts] == list(scenario.conflicts)
+    if scenario.renamed:
+        plan = result.planning.plan
+        actions = [step.action for step in (*plan.a_steps, *plan.b_steps)]
+        assert [a.path for a in actions if a.kind is ActionKind.RENAME] == list(scenario.renamed)
+        assert not [a for a in actions if a.kind in (ActionKind.COPY_FILE, ActionKind.BACKUP)]
     after_a, after_b = a.state(), b.state()
     if scenario.expect is not None:
         assert after_a == scenario.expect

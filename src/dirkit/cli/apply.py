@@ -1,10 +1,11 @@
-"""`dirkit apply FILE`: apply exactly a plan saved by `dirkit mirror --save-plan`."""
+"""`dirkit apply FILE`: apply exactly a plan saved by `dirkit mirror --save-plan` (or sync's)."""
 
 from __future__ import annotations
 
 import argparse
 
 from dirkit.backends.trees import open_tree
+from dirkit.cli.apply_sync import is_sync_plan_file, run_sync_plan
 from dirkit.cli.common import (
     add_guard_options,
     add_keep_backups_option,
@@ -22,6 +23,9 @@ from dirkit.ops.run.mirror import apply_saved_plan, read_plan_file, stale_reason
 DESCRIPTION = """\
 Apply exactly the plan saved in FILE (by 'dirkit mirror --save-plan FILE'): the same
 actions, in the same order, on the same trees, with the same backups and journal as mirror.
+A plan saved by 'dirkit sync --save-plan FILE' is applied the same way, on both trees:
+apply plans the sync afresh from both trees and their base, runs it only if it is exactly
+the saved plan, and otherwise refuses, changing nothing, naming the path that changed.
 
 Before changing anything, apply rescans both trees and refuses, changing nothing, if any
 path the plan touches changed since the plan was made: a file it copies changed in SRC,
@@ -55,7 +59,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("plan", metavar="FILE", help="a plan written by 'dirkit mirror --save-plan'")
+    parser.add_argument(
+        "plan",
+        metavar="FILE",
+        help="a plan written by 'dirkit mirror --save-plan' or 'dirkit sync --save-plan'",
+    )
     add_run_options(parser)
     guards = parser.add_argument_group("guards and backups")
     add_guard_options(guards, force_help="turn the deletion guard off")
@@ -75,6 +83,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Check the saved plan against the trees and apply it; return the exit code."""
     jobs = jobs_from_args(args)
+    if is_sync_plan_file(args.plan):
+        return run_sync_plan(args)
     plan = read_plan_file(args.plan)
     if not args.keep_modes:
         plan = plan_with_safe_modes(plan)

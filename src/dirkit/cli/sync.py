@@ -22,6 +22,7 @@ from dirkit.cli.common import (
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.cli.runs import add_run_options, executing, hold_if_asked, journaled
 from dirkit.core.sync.plan import Prefer
+from dirkit.core.sync.saved_plan import check_lines, header_line
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from dirkit.ops.run.backups import DEFAULT_KEEP
@@ -111,7 +112,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     plans.add_argument(
         "--save-plan",
         metavar="FILE",
-        help="write what the sync would do to FILE (JSON Lines, for review) and change nothing",
+        help="write what the sync would do to FILE (JSON Lines) and change nothing; 'dirkit apply "
+        "FILE' runs it later, if both trees still fit it",
     )
     add_keep_backups_option(
         plans, "keep the backups of the last N runs on each side (default: %(default)s)", DEFAULT_KEEP
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             if planning_only:
                 planning = plan_sync(a, b, journal, options)
                 if args.save_plan is not None:
-                    save_plan(planning, args.save_plan)
+                    save_plan(planning, options, args.save_plan)
                 if args.dry_run:
                     print_planning(planning, args)
                 for violation in planning.violations:
@@ -187,13 +189,14 @@ def run(args: argparse.Namespace) -> int:
         b.close()
 
 
-def save_plan(planning: SyncPlanning, path: str) -> None:
-    """Write the sync plan to a file as JSON Lines."""
+def save_plan(planning: SyncPlanning, options: SyncOptions, path: str) -> None:
+    """Write the sync plan to a file as JSON Lines: a header, the review records, the checks."""
+    a_name, b_name = planning.a_plan.target, planning.b_plan.target
     try:
         with open(path, "w", encoding="utf-8") as stream:
-            write_lines(
-                sync_json_lines(planning.plan, planning.a_plan.target, planning.b_plan.target), stream
-            )
+            write_lines([header_line(a_name, b_name, options.to_json(), planning.stamp)], stream)
+            write_lines(sync_json_lines(planning.plan, a_name, b_name), stream)
+            write_lines(check_lines(planning.plan), stream)
     except OSError as error:
         raise UsageError(f"{path}: cannot write plan: {error.strerror}") from error
 

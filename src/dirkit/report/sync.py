@@ -66,6 +66,9 @@ def summary_line(plan: SyncPlan) -> str:
         copies = [s.action for s in steps if s.action.kind is ActionKind.COPY_FILE]
         size = sum(action.size for action in copies)
         parts.append(f"{len(copies)} files to {side.value} ({human_bytes(size)})")
+        renamed = sum(1 for step in steps if step.action.kind is ActionKind.RENAME)
+        if renamed:
+            parts.append(f"{renamed} renamed on {side.value}")
         if plan.deleted_on(side):
             parts.append(f"{plan.deleted_on(side)} deleted on {side.value} (to its backups)")
     left = len(plan.unresolved)

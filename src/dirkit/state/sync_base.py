@@ -151,10 +151,10 @@ class SyncJournal(Journal):
     def __init__(self, connection: sqlite3.Connection, base: SyncBase) -> None:
         super().__init__(connection)
         self.base = base
-        self.pending: dict[str, dict[int, BaseChange]] = {}
-        """Per run id: the base change each step (by its position) brings once done."""
+        self.pending: dict[str, dict[int, tuple[BaseChange, ...]]] = {}
+        """Per run id: the base changes each step (by its position) brings once done."""
 
-    def expect(self, run_id: str, changes: dict[int, BaseChange]) -> None:
+    def expect(self, run_id: str, changes: dict[int, tuple[BaseChange, ...]]) -> None:
         """Register the base changes of a run's steps, before the run starts."""
         self.pending[run_id] = changes
 
@@ -167,9 +167,9 @@ class SyncJournal(Journal):
             return
         changes: list[BaseChange] = []
         for outcome in listed:
-            change = waiting.pop(outcome.seq, None)
-            if change is not None and outcome.status is StepStatus.DONE:
-                changes.append(filled(change, outcome.result))
+            brought = waiting.pop(outcome.seq, ())
+            if outcome.status is StepStatus.DONE:
+                changes.extend(filled(change, outcome.result) for change in brought)
         try:
             self.connection.execute("BEGIN IMMEDIATE")
             self.base.write_rows(changes)

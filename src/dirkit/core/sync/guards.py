@@ -16,7 +16,8 @@ def sync_guard_violations(
 ) -> list[str]:
     """Return why the plan should not run unforced (empty: it may run).
 
-    entries and files count what each side holds now; base_paths what both held at the last sync.
+    entries and files count what each side holds now (files: at least on each side the plan deletes
+    on); base_paths what both held at the last sync.
     """
     if options.force:
         return []

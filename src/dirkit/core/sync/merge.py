@@ -68,37 +68,90 @@ def changed_rows(rows: Iterable[SyncRow], policy: SyncPolicy) -> Iterator[SyncRo
     sameness = policy.sameness
     window = mtime_window_ns(sameness)
     modes = sameness.compare_modes
-    file_kind, dir_kind, link_kind = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
     for row in rows:
         _, base, a, b = row
-        if base is None or a is None or b is None or a.error is not None or b.error is not None:
+        if base is None or a is None or b is None or row_differs(base, a, b, window, modes):
             yield row
+
+
+def row_differs(base: BaseEntry, a: Entry, b: Entry, window: int | None, modes: bool) -> bool:
+    """Tell whether a side may differ from the base at a path all three hold (False: nothing to do)."""
+    if a.error is not None or b.error is not None:
+        return True
+    kind = base.kind
+    if a.kind is not kind or b.kind is not kind:
+        return True
+    if kind is EntryKind.FILE:
+        a_time, b_time = a.mtime_ns, b.mtime_ns
+        base_a, base_b = base.a_mtime_ns, base.b_mtime_ns
+        return (
+            a.size != base.size
+            or b.size != base.size
+            or window is None
+            or a_time is None
+            or b_time is None
+            or base_a is None
+            or base_b is None
+            or abs(a_time - base_a) > window
+            or abs(b_time - base_b) > window
+            or bool(modes and a.mode != base.a_mode and a.mode and base.a_mode)
+            or bool(modes and b.mode != base.b_mode and b.mode and base.b_mode)
+        )
+    if kind is EntryKind.SYMLINK:
+        return a.target != base.target or b.target != base.target
+    return kind is not EntryKind.DIR
+
+
+def merge_changed(
+    base: Iterable[BaseEntry], a: Iterable[Entry], b: Iterable[Entry], policy: SyncPolicy
+) -> Iterator[SyncRow]:
+    """Yield exactly the rows changed_rows(merge_listings(base, a, b)) yields, in one faster pass.
+
+    The common case, a path all three listings hold and nobody changed, costs one key and a few
+    comparisons, and makes no row. Raise ValueError if a listing is out of component order.
+    """
+    sameness = policy.sameness
+    window = mtime_window_ns(sameness)
+    modes = sameness.compare_modes
+    base_items, a_items, b_items = iter(base), iter(a), iter(b)
+    base_next, a_next, b_next = next(base_items, None), next(a_items, None), next(b_items, None)
+    last: str | None = None
+    while base_next is not None or a_next is not None or b_next is not None:
+        if base_next is not None and a_next is not None and b_next is not None:
+            path = a_next.path
+            if base_next.path == path and b_next.path == path:
+                key = path.replace("/", "\0")
+                if last is not None and key <= last:
+                    raise ValueError(f"listing out of component order at {path!r}")
+                last = key
+                if row_differs(base_next, a_next, b_next, window, modes):
+                    yield SyncRow(path, base_next, a_next, b_next)
+                base_next, a_next, b_next = next(base_items, None), next(a_items, None), next(b_items, None)
+                continue
+        base_key = None if base_next is None else sort_key(base_next.path)
+        a_key = None if a_next is None else sort_key(a_next.path)
+        b_key = None if b_next is None else sort_key(b_next.path)
+        key = min(found for found in (base_key, a_key, b_key) if found is not None)
+        if last is not None and key <= last:
+            raise ValueError(f"listing out of component order at {key.replace(chr(0), '/')!r}")
+        last = key
+        row_base = row_a = row_b = None
+        if base_key == key:
+            row_base, base_next = base_next, next(base_items, None)
+        if a_key == key:
+            row_a, a_next = a_next, next(a_items, None)
+        if b_key == key:
+            row_b, b_next = b_next, next(b_items, None)
+        found = row_a if row_a is not None else row_b
+        where = found.path if found is not None else key.replace("\0", "/")
+        if (
+            row_base is not None
+            and row_a is not None
+            and row_b is not None
+            and not row_differs(row_base, row_a, row_b, window, modes)
+        ):
             continue
-        kind = base.kind
-        if a.kind is not kind or b.kind is not kind:
-            yield row
-        elif kind is file_kind:
-            a_time, b_time = a.mtime_ns, b.mtime_ns
-            base_a, base_b = base.a_mtime_ns, base.b_mtime_ns
-            if (
-                a.size != base.size
-                or b.size != base.size
-                or window is None
-                or a_time is None
-                or b_time is None
-                or base_a is None
-                or base_b is None
-                or abs(a_time - base_a) > window
-                or abs(b_time - base_b) > window
-                or (modes and a.mode != base.a_mode and a.mode and base.a_mode)
-                or (modes and b.mode != base.b_mode and b.mode and base.b_mode)
-            ):
-                yield row
-        elif kind is link_kind:
-            if a.target != base.target or b.target != base.target:
-                yield row
-        elif kind is not dir_kind:
-            yield row
+        yield SyncRow(RelPath(where), row_base, row_a, row_b)
 
 
 DigestKey = tuple[Side, RelPath]

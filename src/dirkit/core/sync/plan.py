@@ -60,10 +60,17 @@ class BaseChange(NamedTuple):
 
 
 class SyncStep(NamedTuple):
-    """One action on one side, and the base change recorded in the transaction that marks it done."""
+    """One action on one side, and the base changes recorded in the transaction that marks it done."""
 
     action: Action
     base: BaseChange | None = None
+    more: tuple[BaseChange, ...] = ()
+    """Further base changes of the same step (a renamed folder moves the rows of all its contents)."""
+
+    @property
+    def base_changes(self) -> tuple[BaseChange, ...]:
+        """Return every base change the step brings once done."""
+        return self.more if self.base is None else (self.base, *self.more)
 
 
 class ConflictResolution(enum.Enum):

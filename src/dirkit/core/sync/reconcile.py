@@ -23,6 +23,7 @@ from dirkit.core.sync.base import (
 )
 from dirkit.core.sync.frames import Frame, FrameKind
 from dirkit.core.sync.merge import DigestKey, SyncRow
+from dirkit.core.sync.moves import SyncMoves
 from dirkit.core.sync.plan import (
     BaseChange,
     Conflict,
@@ -41,9 +42,13 @@ def reconcile(
     rows: Iterable[SyncRow],
     policy: SyncPolicy | None = None,
     digests: Mapping[DigestKey, str] | None = None,
+    moves: SyncMoves | None = None,
 ) -> SyncPlan:
-    """Return the plan that brings both sides in step, from rows in component order (one pass)."""
-    reconciler = _Reconciler(policy or SyncPolicy(), digests or {})
+    """Return the plan that brings both sides in step, from rows in component order (one pass).
+
+    The renames of moves (see core.sync.moves) run first on each side; their rows are passed by.
+    """
+    reconciler = _Reconciler(policy or SyncPolicy(), digests or {}, moves or SyncMoves())
     for row in rows:
         reconciler.close_frames(row.path)
         reconciler.decide(row)
@@ -52,10 +57,11 @@ def reconcile(
 
 
 class _Reconciler:
-    def __init__(self, policy: SyncPolicy, digests: Mapping[DigestKey, str]) -> None:
+    def __init__(self, policy: SyncPolicy, digests: Mapping[DigestKey, str], moves: SyncMoves) -> None:
         self.policy = policy
         self.digests = digests
-        self.plan = SyncPlan()
+        self.moves = moves
+        self.plan = SyncPlan(list(moves.a_steps), list(moves.b_steps), conflicts=list(moves.conflicts))
         self.frames: list[Frame] = []
 
     # --- emitting steps ---------------------------------------------------------------------------
@@ -207,6 +213,10 @@ class _Reconciler:
     def decide(self, row: SyncRow) -> None:
         path, base, a, b = row
         if self.blocked(path):
+            return
+        if path in self.moves.handled:
+            if path in self.moves.kept:
+                self.keep_below(path)
             return
         for entry in (a, b):
             if entry is not None and entry.error is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -14,7 +14,8 @@ from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import JsonValue, Plan, make_plan
 from dirkit.core.sync.base import Side
 from dirkit.core.sync.guards import sync_guard_violations
-from dirkit.core.sync.merge import DigestKey, changed_rows, digest_requests, merge_listings
+from dirkit.core.sync.merge import DigestKey, digest_requests, merge_changed
+from dirkit.core.sync.moves import find_moves, move_digest_requests
 from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
 from dirkit.core.sync.reconcile import reconcile
 from dirkit.core.tree.entry import EntryKind
@@ -48,6 +49,26 @@ class SyncOptions:
     jobs: int = 8
     keep_backups: int = DEFAULT_KEEP
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> SyncOptions:
+        """Return the options a saved plan remembers (to_json's); the others keep their defaults."""
+        exclude = data.get("exclude", [])
+        prefer = data.get("prefer", Prefer.NONE.value)
+        window = data.get("modify_window_ns", 0)
+        try:
+            chosen = Prefer(prefer)
+        except ValueError as error:
+            raise UsageError(f"bad sync plan options: prefer {prefer!r}") from error
+        if not isinstance(exclude, list) or not all(isinstance(item, str) for item in exclude):
+            raise UsageError("bad sync plan options: exclude must be a list of patterns")
+        if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+            raise UsageError("bad sync plan options: modify_window_ns must be a whole number")
+        patterns = tuple(str(item) for item in exclude)
+        gitignore, keep_both = data.get("gitignore") is True, data.get("keep_both") is True
+        return cls(
+            exclude=patterns, gitignore=gitignore, prefer=chosen, keep_both=keep_both, modify_window_ns=window
+        )
+
     def to_json(self) -> dict[str, JsonValue]:
         """Return what the plans remember of the options."""
         return {
@@ -71,6 +92,8 @@ class SyncPlanning:
     first_sync: bool
     digests_read: int
     """Files whose content was read to tell how they changed (0 when nothing is suspect)."""
+    stamp: str = ""
+    """The date and time that names kept conflict copies in this plan."""
 
     def plan_on(self, side: Side) -> Plan:
         """Return the executor plan of side."""
@@ -104,7 +127,11 @@ def read_digests(a: Backend, b: Backend, requests: Iterable[DigestKey]) -> dict[
 
 
 def sync_policy(
-    a: Backend, b: Backend, snapshots: tuple[Snapshot, Snapshot], options: SyncOptions
+    a: Backend,
+    b: Backend,
+    snapshots: tuple[Snapshot, Snapshot],
+    options: SyncOptions,
+    stamp: str | None = None,
 ) -> SyncPolicy:
     """Return the reconciliation policy: the user's choices and both sides' capabilities."""
     compare = CompareOptions(modify_window_ns=options.modify_window_ns)
@@ -112,7 +139,7 @@ def sync_policy(
     return SyncPolicy(
         prefer=options.prefer,
         keep_both=options.keep_both,
-        stamp=conflict_stamp(datetime.datetime.now(datetime.UTC)),
+        stamp=stamp or conflict_stamp(datetime.datetime.now(datetime.UTC)),
         sameness=sameness,
         a_sets_modes=a.capabilities.can_set_mode,
         b_sets_modes=b.capabilities.can_set_mode,
@@ -129,13 +156,19 @@ def check_sync_options(options: SyncOptions) -> None:
         raise UsageError("--keep-backups must be at least 1 (undo restores from the backups of the last run)")
 
 
-def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | None = None) -> SyncPlanning:
+def plan_sync(
+    a: Backend,
+    b: Backend,
+    journal: Journal,
+    options: SyncOptions | None = None,
+    stamp: str | None = None,
+) -> SyncPlanning:
     """Scan both sides and return the plan that brings them in step, with the guards' verdicts.
 
     One pass over the merged listings keeps only the rows where a side may differ from the base, so
     memory grows with the changes, not the trees. A no-change sync reads no file contents: only
     files whose size stayed but whose mtime moved (or that both sides changed to the same size) are
-    digested.
+    digested. stamp names kept conflict copies (default: now; a saved plan's own when applied).
     """
     chosen = options or SyncOptions()
     check_sync_options(chosen)
@@ -143,14 +176,16 @@ def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | N
     base = SyncBase(journal.connection, identify_tree(a).key, identify_tree(b).key)
     snapshots = scan_sides(a, b, chosen)
     snap_a, snap_b = snapshots
-    policy = sync_policy(a, b, snapshots, chosen)
-    rows = list(changed_rows(merge_listings(base.entries(), snap_a, snap_b), policy))
-    digests = read_digests(a, b, digest_requests(rows, policy))
-    plan = reconcile(rows, policy, digests)
+    policy = sync_policy(a, b, snapshots, chosen, stamp)
+    rows = list(merge_changed(base.entries(), snap_a, snap_b, policy))
+    requests = dict.fromkeys((*digest_requests(rows, policy), *move_digest_requests(rows, policy)))
+    digests = read_digests(a, b, requests)
+    plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
     base_paths = base.count()
     entries = {Side.A: len(snap_a), Side.B: len(snap_b)}
+    # the deletion guard weighs a side's deletes against its files: count them only where it deletes
     files = {
-        side: sum(1 for entry in snapshot if entry.kind is EntryKind.FILE)
+        side: sum(1 for entry in snapshot if entry.kind is EntryKind.FILE) if plan.deleted_on(side) else 0
         for side, snapshot in ((Side.A, snap_a), (Side.B, snap_b))
     }
     violations = sync_guard_violations(plan, entries, files, base_paths, chosen.guards)
@@ -176,9 +211,10 @@ def plan_sync(a: Backend, b: Backend, journal: Journal, options: SyncOptions | N
         base,
         base_paths == 0,
         len(digests),
+        policy.stamp,
     )
 
 
-def base_changes_by_step(plan: SyncPlan, side: Side) -> dict[int, BaseChange]:
-    """Return the base change each step of side brings, by the step's position in side's plan."""
-    return {seq: step.base for seq, step in enumerate(plan.steps_on(side)) if step.base is not None}
+def base_changes_by_step(plan: SyncPlan, side: Side) -> dict[int, tuple[BaseChange, ...]]:
+    """Return the base changes each step of side brings, by the step's position in side's plan."""
+    return {seq: step.base_changes for seq, step in enumerate(plan.steps_on(side)) if step.base_changes}

@@ -103,7 +103,7 @@ def execute_sync(
         if not planning.plan_on(side).is_empty
     ]
     changed = [change.path for change in plan.settled]
-    changed.extend(step.base.path for step in (*plan.a_steps, *plan.b_steps) if step.base is not None)
+    changed.extend(change.path for step in (*plan.a_steps, *plan.b_steps) for change in step.base_changes)
     planning.base.record_sync(claims.a_run_id, run_ids, changed)
     planning.base.apply(plan.settled)
     keeper = SyncJournal(journal.connection, planning.base)
