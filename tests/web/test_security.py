@@ -41,15 +41,18 @@ def mirrored_target(make_tree: MakeTree) -> tuple[Path, str]:
         ("GET", "/api/runs?tree=/"),
         ("GET", "/api/jobs/x"),
         ("POST", "/api/compare"),
+        ("POST", "/api/sync-plan"),
+        ("POST", "/api/sync-apply"),
     ],
 )
 def test_without_the_token_everything_is_refused(method: str, path: str) -> None:
     with serving() as client:
-        body = {"left": "/", "right": "/"} if method == "POST" else None
+        body = {"left": "/", "right": "/", "plan": "plan-1"} if method == "POST" else None
         answer = client.request(method, path, body, drop=["Cookie"])
         assert answer.status == 403
         assert "token" in str(answer.json()["error"])
-        assert client.server.workspace.jobs.get("compare-1") is None
+        for job_id in ("compare-1", "sync-plan-1", "sync-apply-1"):
+            assert client.server.workspace.jobs.get(job_id) is None
 
 
 def test_a_wrong_token_is_refused_in_the_cookie_the_header_and_the_url() -> None:
@@ -116,6 +119,38 @@ def test_a_cross_origin_or_forged_post_changes_nothing(make_tree: MakeTree, head
     assert tree_state(target) == before
 
 
+FORGERIES: list[tuple[dict[str, str], list[str]]] = [
+    ({"Origin": "http://evil.example"}, []),
+    ({"Origin": "null"}, []),
+    ({CSRF_HEADER: "wrong"}, []),
+    ({"Content-Type": "text/plain"}, []),
+    ({"Host": "evil.example"}, []),
+    ({}, ["Origin"]),
+    ({}, [CSRF_HEADER]),
+    ({}, ["Cookie"]),
+]
+
+
+@pytest.mark.parametrize(("headers", "drop"), FORGERIES)
+def test_a_forged_sync_plan_or_apply_changes_nothing(
+    make_tree: MakeTree, headers: dict[str, str], drop: list[str]
+) -> None:
+    a = make_tree("a", {"only-a.txt": "a"})
+    b = make_tree("b", {"only-b.txt": "b"})
+    before = (tree_state(a), tree_state(b))
+    with serving() as client:
+        sides = {"left": str(a), "right": str(b)}
+        forged = client.request("POST", "/api/sync-plan", sides, headers=headers, drop=drop)
+        assert forged.status in (403, 415)
+        assert client.server.workspace.jobs.get("sync-plan-1") is None
+        plan = client.finish(client.request("POST", "/api/sync-plan", sides).json())
+        plan_id = plan["result"]["plan_id"]  # type: ignore[index]
+        forged = client.request("POST", "/api/sync-apply", {"plan": plan_id}, headers=headers, drop=drop)
+        assert forged.status in (403, 415)
+        assert client.server.workspace.jobs.get("sync-apply-1") is None
+    assert (tree_state(a), tree_state(b)) == before
+
+
 @pytest.mark.parametrize("drop", [["Origin"], [CSRF_HEADER]])
 def test_a_post_without_origin_or_csrf_token_is_refused(make_tree: MakeTree, drop: list[str]) -> None:
     target, run_id = mirrored_target(make_tree)
@@ -130,7 +165,8 @@ def test_state_changing_endpoints_refuse_get_and_other_methods(make_tree: MakeTr
     target, run_id = mirrored_target(make_tree)
     before = tree_state(target)
     with serving() as client:
-        for route in ("/api/undo", "/api/apply", "/api/restore", "/api/compare", "/api/plan"):
+        routes = ("/api/undo", "/api/apply", "/api/restore", "/api/compare", "/api/plan")
+        for route in (*routes, "/api/sync-plan", "/api/sync-apply"):
             answer = client.request("GET", f"{route}?tree={target}&run={run_id}")
             assert answer.status == 405, route
         assert client.request("PUT", "/api/undo", {"tree": str(target)}).status == 405

@@ -1,4 +1,4 @@
-"""`dirkit serve` in headless Chromium: compare, review a plan, apply it to 100%, undo, restore one file."""
+"""`dirkit serve` in headless Chromium: review a mirror or a sync plan, apply it to 100%, undo, restore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from dirkit.backends.local import LocalBackend
 from dirkit.ops.run.recovery import claim_tree
+from dirkit.ops.sync.run import sync_trees
 from dirkit.state.journal import Journal
 from tests.report.browser import chromium
 from tests.support import read_files
@@ -121,4 +122,60 @@ def test_compare_plan_apply_undo_restore_in_chromium(make_tree: MakeTree, tmp_pa
         assert files_of(right) == {**right_before, "docs/guide.txt": left_files["docs/guide.txt"]}
         assert page.locator("img").count() == 0
         assert report.locator("img").count() == 0
+        assert problems == []
+
+
+@pytest.mark.needs_tool
+def test_plan_a_sync_see_its_conflict_apply_and_undo_it_on_both_sides_in_chromium(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    a = make_tree("a", {"notes.txt": "notes", "shared.txt": "shared", "gone.txt": "to delete"})
+    b = make_tree("b", {})
+    journal = Journal.open()
+    try:
+        sync_trees(LocalBackend(str(a)), LocalBackend(str(b)), journal)
+    finally:
+        journal.close()
+    (a / "notes.txt").write_text("notes, edited on A")
+    (a / "gone.txt").unlink()
+    (b / "from-b.txt").write_text("new on B")
+    (a / "shared.txt").write_text("shared, edited on A")
+    (b / "shared.txt").write_text("shared, edited on B differently")
+    a_before, b_before = files_of(a), files_of(b)
+    with serving([str(a), str(b)]) as client, chromium() as browser:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(client.server.url())
+        page.wait_for_selector("body[data-ready='1']")
+
+        page.click("#sync-plan")
+        page.wait_for_selector("body[data-plan]", timeout=STEP_MS)
+        conflict = page.locator("tr.conflict[data-path='shared.txt']")
+        assert conflict.get_attribute("data-resolution") == "left alone"
+        steps = {
+            (row.get_attribute("data-side"), row.get_attribute("data-path"), row.get_attribute("data-kind"))
+            for row in page.locator("tr.action").all()
+        }
+        assert ("A", "from-b.txt", "copy_file") in steps
+        assert ("B", "notes.txt", "copy_file") in steps
+        assert ("B", "gone.txt", "backup") in steps
+        assert not any(path == "shared.txt" for _, path, _ in steps)
+        page.screenshot(path=tmp_path / "sync-plan.png")
+        assert (files_of(a), files_of(b)) == (a_before, b_before)
+
+        page.click("#apply")
+        page.wait_for_selector("body[data-run='done']", timeout=STEP_MS)
+        assert page.eval_on_selector("#progress", "bar => bar.value") == 100
+        assert "1 conflicts left alone" in page.inner_text("#run-summary")
+        in_step = {"notes.txt": b"notes, edited on A", "from-b.txt": b"new on B"}
+        assert files_of(a) == {**in_step, "shared.txt": b"shared, edited on A"}
+        assert files_of(b) == {**in_step, "shared.txt": b"shared, edited on B differently"}
+
+        page.click("#show-runs")
+        page.locator("tr.run").nth(1).wait_for()
+        assert page.locator("tr.run").count() == 2
+        page.locator("tr.run").last.locator("button.undo").click()
+        page.wait_for_selector("body[data-run='done']", timeout=STEP_MS)
+        assert (files_of(a), files_of(b)) == (a_before, b_before)
         assert problems == []

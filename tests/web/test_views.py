@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from tests.support import MakeTree, read_files
-from tests.web.served import serving
+from tests.web.served import Client, serving
 
 
 def test_plan_steps_come_a_page_at_a_time_and_a_run_goes_on_with_nobody_polling(make_tree: MakeTree) -> None:
@@ -49,3 +50,78 @@ def test_plan_steps_come_a_page_at_a_time_and_a_run_goes_on_with_nobody_polling(
         again = client.finish(client.request("POST", "/api/apply", {"plan": plan_id, "force": True}).json())
         assert again["state"] == "failed"
         assert "refusing to apply a stale plan" in str(again["error"])
+
+
+def test_a_sync_plan_is_reviewed_refused_when_stale_or_guarded_applied_and_undone_on_both_sides(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    a = make_tree("a", {"only-a.txt": "from a", "both.txt": "a version", "same.txt": "same"})
+    b = make_tree("b", {"only-b.txt": "from b", "both.txt": "b version, longer", "same.txt": "same"})
+    a_before, b_before = own_files(a), own_files(b)
+    with serving() as client:
+        assert (
+            client.request("POST", "/api/sync-plan", {"left": str(a), "right": str(b), "prefer": "x"}).status
+            == 400
+        )
+        plan = sync_plan(client, a, b)
+        assert plan["steps_on"] == {"A": 1, "B": 1}
+        assert plan["unresolved"] == 1
+        assert [item["path"] for item in plan["conflicts"]] == ["both.txt"]  # type: ignore[attr-defined]
+        steps = client.request("GET", f"/api/plan-steps?plan={plan['plan_id']}").json()["steps"]
+        assert [(s["side"], s["direction"], s["path"]) for s in steps] == [  # type: ignore[attr-defined]
+            ("A", "B -> A", "only-b.txt"),
+            ("B", "A -> B", "only-a.txt"),
+        ]
+        as_mirror = client.request("POST", "/api/apply", {"plan": plan["plan_id"]})
+        assert as_mirror.status == 400
+        assert "no such mirror plan" in str(as_mirror.json()["error"])
+
+        (a / "late.txt").write_text("written after the review")
+        stale = client.finish(client.request("POST", "/api/sync-apply", {"plan": plan["plan_id"]}).json())
+        assert stale["state"] == "failed"
+        assert "refusing to apply a stale sync plan" in str(stale["error"])
+        (a / "late.txt").unlink()
+        assert (own_files(a), own_files(b)) == (a_before, b_before)
+
+        plan = sync_plan(client, a, b)
+        done = client.finish(client.request("POST", "/api/sync-apply", {"plan": plan["plan_id"]}).json())
+        assert done["state"] == "done", done
+        assert done["progress"]["percent"] == 100.0  # type: ignore[index]
+        assert done["result"]["conflicts_left"] == 1  # type: ignore[index]
+        expected_a = {**a_before, "only-b.txt": b"from b"}
+        expected_b = {**b_before, "only-a.txt": b"from a"}
+        assert (own_files(a), own_files(b)) == (expected_a, expected_b)
+
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        for name in expected_a:
+            (a / name).rename(aside / name)
+        guarded = sync_plan(client, a, b)
+        assert guarded["violations"]
+        refused = client.finish(
+            client.request("POST", "/api/sync-apply", {"plan": guarded["plan_id"]}).json()
+        )
+        assert refused["state"] == "failed"
+        assert "refusing to sync" in str(refused["error"])
+        for name in expected_a:
+            (aside / name).rename(a / name)
+        assert (own_files(a), own_files(b)) == (expected_a, expected_b)
+
+        undone = client.finish(client.request("POST", "/api/undo", {"tree": str(b)}).json())
+        assert undone["state"] == "done", undone
+        assert len(undone["result"]["runs"]) == 2  # type: ignore[index]
+    assert (own_files(a), own_files(b)) == (a_before, b_before)
+
+
+def own_files(root: Path) -> dict[str, bytes]:
+    """Return the files of a tree, leaving out dirkit's own folder."""
+    return {path: data for path, data in read_files(root).items() if not path.startswith(".dirkit/")}
+
+
+def sync_plan(client: Client, a: Path, b: Path) -> dict[str, object]:
+    """Plan a sync of a and b through the server and return the plan's header."""
+    job = client.finish(client.request("POST", "/api/sync-plan", {"left": str(a), "right": str(b)}).json())
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert isinstance(result, dict)
+    return result

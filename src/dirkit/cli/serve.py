@@ -1,4 +1,4 @@
-"""`dirkit serve [TREE...]`: a local web page to compare trees, review a mirror plan, apply it, and undo."""
+"""`dirkit serve [TREE...]`: a local web page to compare trees, review a mirror or sync plan, apply, undo."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ DESCRIPTION = """\
 Start a small web server on this machine and open its page in a browser. The page lets you
 pick two trees (paths or ftp:// and ftps:// URLs; TREE arguments fill them in), see how they
 differ (the tree view of the HTML report, with the diffs of changed text files), review the
-plan that would mirror the left tree onto the right one step by step, apply it with a live
-progress bar, list the runs on the right tree and their backups, undo a run, and restore one
-file from a run's backups.
+plan that would mirror the left tree onto the right one, or sync the two both ways (each
+conflict listed, never applied), step by step, apply it with a live progress bar, list the runs
+on either tree and their backups, undo a run (a sync on both sides), and restore one file from
+a run's backups.
 
 Every change goes through the same plan, executor, journal and one-run lock as the command
-line: a run started on the page is a run like 'dirkit mirror' starts, 'dirkit undo' can revert
+line: a run started on the page is a run like 'dirkit mirror' or 'dirkit sync' starts (a sync
+plan is applied only if neither tree changed since its review), 'dirkit undo' can revert
 it, and a second run on the same tree is refused with the same message. Work runs in the
 background: closing the tab does not stop a run.
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from dirkit.backends.trees import RemoteOptions
 from dirkit.errors import DirkitError
-from dirkit.web import views
+from dirkit.web import sync_views, views
 from dirkit.web.jobs import JsonObject
 from dirkit.web.page import ASSETS, asset_text, render_index
 from dirkit.web.security import CSRF_HEADER, TOKEN_HEADER, Gate, Secrets, allowed_hosts, token_cookie
@@ -47,6 +47,8 @@ POST_VIEWS: dict[str, PostView] = {
     "/api/compare": views.start_compare,
     "/api/plan": views.start_plan,
     "/api/apply": views.start_apply,
+    "/api/sync-plan": sync_views.start_sync_plan,
+    "/api/sync-apply": sync_views.start_sync_apply,
     "/api/undo": views.start_undo,
     "/api/restore": views.start_restore,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from dirkit.backends.protocol import Backend
 from dirkit.core.run.guards import GuardOptions
@@ -26,6 +26,7 @@ from dirkit.report.compare import summary_line
 from dirkit.report.html import render_html, shown_path
 from dirkit.report.plan import describe_action, totals_line
 from dirkit.report.run import backup_folder_json, run_json_lines
+from dirkit.report.sync import direction
 from dirkit.state.journal import Journal
 from dirkit.web.jobs import Job, JsonObject
 from dirkit.web.workspace import StoredPlan, Workspace
@@ -110,15 +111,18 @@ def plan_steps(space: Workspace, query: Mapping[str, str]) -> JsonObject:
     except ValueError as error:
         raise UsageError("offset and limit must be whole numbers") from error
     hidden = set(filter(None, query.get("hide", "").split(",")))
-    actions = stored.plan.actions
+    reviewed = stored.reviewed_steps()
     steps: list[JsonObject] = []
     index = offset
-    while index < len(actions) and len(steps) < limit:
-        action = actions[index]
+    while index < len(reviewed) and len(steps) < limit:
+        side, action = reviewed[index]
         if action.kind.value not in hidden:
-            steps.append({"index": index, **action_to_json(action), "text": describe_action(action)})
+            step: JsonObject = {"index": index, **action_to_json(action), "text": describe_action(action)}
+            if side is not None:
+                step.update(side=side.value, direction=direction(side, action.kind).strip())
+            steps.append(step)
         index += 1
-    remaining = sum(1 for action in actions[index:] if action.kind.value not in hidden)
+    remaining = sum(1 for _, action in reviewed[index:] if action.kind.value not in hidden)
     return {"steps": steps, "next": index if remaining else None, "remaining": remaining}
 
 
@@ -158,12 +162,25 @@ def finished(job: Job, result: RunResult) -> JsonObject:
     return run_json(result)
 
 
+def runs_finished(job: Job, results: Sequence[RunResult]) -> JsonObject:
+    """Return the runs of a sync or of its undo as one: summed counts, each run, every failed item."""
+    shown = [finished(job, result) for result in results]
+    if not shown:
+        return {"run_id": None, "failed": [], "runs": []}
+    counted = ("steps_done", "files_copied", "bytes_copied", "failures", "conflicts")
+    total: JsonObject = {**shown[0], "run_id": " + ".join(str(run["run_id"]) for run in shown)}
+    for name in counted:
+        total[name] = sum(int(str(run[name])) for run in shown)
+    total["failed"] = [item for run in shown for item in run["failed"]]  # type: ignore[attr-defined]
+    return {**total, "runs": shown}
+
+
 def start_apply(space: Workspace, body: Mapping[str, object]) -> JsonObject:
     """Start applying a reviewed plan exactly (refused, changing nothing, if the trees changed since)."""
     plan_id = body.get("plan")
     stored = space.plans.get(plan_id) if isinstance(plan_id, str) else None
-    if stored is None:
-        raise UsageError(f"{plan_id}: no such plan (plans are kept until a few newer ones are made)")
+    if not isinstance(stored, StoredPlan):
+        raise UsageError(f"{plan_id}: no such mirror plan (plans are kept until a few newer ones are made)")
     guards = GuardOptions(force=body.get("force") is True)
 
     def work(job: Job) -> JsonObject:
@@ -194,26 +211,12 @@ def start_undo(space: Workspace, body: Mapping[str, object]) -> JsonObject:
 
     def work(job: Job) -> JsonObject:
         with opened(space.open_tree(location)) as target, journal_open() as journal:
-            if sync_runs_of(journal, target, run_id) is not None:
-                # a sync is undone on both of its trees and its base put back, as `dirkit undo` does
-                results = undo_sync(journal, target, run_id, space.open_tree, execute_options(job))
-                return both_sides_finished(job, results)
-            return finished(job, undo_run(journal, target, run_id, execute_options(job)))
+            if sync_runs_of(journal, target, run_id) is None:
+                return finished(job, undo_run(journal, target, run_id, execute_options(job)))
+            results = undo_sync(journal, target, run_id, space.open_tree, execute_options(job))
+        return runs_finished(job, results)
 
     return space.jobs.start("undo", work, stoppable=True).to_json()
-
-
-def both_sides_finished(job: Job, results: list[RunResult]) -> JsonObject:
-    """Return the undo of a sync as one result: its first run's summary, with every side's failed items."""
-    shown = [finished(job, result) for result in results]
-    if not shown:
-        return {"failed": []}
-    failed: list[object] = []
-    for each in shown:
-        items = each["failed"]
-        assert isinstance(items, list)
-        failed.extend(items)
-    return {**shown[0], "failed": failed, "runs": [each["run_id"] for each in shown]}
 
 
 def start_restore(space: Workspace, body: Mapping[str, object]) -> JsonObject:

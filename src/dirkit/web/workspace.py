@@ -11,8 +11,10 @@ from typing import Generic, TypeVar
 
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import RemoteOptions, open_mirror_target, open_tree
-from dirkit.core.run.plan import Plan
+from dirkit.core.run.plan import Action, Plan
+from dirkit.core.sync.base import Side
 from dirkit.errors import UsageError
+from dirkit.ops.sync.planning import SyncOptions, SyncPlanning
 from dirkit.report.messages import describe_error
 from dirkit.web.jobs import JobBoard
 from dirkit.web.security import hide_password, url_password, without_passwords
@@ -30,6 +32,24 @@ class StoredPlan:
     plan: Plan
     source: str
     target: str
+
+    def reviewed_steps(self) -> list[tuple[Side | None, Action]]:
+        """Return the steps the page reviews, in order (a mirror's run on its target only)."""
+        return [(None, action) for action in self.plan.actions]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSync:
+    """A sync plan shown to the page, the two trees it was made from, and the options it was made with."""
+
+    planning: SyncPlanning
+    a: str
+    b: str
+    options: SyncOptions
+
+    def reviewed_steps(self) -> list[tuple[Side | None, Action]]:
+        """Return the steps the page reviews: side A's (copying from B), then side B's."""
+        return [(side, step.action) for side in Side for step in self.planning.plan.steps_on(side)]
 
 
 class Kept(Generic[Value]):
@@ -64,7 +84,9 @@ class Workspace:
     trees: Sequence[str] = ()
     remote: RemoteOptions = field(default_factory=RemoteOptions)
     reports: Kept[str] = field(default_factory=lambda: Kept[str]("report"))
-    plans: Kept[StoredPlan] = field(default_factory=lambda: Kept[StoredPlan]("plan"))
+    plans: Kept[StoredPlan | StoredSync] = field(
+        default_factory=lambda: Kept[StoredPlan | StoredSync]("plan")
+    )
     with_passwords: tuple[str, ...] = ()
     """The locations given with a password in them (longest first), hidden from every answer; replaced
     whole when one is added, so that threads reading it never see it change."""

@@ -7,6 +7,7 @@
   const byId = (id) => document.getElementById(id);
   const message = byId("message");
   let plan = null;
+  let runsTree = null;
   let planShown = 0;
   const hiddenKinds = new Set();
 
@@ -103,6 +104,8 @@
     row.setAttribute("data-kind", action.kind);
     row.setAttribute("data-path", action.path);
     row.appendChild(el("td", "number", number + 1));
+    if (action.side) row.setAttribute("data-side", action.side);
+    row.appendChild(el("td", "where", action.direction || "\u2192 right"));
     const kind = el("td");
     kind.appendChild(el("span", "kind k-" + action.kind, action.kind.replace("_", " ")));
     row.appendChild(kind);
@@ -136,6 +139,27 @@
     byId("plan-source").textContent = result.source;
     byId("plan-target").textContent = result.target;
     byId("plan-summary").textContent = result.summary;
+    const isSync = result.operation === "sync";
+    byId("plan-operation").textContent = isSync ? "sync A =" : "mirror";
+    byId("plan-arrow").textContent = isSync ? "\u21c4 B =" : "\u2192";
+    const conflicts = byId("plan-conflicts");
+    const conflictRows = conflicts.tBodies[0];
+    conflictRows.textContent = "";
+    conflicts.hidden = !isSync || result.conflicts.length === 0;
+    for (const item of isSync ? result.conflicts : []) {
+      const row = el("tr", "conflict");
+      row.setAttribute("data-path", item.path);
+      row.setAttribute("data-resolution", item.resolution);
+      row.appendChild(el("td", "path", item.path));
+      row.appendChild(el("td", "", item.a));
+      row.appendChild(el("td", "", item.b));
+      const kept = item.kept_as ? " (the other version kept as " + item.kept_as + ")" : "";
+      row.appendChild(el("td", "", item.reason + ": " + item.resolution + kept));
+      conflictRows.appendChild(row);
+    }
+    if (isSync && result.conflict_count > result.conflicts.length) {
+      conflictRows.appendChild(el("tr", "note", "and " + (result.conflict_count - result.conflicts.length) + " more conflicts"));
+    }
     const violations = byId("plan-violations");
     violations.textContent = "";
     for (const text of result.violations) violations.appendChild(el("li", "", "a run would refuse: " + text));
@@ -177,6 +201,17 @@
     });
   }
 
+  function makeSyncPlan() {
+    return guarded("planning the sync", async () => {
+      const body = trees();
+      body.prefer = byId("prefer").value;
+      body.keep_both = byId("keep-both").checked;
+      const result = await follow(await post("/api/sync-plan", body));
+      await showPlan(result);
+      say(result.summary);
+    });
+  }
+
   function showProgress(progress) {
     const bar = byId("progress");
     bar.value = progress.percent;
@@ -198,12 +233,13 @@
         ? result.operation + " run " + result.run_id + ": " + result.steps_done + " steps done, " +
           result.files_copied + " files copied (" + humanBytes(result.bytes_copied) + ")"
         : "nothing to do";
-      byId("run-summary").textContent = text;
+      const left = result.conflicts_left ? "; " + result.conflicts_left + " conflicts left alone on both sides" : "";
+      byId("run-summary").textContent = text + left;
       const failures = byId("run-failures");
       for (const item of result.failed) {
         failures.appendChild(el("li", "", (item.conflict ? "conflict: " : "failed: ") + item.reason));
       }
-      say(text + (result.failed.length ? "; " + result.failed.length + " failed or left alone" : ""));
+      say(text + left + (result.failed.length ? "; " + result.failed.length + " failed or left alone" : ""));
       document.body.setAttribute("data-run", result.failed.length ? "failed" : "done");
     } catch (error) {
       byId("run-summary").textContent = error.message;
@@ -216,19 +252,21 @@
   function apply() {
     if (plan === null) return Promise.resolve();
     return guarded("applying", () =>
-      runJob("Applying the plan", "/api/apply", { plan: plan.plan_id, force: byId("force").checked })
+      plan.operation === "sync"
+        ? runJob("Applying the sync", "/api/sync-apply", { plan: plan.plan_id, force: byId("force").checked })
+        : runJob("Applying the plan", "/api/apply", { plan: plan.plan_id, force: byId("force").checked })
     );
   }
 
   function undo(run) {
     return guarded("undoing run " + run, () =>
-      runJob("Undoing run " + run, "/api/undo", { tree: trees().right, run: run })
+      runJob("Undoing run " + run, "/api/undo", { tree: runsTree, run: run })
     );
   }
 
   function restore(run, path) {
     return guarded("restoring " + path, () =>
-      runJob("Restoring " + path, "/api/restore", { tree: trees().right, run: run, path: path })
+      runJob("Restoring " + path, "/api/restore", { tree: runsTree, run: run, path: path })
     );
   }
 
@@ -240,7 +278,7 @@
   }
 
   async function showBackups(run) {
-    const result = await get("/api/backup-files", { tree: trees().right, run: run });
+    const result = await get("/api/backup-files", { tree: runsTree, run: run });
     byId("backup-box").hidden = false;
     byId("backup-run").textContent = run + " (" + result.operation + ")";
     const body = byId("backup-files").tBodies[0];
@@ -260,8 +298,10 @@
       : "this run backed up nothing";
   }
 
-  async function showRuns() {
-    const result = await get("/api/runs", { tree: trees().right });
+  async function showRuns(tree) {
+    if (tree !== undefined) runsTree = tree;
+    if (runsTree === null) runsTree = trees().right;
+    const result = await get("/api/runs", { tree: runsTree });
     byId("runs-view").hidden = false;
     byId("runs-tree").textContent = result.tree;
     const body = byId("runs").tBodies[0];
@@ -291,6 +331,8 @@
   byId("plan").addEventListener("click", makePlan);
   byId("apply").addEventListener("click", apply);
   byId("more-actions").addEventListener("click", () => guarded("listing steps", () => showActions(false).then(() => say(""))));
-  byId("show-runs").addEventListener("click", () => guarded("listing runs", () => showRuns().then(() => say(""))));
+  byId("show-runs").addEventListener("click", () => guarded("listing runs", () => showRuns(trees().right).then(() => say(""))));
+  byId("show-left-runs").addEventListener("click", () => guarded("listing runs", () => showRuns(trees().left).then(() => say(""))));
+  byId("sync-plan").addEventListener("click", makeSyncPlan);
   document.body.setAttribute("data-ready", "1");
 })();
