@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,8 +110,14 @@ def assert_all_stopped(process: subprocess.Popen[bytes], workers: set[int]) -> t
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        _, stderr = process.communicate()
-    assert wait_until(lambda: not any(alive(pid) for pid in workers), STOP_SECONDS), "workers still there"
+        workers_gone = wait_until(lambda: not any(alive(pid) for pid in workers), STOP_SECONDS)
+        if not workers_gone:
+            # a worker left behind holds the stderr pipe: kill it so the test fails instead of hanging
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=STOP_SECONDS)
+    assert workers_gone, "workers still there"
     return code, stderr
 
 
