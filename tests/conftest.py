@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from dirkit.state.journal import Journal
-from tests.support import MakeTree, TreeSpec, build_tree, reachable_folder
+from tests.support import MakeTree, TreeSpec, build_tree, reachable_folder, require_root
 
 settings.register_profile(
     "dirkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -46,3 +47,18 @@ def open_folder() -> Iterator[Path]:
 def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point dirkit's state folder at a fresh temporary folder for every test."""
     monkeypatch.setenv("DIRKIT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """Yield a folder on a 1 MiB tmpfs mounted for the test (root, as in CI), unmounted after it."""
+    require_root("mounting a 1 MiB tmpfs")
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True, timeout=30
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True, timeout=30)

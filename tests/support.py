@@ -157,6 +157,15 @@ def wait_until(condition: Callable[[], object], seconds: float = 20.0) -> bool:
     return True
 
 
+def require_root(reason: str) -> None:
+    """Skip a test that needs root (to mount) unless root; fail instead under DIRKIT_REQUIRE_TOOLS=1 (CI)."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("DIRKIT_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{reason}: needs root, and DIRKIT_REQUIRE_TOOLS=1 says it must run")
+    pytest.skip(f"{reason}: needs root")
+
+
 def require_tool(name: str) -> str:
     """Return the path of an external program, or skip (fail when DIRKIT_REQUIRE_TOOLS=1)."""
     found = shutil.which(name)

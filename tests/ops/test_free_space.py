@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,20 +58,6 @@ def test_free_space_is_asked_through_wrappers_and_unknown_where_no_backend_says(
     free = free_bytes_of(wrapped)
     assert free is not None and abs(free - local.free_bytes()) < 64 * MiB  # type: ignore[operator]
     assert free_bytes_of(MemoryBackend("m")) is None
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """Yield a folder on a 1 MiB tmpfs mounted for the test (we run as root, as CI does)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True, timeout=30
-    )
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False, timeout=30)
 
 
 def test_a_mirror_onto_a_too_small_disk_is_refused_before_any_step_unless_forced(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,28 +51,6 @@ def assert_old_or_new(final: State, old: State, new: State) -> None:
 
 
 # -- item 1: a failed write never moves the old file ------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """Yield a folder on a 1 MiB tmpfs mounted for the test (root only; skip the tmpfs otherwise)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    mounted = (
-        os.geteuid() == 0
-        and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-            check=False,
-            capture_output=True,
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        pytest.skip("needs root to mount a small tmpfs (the fault-wrapper test covers the same)")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_a_full_disk_keeps_the_old_file_where_it_was(

@@ -31,7 +31,7 @@ from dirkit.state.database import all_migrations, apply_migrations
 from dirkit.state.journal import Journal, RunStatus
 from dirkit.state.location import DATABASE_NAME
 from dirkit.state.migrations import Migration
-from tests.support import MakeTree, build_tree, dirkit_command, read_files, wait_until
+from tests.support import MakeTree, build_tree, dirkit_command, read_files, require_root, wait_until
 
 
 def dirkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -155,8 +155,7 @@ def test_a_run_through_a_symlink_is_undone_and_listed_through_the_real_path(
 def test_a_run_through_a_bind_mount_is_seen_and_locked_through_the_real_path(
     make_tree: MakeTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("bind mounts need root (CI runs as root)")
+    require_root("a bind mount")
     source = make_tree("src", {"f": "new"})
     target = make_tree("dst", {"f": "old!"})
     bound = tmp_path / "bound"
