@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from dirkit.backends.protocol import Backend
 from dirkit.core.compare.diff import Diff, Status
 from dirkit.core.tree.snapshot import Snapshot
 from dirkit.ops.compare.pairing import CompareOptions, compare_snapshots, policy_for
 from dirkit.ops.compare.partition import can_partition, compare_partitioned
+from dirkit.ops.tree.forked_scan import scan_two_trees
 from dirkit.ops.tree.gcpause import paused_gc
-from dirkit.ops.tree.scan import ScanOptions, scan_tree
+from dirkit.ops.tree.scan import ScanOptions
 
 __all__ = ["CompareOptions", "compare_snapshots", "compare_trees", "policy_for", "scan_both"]
 
 
 def scan_both(left: Backend, right: Backend, options: ScanOptions) -> tuple[Snapshot, Snapshot]:
-    """Scan two trees concurrently (remote backends wait on the network) and return both."""
-    with paused_gc(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
-        left_future = pool.submit(scan_tree, left, options)
-        right_future = pool.submit(scan_tree, right, options)
-        return left_future.result(), right_future.result()
+    """Scan two trees at once, with the same options, and return both."""
+    return scan_two_trees(left, right, options, options)
 
 
 def compare_trees(left: Backend, right: Backend, options: CompareOptions | None = None) -> Diff:

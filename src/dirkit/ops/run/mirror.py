@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from dirkit.backends.free_space import free_bytes_of
@@ -33,8 +32,7 @@ from dirkit.ops.run.backups import DEFAULT_KEEP, BackupFolder, prune_backups
 from dirkit.ops.run.clock import utc_now
 from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan, first_non_directory
 from dirkit.ops.run.recovery import claim_tree
-from dirkit.ops.tree.forked_scan import ForkedScan
-from dirkit.ops.tree.gcpause import paused_gc
+from dirkit.ops.tree.forked_scan import scan_two_trees
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 from dirkit.state.journal import Journal
 
@@ -149,16 +147,10 @@ def scan_options_for(options: MirrorOptions, backup_excluded: bool) -> ScanOptio
 
 
 def scan_pair(source: Backend, target: Backend, options: MirrorOptions) -> tuple[Snapshot, Snapshot]:
-    """Scan the source and target trees at once: two local trees in two processes, others in threads."""
+    """Scan the source and target trees at once (the target without dirkit's own folders)."""
     source_options = scan_options_for(options, backup_excluded=False)
     target_options = scan_options_for(options, backup_excluded=True)
-    if local_files(source) is not None and local_files(target) is not None:
-        with paused_gc(), ForkedScan(target, target_options) as target_scan:
-            return scan_tree(source, source_options), target_scan.result()
-    with paused_gc(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
-        left = pool.submit(scan_tree, source, source_options)
-        right = pool.submit(scan_tree, target, target_options)
-        return left.result(), right.result()
+    return scan_two_trees(source, target, source_options, target_options)
 
 
 def check_links_between_trees(

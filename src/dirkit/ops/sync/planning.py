@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dirkit.backends.protocol import Backend
@@ -28,7 +27,8 @@ from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.clock import utc_now
 from dirkit.ops.run.mirror import check_separate_trees
 from dirkit.ops.run.recovery import identify_tree
-from dirkit.ops.tree.scan import ScanOptions, scan_tree
+from dirkit.ops.tree.forked_scan import scan_two_trees
+from dirkit.ops.tree.scan import ScanOptions
 from dirkit.state.journal import Journal
 from dirkit.state.sync_base import SyncBase
 
@@ -108,10 +108,7 @@ def conflict_stamp(now: datetime.datetime) -> str:
 def scan_sides(a: Backend, b: Backend, options: SyncOptions) -> tuple[Snapshot, Snapshot]:
     """Scan both sides at once, with the same filters."""
     scan = ScanOptions(make_filter(list(options.exclude), options.gitignore))
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
-        left = pool.submit(scan_tree, a, scan)
-        right = pool.submit(scan_tree, b, scan)
-        return left.result(), right.result()
+    return scan_two_trees(a, b, scan, scan)
 
 
 def read_digests(a: Backend, b: Backend, requests: Iterable[DigestKey]) -> dict[DigestKey, str]:

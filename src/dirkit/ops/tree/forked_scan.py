@@ -18,10 +18,12 @@ import signal
 from types import TracebackType
 from typing import BinaryIO
 
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT
 from dirkit.core.tree.snapshot import Snapshot
+from dirkit.ops.tree.gcpause import paused_gc
 from dirkit.ops.tree.scan import ScanOptions, collect_entries, scan_tree, snapshot_of
 
 
@@ -111,3 +113,18 @@ class ForkedScan:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._pid, 0)
             self._pid = 0
+
+
+def scan_two_trees(
+    left: Backend, right: Backend, left_options: ScanOptions, right_options: ScanOptions
+) -> tuple[Snapshot, Snapshot]:
+    """Scan two trees at once: two local trees in two processes, others in two threads (they wait on I/O)."""
+    from concurrent.futures import ThreadPoolExecutor  # not loaded at every start (find, grep)
+
+    if local_files(left) is not None and local_files(right) is not None:
+        with paused_gc(), ForkedScan(right, right_options) as right_scan:
+            return scan_tree(left, left_options), right_scan.result()
+    with paused_gc(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-scan") as pool:
+        left_future = pool.submit(scan_tree, left, left_options)
+        right_future = pool.submit(scan_tree, right, right_options)
+        return left_future.result(), right_future.result()
