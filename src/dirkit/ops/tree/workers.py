@@ -37,10 +37,14 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def prepare_worker(parent_pid: int) -> None:
-    """Set up a worker: leave Ctrl-C and SIGTERM to the main process, and die with it."""
+    """Set up a worker: die with the main process, and leave Ctrl-C and SIGTERM to it.
+
+    Dying with the parent is arranged first, so a worker seen ignoring Ctrl-C is also one that the
+    kernel kills with its parent (the signal tests stop workers as soon as they ignore it).
+    """
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    die_with_parent(parent_pid)
 
 
 def start_process_pool(jobs: int) -> Executor:
