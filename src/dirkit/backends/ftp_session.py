@@ -89,9 +89,10 @@ class LeanSession(ftplib.FTP):
             conn = socket.create_connection(
                 (peer[0], data_port), self.timeout, source_address=self.source_address
             )
-        except ConnectionRefusedError:
-            # ProFTPD answers a RETR of a missing file at once and closes the passive port:
-            # its refusal is the reply waiting on the control connection.
+        except ConnectionError:
+            # ProFTPD answers a RETR of a missing file or a folder at once and closes the passive
+            # port (the connect is refused or reset): its refusal is the reply waiting on the
+            # control connection.
             self.getresp()
             raise
         try:
