@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dirkit.backends import trees as trees_module
 from dirkit.backends.faulty import Fault, FaultyBackend
 from dirkit.backends.local import LocalBackend
 from dirkit.cli import dupes as dupes_command
@@ -20,6 +21,7 @@ from dirkit.cli import find as find_command
 from dirkit.cli import grep as grep_command
 from dirkit.cli.main import main
 from dirkit.core.tree.paths import RelPath
+from dirkit.ops.search import find_local as find_local_module
 from tests.support import Capture, TreeSpec, build_tree, dirkit_command, run_cli, run_cli_unprivileged
 
 TREE: TreeSpec = {
@@ -282,17 +284,34 @@ def unreadable_sub(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
             LocalBackend(location, must_exist), [Fault("list_dir", errno.EACCES, path=RelPath("sub"))]
         )
 
-    monkeypatch.setattr(module, "open_tree", open_faulty)
+    if hasattr(module, "open_tree"):
+        monkeypatch.setattr(module, "open_tree", open_faulty)
+    else:  # the command imports it when it first opens a tree through the backends
+        monkeypatch.setattr(trees_module, "open_tree", open_faulty)
 
 
 def test_find_exits_1_when_a_directory_cannot_be_read(
     tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unreadable_sub(monkeypatch, find_command)
-    code, out, err = run_cli(capsys, "find", str(tree), "--name", "*.txt")
+    # an --exclude takes find through the backends and the scanner (not the lean local walk)
+    code, out, err = run_cli(capsys, "find", str(tree), "--name", "*.txt", "--exclude", "*.none")
     assert code == 1
     assert err == f"dirkit: {tree}/sub: cannot list directory: Permission denied\n"
     assert out.splitlines() == [f"{tree}/a.txt", f"{tree}/copy.txt"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_lean_find_reports_an_unreadable_directory_in_its_place(
+    open_folder: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    tree = build_tree(open_folder / "tree", {**TREE, "sub2/e.txt": "e\n", "zz.txt": "z\n"})
+    (tree / "sub").chmod(0)
+    monkeypatch.setattr(find_command, "MAX_WALKERS", workers)
+    code, out, err = run_cli_unprivileged(open_folder / "state", "find", str(tree), "--name", "*.txt")
+    assert code == 1
+    assert err == f"dirkit: {tree}/sub: cannot list directory: Permission denied\n"
+    assert out.splitlines() == [f"{tree}/a.txt", f"{tree}/copy.txt", f"{tree}/sub2/e.txt", f"{tree}/zz.txt"]
 
 
 def test_grep_exits_2_when_a_directory_cannot_be_read(
@@ -356,7 +375,7 @@ def test_grep_searches_single_files_too(tree: Path, capsys: Capture, monkeypatch
 @pytest.mark.parametrize(
     ("command", "module", "function"),
     [
-        ("find", find_command, "find_entries"),
+        ("find", find_local_module, "find_local"),
         ("grep", grep_command, "grep_tree"),
         ("dupes", dupes_command, "find_duplicates"),
     ],

@@ -7,9 +7,8 @@ import os
 import re
 import sys
 import time
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dirkit.backends.trees import open_tree
 from dirkit.cli.common import add_filter_options, add_output_options, scan_options_from_args, style_for
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.search.criteria import FindCriteria, compile_name_globs, compile_name_regex, parse_kinds
@@ -17,11 +16,14 @@ from dirkit.core.sizes import moment_to_ns, parse_moment, parse_size_bound
 from dirkit.core.tree.filters import glob_problem
 from dirkit.core.tree.paths import display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, UsageError
-from dirkit.ops.search.find import FindOptions, find_entries
-from dirkit.report.search import find_json, find_long_text, output_bytes
+
+if TYPE_CHECKING:
+    from dirkit.ops.tree.scan import ScanOptions
 
 SIZE_OR_NUMBER = re.compile(r"^-(?!0$)\d+(?:\.\d+)?[a-zA-Z]*$")
 """Arguments such as '-10k' are values (for --size), not options; '-0' stays an option."""
+MAX_WALKERS = 4
+"""Processes walking one local tree at most (one per core below that)."""
 
 DESCRIPTION = """\
 List the paths of one or more trees that meet every criterion given, like find(1) or fd.
@@ -133,6 +135,65 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--print0 cannot be combined with --json or --long")
     criteria = criteria_from_args(args, time.time_ns())
     scan = scan_options_from_args(args)
+    if _walks_locally(args, criteria, scan):
+        return _run_local(args, criteria)
+    return _run_through_backends(args, criteria, scan)
+
+
+def _walks_locally(args: argparse.Namespace, criteria: FindCriteria, scan: ScanOptions) -> bool:
+    """Tell whether the lean local walk (ops/search/find_local.py) can do this search exactly."""
+    return (
+        criteria.name_regex is None
+        and not criteria.needs_metadata
+        and scan.tree_filter.is_trivial
+        and not scan.follow_symlinks
+        and not (args.json or args.long or args.quiet)
+        and not style_for(sys.stdout, args.color).enabled
+        and all(not _looks_like_url(root) and os.path.isdir(root) for root in args.roots)
+    )
+
+
+def _looks_like_url(root: str) -> bool:
+    return "://" in root.split("/", 1)[0] + "/"
+
+
+def _run_local(args: argparse.Namespace, criteria: FindCriteria) -> int:
+    """Print what the lean local walk finds in each tree, in order; return the exit code."""
+    from dirkit.ops.search.find_local import FAILED, LocalFind, find_local
+
+    remote_options_from_args(args)  # its options are checked even when no tree is remote
+    out: BinaryIO = sys.stdout.buffer
+    failed = False
+    try:
+        for root in args.roots:
+            spec = LocalFind(
+                root,
+                name_pattern=criteria.name_pattern,
+                kinds=criteria.kinds,
+                min_depth=criteria.min_depth,
+                max_depth=criteria.max_depth,
+                ending="\0" if args.print0 else "\n",
+                workers=min(MAX_WALKERS, os.cpu_count() or 1),
+            )
+            for kind, payload in find_local(spec):
+                if kind == FAILED:
+                    failed = True
+                    out.flush()
+                    shown, reason = payload.decode("utf-8", "surrogateescape").split("\0", 1)
+                    print(f"dirkit: {display_path(shown)}: {reason}", file=sys.stderr)
+                else:
+                    out.write(payload)
+    finally:
+        out.flush()
+    return EXIT_DIFFERENCES if failed else EXIT_OK
+
+
+def _run_through_backends(args: argparse.Namespace, criteria: FindCriteria, scan: ScanOptions) -> int:
+    """Walk the trees through their backends and print what meets the criteria; return the exit code."""
+    from dirkit.backends.trees import open_tree
+    from dirkit.ops.search.find import FindOptions, find_entries
+    from dirkit.report.search import find_json, find_long_text, output_bytes
+
     trees = [(root, open_tree(root, remote=remote_options_from_args(args))) for root in args.roots]
     out: BinaryIO = sys.stdout.buffer
     style = style_for(sys.stdout, args.color)
