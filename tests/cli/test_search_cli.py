@@ -22,6 +22,7 @@ from dirkit.cli import grep as grep_command
 from dirkit.cli.main import main
 from dirkit.core.tree.paths import RelPath
 from dirkit.ops.search import find_local as find_local_module
+from dirkit.ops.search import grep_local as grep_local_module
 from tests.support import Capture, TreeSpec, build_tree, dirkit_command, run_cli, run_cli_unprivileged
 
 TREE: TreeSpec = {
@@ -318,10 +319,33 @@ def test_grep_exits_2_when_a_directory_cannot_be_read(
     tree: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unreadable_sub(monkeypatch, grep_command)
-    code, out, err = run_cli(capsys, "grep", "-l", "needle", str(tree))
+    # an --exclude takes grep through the backends and the scanner (not the forked local search)
+    code, out, err = run_cli(capsys, "grep", "-l", "needle", str(tree), "--exclude", "*.none")
     assert code == 2
     assert "sub: cannot list directory" in err
     assert f"{tree}/a.txt" in out.splitlines()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_local_grep_reports_unreadable_folders_and_files_in_their_place(
+    open_folder: Path, jobs: str
+) -> None:
+    tree = build_tree(open_folder / "tree", {**TREE, "sub2/e.txt": "needle\n", "zz.txt": "needle\n"})
+    (tree / "sub").chmod(0)
+    (tree / "copy.txt").chmod(0)
+    argv = ["grep", "-j", jobs, "-n", "needle", str(tree)]
+    code, out, err = run_cli_unprivileged(open_folder / "state", *argv)
+    assert code == 2
+    assert err == (
+        f"dirkit: {tree}/copy.txt: Permission denied\n"
+        f"dirkit: {tree}/sub: cannot list directory: Permission denied\n"
+    )
+    assert out.splitlines() == [
+        f"{tree}/a.txt:2:two needle",
+        f"{tree}/b.py:1:print('needle')",
+        f"{tree}/sub2/e.txt:1:needle",
+        f"{tree}/zz.txt:1:needle",
+    ]
 
 
 def test_dupes_exits_2_when_a_directory_cannot_be_read(
@@ -343,7 +367,7 @@ def test_grep_and_dupes_name_files_that_cannot_be_read(
 
     monkeypatch.setattr(grep_command, "open_tree", open_faulty)
     monkeypatch.setattr(dupes_command, "open_tree", open_faulty)
-    code, out, err = run_cli(capsys, "grep", "-c", "needle", str(tree))
+    code, out, err = run_cli(capsys, "grep", "-c", "needle", str(tree), "--exclude", "*.none")
     assert code == 2
     assert err == f"dirkit: {tree}/copy.txt: Permission denied\n"
     assert f"{tree}/a.txt:1" in out.splitlines()
@@ -376,7 +400,7 @@ def test_grep_searches_single_files_too(tree: Path, capsys: Capture, monkeypatch
     ("command", "module", "function"),
     [
         ("find", find_local_module, "find_local"),
-        ("grep", grep_command, "grep_tree"),
+        ("grep", grep_local_module, "grep_local"),
         ("dupes", dupes_command, "find_duplicates"),
     ],
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 from dirkit.backends.trees import open_tree
-from dirkit.backends.urls import is_remote_url
 from dirkit.cli.common import (
     add_filter_options,
     add_jobs_option,
@@ -18,11 +18,11 @@ from dirkit.cli.common import (
     style_for,
 )
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
-from dirkit.core.search.grep import GrepPattern, compile_globs, compile_matcher, match_spans
+from dirkit.core.search.grep import ByteMatcher, GrepPattern, compile_globs, compile_matcher, match_spans
 from dirkit.core.tree.filters import glob_problem
 from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError
-from dirkit.ops.search.grep import GrepMode, GrepOptions, grep_files, grep_tree
+from dirkit.ops.search.grep import FileMatches, GrepMode, GrepOptions, grep_files, grep_tree
 from dirkit.report.search import (
     grep_count_json,
     grep_line_json,
@@ -158,6 +158,80 @@ def run(args: argparse.Namespace) -> int:
     """Search the trees and print the results; return the exit code."""
     options = options_from_args(args)
     matcher = compile_matcher(options.pattern)
+    if _greps_locally(args, options):
+        return _run_local(args, options)
+    return _run_through_backends(args, options, matcher)
+
+
+def is_remote_url(location: str) -> bool:
+    """Tell whether location names a remote tree by URL (the URL parser is imported only for one)."""
+    if "://" not in location:
+        return False
+    from dirkit.backends.urls import is_remote_url as names_remote_tree
+
+    return names_remote_tree(location)
+
+
+def _greps_locally(args: argparse.Namespace, options: GrepOptions) -> bool:
+    """Tell whether the forked local search (ops/search/grep_local.py) gives this output exactly."""
+    return (
+        options.before == 0
+        and options.after == 0
+        and options.scan.tree_filter.is_trivial
+        and not options.scan.follow_symlinks
+        and not (args.json or args.quiet)
+        and not style_for(sys.stdout, args.color).enabled
+        and all(not is_remote_url(root) and os.path.isdir(root) for root in args.roots)
+    )
+
+
+def plain_renderer(root: str, mode: GrepMode, line_number: bool) -> Callable[[FileMatches], bytes]:
+    """Return the uncoloured text output of one file's result, for the tree typed as root."""
+
+    def render(result: FileMatches) -> bytes:
+        if result.binary and mode is not GrepMode.COUNT:
+            return b""
+        shown = os.path.join(root, result.path)
+        if mode is GrepMode.FILES:
+            return output_bytes(shown) + b"\n" if result.match_count else b""
+        if mode is GrepMode.COUNT:
+            return output_bytes(f"{shown}:{result.match_count}") + b"\n"
+        return grep_lines_plain(shown, result.lines, line_number)
+
+    return render
+
+
+def _run_local(args: argparse.Namespace, options: GrepOptions) -> int:
+    """Search local trees in forked workers and print their output in order; return the exit code."""
+    from dirkit.ops.search.find_local import FAILED
+    from dirkit.ops.search.grep_local import MATCHED, LocalGrep, grep_local
+
+    remote_options_from_args(args)  # its options are checked even when no tree is remote
+    out: BinaryIO = sys.stdout.buffer
+    matched = failed = False
+    workers = min(options.jobs, os.cpu_count() or 1)
+    try:
+        for root in args.roots:
+            spec = LocalGrep(root, options, plain_renderer(root, options.mode, args.line_number), workers)
+            for kind, payload in grep_local(spec):
+                if kind == MATCHED:
+                    matched = True
+                elif kind == FAILED:
+                    failed = True
+                    out.flush()
+                    shown, reason = payload.decode("utf-8", "surrogateescape").split("\0", 1)
+                    print(f"dirkit: {display_path(shown)}: {reason}", file=sys.stderr)
+                else:
+                    out.write(payload)
+    finally:
+        out.flush()
+    if failed:
+        return EXIT_ERROR
+    return EXIT_OK if matched else EXIT_DIFFERENCES
+
+
+def _run_through_backends(args: argparse.Namespace, options: GrepOptions, matcher: ByteMatcher) -> int:
+    """Search the trees (or files) through their backends and print the results; return the exit code."""
     trees = [
         (
             root,

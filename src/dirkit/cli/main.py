@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import os
 import signal
@@ -106,8 +107,15 @@ def interrupt_on_sigterm() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run dirkit with argv (default: the process arguments) and return the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(arguments)
-    args = parser.parse_args(arguments)
+    collecting = gc.isenabled()
+    gc.disable()  # start-up builds many objects and no garbage cycles: collections there are waste
+    try:
+        parser = build_parser(arguments)
+        args = parser.parse_args(arguments)
+    finally:
+        if collecting:
+            gc.freeze()  # what start-up made lives on: later collections (and forked workers) skip it
+            gc.enable()
     args.command_line = tuple(arguments)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:

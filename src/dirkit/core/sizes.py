@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import enum
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dirkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import datetime
 
 SIZE_UNITS: dict[str, int] = {
     "": 1,
@@ -121,6 +124,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H
 
 def parse_moment(text: str) -> Moment:
     """Return a moment from a duration ago ('2d', '3h') or a date ('2026-01-31', ISO 8601 time)."""
+    import datetime  # imported on first use: find without --newer/--older never needs it
+
     stripped = text.strip()
     if stripped and stripped[0].isdigit() and _DURATION.fullmatch(stripped.replace(" ", "")):
         return MomentAgo(parse_duration_ns(stripped))

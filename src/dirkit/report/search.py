@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +13,13 @@ from dirkit.report.entries import path_fields
 from dirkit.report.style import Style
 
 KIND_LETTERS = {EntryKind.FILE: "f", EntryKind.DIR: "d", EntryKind.SYMLINK: "l", EntryKind.OTHER: "o"}
+
+
+def json_text(record: object) -> str:
+    """Return record as one line of JSON, non-ASCII kept (json is imported on first use: --json only)."""
+    import json
+
+    return json.dumps(record, ensure_ascii=False)
 
 
 def output_bytes(text: str) -> bytes:
@@ -77,25 +82,27 @@ def grep_line_json(shown_path: str, line: OutputLine) -> str:
     record["text"] = decode_for_display(line.text)
     if not line.text.isascii() and "\ufffd" in record["text"]:
         record["text_b64"] = base64.b64encode(line.text).decode("ascii")
-    return json.dumps(record, ensure_ascii=False)
+    return json_text(record)
 
 
 def grep_count_json(shown_path: str, count: int) -> str:
     """Return one file's count of matching lines as a JSON object."""
     record: dict[str, Any] = path_fields("path", shown_path)
     record["count"] = count
-    return json.dumps(record, ensure_ascii=False)
+    return json_text(record)
 
 
 def path_json(shown_path: str) -> str:
     """Return a JSON object naming one path."""
-    return json.dumps(path_fields("path", shown_path), ensure_ascii=False)
+    return json_text(path_fields("path", shown_path))
 
 
 def mtime_text(mtime_ns: int | None) -> str:
     """Return a modification time as local 'YYYY-MM-DD HH:MM:SS', or '-' when unknown."""
     if mtime_ns is None:
         return "-"
+    import datetime  # imported on first use (--long only)
+
     moment = datetime.datetime.fromtimestamp(mtime_ns / 1e9)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -116,7 +123,7 @@ def find_json(shown_path: str, entry: Entry) -> str:
     record["mtime_ns"] = entry.mtime_ns
     if entry.kind is EntryKind.SYMLINK and entry.target is not None:
         record["target"] = display_path(entry.target)
-    return json.dumps(record, ensure_ascii=False)
+    return json_text(record)
 
 
 def dupe_step_json(action: str, shown_target: str, shown_keeper: str, skipped: str | None) -> str:
@@ -125,7 +132,7 @@ def dupe_step_json(action: str, shown_target: str, shown_keeper: str, skipped: s
     record.update(path_fields("keep", shown_keeper))
     if skipped:
         record["skipped"] = skipped
-    return json.dumps(record, ensure_ascii=False)
+    return json_text(record)
 
 
 def dupes_group_json(size: int, shown_paths: Sequence[str]) -> str:
@@ -134,4 +141,4 @@ def dupes_group_json(size: int, shown_paths: Sequence[str]) -> str:
     raw = [path for path in shown_paths if not is_valid_utf8(path)]
     if raw:
         record["files_b64"] = [path_fields("path", path).get("path_b64") for path in shown_paths]
-    return json.dumps(record, ensure_ascii=False)
+    return json_text(record)

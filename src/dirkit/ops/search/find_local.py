@@ -46,6 +46,8 @@ class LocalFind:
     max_depth: int | None = None
     ending: str = "\n"
     workers: int = 2
+    run_length: int = RUN_LENGTH
+    """Listed entries that make one unit of work (the workers take units in turn)."""
 
 
 _Run = list[tuple[str, str, EntryKind, int]]
@@ -59,7 +61,7 @@ def find_local(spec: LocalFind) -> Iterator[Event]:
 
     Raises BackendError when the root itself cannot be listed.
     """
-    walker = _Walker(spec)
+    walker = LocalWalker(spec)
     if spec.min_depth == 0 and walker.admits(os.path.basename(os.path.normpath(spec.root)), EntryKind.DIR, 0):
         yield FOUND, walker.encode([spec.root])
     if spec.max_depth is not None and spec.max_depth < 1:
@@ -73,8 +75,8 @@ def find_local(spec: LocalFind) -> Iterator[Event]:
     yield from run_units(units, walker.work, spec.workers)
 
 
-class _Walker:
-    """The walk of one tree with fixed criteria; shared by the workers (they are forked)."""
+class LocalWalker:
+    """The walk of one tree with fixed criteria, cut into units; shared by the workers (they are forked)."""
 
     def __init__(self, spec: LocalFind) -> None:
         self.spec = spec
@@ -172,7 +174,7 @@ class _Walker:
                 units.append((prefix + name, depth))
                 continue
             run.append((prefix + name, name, kind, depth))
-            if len(run) >= RUN_LENGTH:
+            if len(run) >= self.spec.run_length:
                 units.append(run)
                 run = []
         if run:

@@ -8,9 +8,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from dirkit.backends.chunks import iter_chunks, iter_local_starts, read_start, read_start_into
 from dirkit.backends.local_files import local_files
@@ -30,7 +29,9 @@ from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import BackendError, DirkitError
 from dirkit.ops.tree.scan import ScanOptions, iter_tree
-from dirkit.ops.tree.workers import start_process_pool
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 BLOCK_SIZE = 1024 * 1024
 """Bytes read at a time; a file no larger than this is read in one go."""
@@ -274,6 +275,12 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
     Searching a local tree is mostly CPU work, so processes use every core; remote trees wait
     on the network, so threads do. Big files whose lines are wanted stream here, in order.
     """
+    # Imported here: the pools (and the logging and ctypes they load) cost start-up time that
+    # the forked local search (grep_local.py) and small searches do without.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dirkit.ops.tree.workers import start_process_pool
+
     pending: deque[Future[list[FileMatches | Entry | None]]] = deque()
     local = local_files(searcher.backend) is not None
     workers = workers_for(searcher.backend, min(jobs, os.cpu_count() or 1) if local else jobs)
@@ -313,6 +320,8 @@ def _grep_in_parallel(searcher: _Searcher, files: Iterator[Entry], jobs: int) ->
 
 def _results_of(future: Future[list[FileMatches | Entry | None]]) -> list[FileMatches | Entry | None]:
     """Return the results of one batch, or raise DirkitError when its worker process died."""
+    from concurrent.futures import BrokenExecutor
+
     try:
         return future.result()
     except BrokenExecutor as error:
