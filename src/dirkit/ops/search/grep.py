@@ -114,7 +114,7 @@ class _Searcher:
         root = local.os_path(ROOT)
         buffer = self._buffer()
         starts = iter_local_starts(root, [entry.path for entry in entries], buffer)
-        judge = self._judge
+        judge = self.judge
         return [judge(entry, buffer, *start) for entry, start in zip(entries, starts, strict=True)]
 
     def search_small(self, entry: Entry) -> FileMatches | Entry | None:
@@ -127,11 +127,11 @@ class _Searcher:
         try:
             size, complete = read_start_into(self.backend, entry.path, buffer)
         except BackendError as error:
-            return self._judge(entry, buffer, 0, False, error.strerror or str(error))
-        return self._judge(entry, buffer, size, complete, None)
+            return self.judge(entry, buffer, 0, False, error.strerror or str(error))
+        return self.judge(entry, buffer, size, complete, None)
 
-    def _judge(
-        self, entry: Entry, buffer: bytearray, size: int, complete: bool, error: str | None
+    def judge(
+        self, entry: Entry, buffer: bytearray, size: int, complete: bool, error: str | None = None
     ) -> FileMatches | Entry | None:
         """Return the result of a file whose first size bytes are in buffer."""
         path = entry.path
