@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmarks.harness import Better, Contender, Invocation, Row, Target
 
 FLOORS = str(Path(__file__).with_name("floors.py"))
+FLOORS_SEARCH = str(Path(__file__).with_name("floors_search.py"))
 AT_MOST_1 = Target(1.0)
 PART_SIZE = "100M"
 
@@ -37,6 +38,10 @@ class Setting:
     def floor(self, *arguments: str | Path) -> Invocation:
         """Return the invocation of a Python floor program (benchmarks/floors.py)."""
         return Invocation((self.python, FLOORS, *map(str, arguments)), self.env)
+
+    def search_floor(self, *arguments: str | Path) -> Invocation:
+        """Return the invocation of a two-process floor of find or grep (benchmarks/floors_search.py)."""
+        return Invocation((self.python, FLOORS_SEARCH, *map(str, arguments)), self.env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,7 @@ def search_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("GNU find", lambda _: s.peer("find", a, "-name", t.name_glob)),),
             Target(1.5),
             (),
-            Contender("floor find", lambda _: s.floor("find", a, t.name_glob)),
+            Contender("floor find", lambda _: s.search_floor("find", a, t.name_glob)),
         ),
         Row(
             "grepF",
@@ -224,7 +229,7 @@ def search_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("grep -r", lambda _: s.peer("grep", "-rnI", "-F", t.fixed, a)),),
             AT_MOST_1,
             (a,),
-            Contender("floor grep", lambda _: s.floor("grep", a, t.fixed)),
+            Contender("floor grep", lambda _: s.search_floor("grep", a, t.fixed)),
         ),
         Row(
             "grepE",
@@ -233,6 +238,7 @@ def search_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("grep -r", lambda _: s.peer("grep", "-rnI", "-E", t.regex, a)),),
             AT_MOST_1,
             (a,),
+            Contender("floor grep -E", lambda _: s.search_floor("grepE", a, t.regex)),
         ),
         Row(
             "dupes",
