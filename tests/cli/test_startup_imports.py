@@ -48,7 +48,39 @@ NEVER_FOR_FIND = {
     "dirkit.ops.run.execute",
     "dirkit.core.compare.diff",
     "dirkit.core.run.plan",
+    "logging",
+    "ctypes",
+    "urllib.parse",
+    "netrc",
+    "base64",
+    "dirkit.ops.search.find",
+    "dirkit.ops.tree.workers",
+    "dirkit.report.search",
 }
+"""find by name on a local tree walks with os.scandir (ops/search/find_local.py): no backend scan,
+no process pool (its forked workers need neither logging nor ctypes in the main process)."""
+
+NEVER_FOR_GREP = {
+    "pathspec",
+    "sqlite3",
+    "blake3",
+    "hashlib",
+    "tarfile",
+    "zipfile",
+    "concurrent.futures",
+    "multiprocessing",
+    "logging",
+    "ctypes",
+    "socket",
+    "ssl",
+    "ftplib",
+    "urllib.parse",
+    "netrc",
+    "dirkit.state.journal",
+    "dirkit.ops.run.execute",
+    "dirkit.ops.tree.workers",
+}
+"""grep on a local tree forks its own workers (ops/search/forked_units.py): no pool machinery."""
 
 
 @pytest.mark.parametrize("criteria", [["--name", "*.txt"], ["--help"]])
@@ -65,5 +97,8 @@ def test_find_regex_loads_re2_only_when_asked(tmp_path: Path) -> None:
 
 def test_grep_loads_no_glob_engine_cache_or_executor(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("needle\n")
-    loaded = modules_loaded_by("grep", "needle", str(tmp_path))
-    assert {"pathspec", "sqlite3", "dirkit.state.journal", "dirkit.ops.run.execute"} & loaded == set()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("needle\n")
+    for arguments in (["needle"], ["-F", "-n", "needle"], ["-c", "-j", "2", "need+le"]):
+        loaded = modules_loaded_by("grep", *arguments, str(tmp_path))
+        assert NEVER_FOR_GREP & loaded == set(), arguments
