@@ -75,6 +75,9 @@ class _Pool:
             numbers = b"".join(index.to_bytes(4, "little") for index in range(len(self.units)))
             _set_pipe_size(claims_write, len(numbers))
             self._start(claims_read, claims_write, numbers)
+        except BaseException:
+            self._stop(kill=True)  # a fork that failed: the workers already started go too
+            raise
         finally:
             os.close(claims_read)
         completed = False
