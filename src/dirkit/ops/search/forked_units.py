@@ -17,7 +17,7 @@ import os
 import select
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TypeVar
 
 from dirkit.errors import DirkitError
@@ -43,7 +43,7 @@ _PR_SET_PDEATHSIG = 1
 
 def run_units(
     units: Sequence[Unit], work: Callable[[Unit], Iterator[Event]], workers: int
-) -> Iterator[Event]:
+) -> Generator[Event, None, None]:
     """Yield the events of work(unit) for every unit, in unit order, using up to workers processes."""
     if workers <= 1 or len(units) <= 1:
         for unit in units:
