@@ -102,3 +102,20 @@ def test_grep_loads_no_glob_engine_cache_or_executor(tmp_path: Path) -> None:
     for arguments in (["needle"], ["-F", "-n", "needle"], ["-c", "-j", "2", "need+le"]):
         loaded = modules_loaded_by("grep", *arguments, str(tmp_path))
         assert NEVER_FOR_GREP & loaded == set(), arguments
+
+
+@pytest.mark.parametrize("arguments", [["--version"], ["--help"]])
+def test_version_and_help_import_no_command(arguments: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES "))
+    loaded = set(json.loads(line.removeprefix("MODULES ")))
+    assert {module for module in loaded if module.startswith("dirkit.cli.")} == {"dirkit.cli.main"}
+
+
+def test_the_summaries_shown_without_a_command_are_the_commands_own() -> None:
+    from dirkit.cli.main import build_parser
+
+    assert build_parser([]).format_help() == build_parser(None).format_help()

@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grep": ("dirkit.cli.grep", "find the lines of files that match a pattern"),
     "dupes": ("dirkit.cli.dupes", "find files with identical content"),
     "manifest": ("dirkit.cli.manifest", "write a b3sum/sha256sum checksum file of a tree"),
-    "verify": ("dirkit.cli.verify", "check a tree against a checksum file"),
+    "verify": (
+        "dirkit.cli.verify",
+        "check a tree against a checksum file (b3sum, sha256sum, md5sum, sha1sum)",
+    ),
     "split": ("dirkit.cli.split", "cut a file into numbered parts with a checked manifest"),
     "join": ("dirkit.cli.join", "join split parts back into one file, checking every part"),
     "pack": ("dirkit.cli.pack", "pack a tree into a zip or tar archive"),
@@ -70,6 +73,9 @@ def chosen_command(argv: Sequence[str]) -> str | None:
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """Return the argument parser; the full options of the command named in argv (or all)."""
     chosen = chosen_command(argv) if argv is not None else None
+    every = argv is None
+    """Without argv, every command's full parser; with argv but no command (--help, --version), the
+    summaries in COMMANDS are all that is shown, so no command module is imported."""
     parser = argparse.ArgumentParser(
         prog="dirkit",
         description=DESCRIPTION,
@@ -79,7 +85,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dirkit {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name, (module_name, summary) in COMMANDS.items():
-        if chosen is None or chosen == name:
+        if every or chosen == name:
             importlib.import_module(module_name).add_parser(commands)
         else:
             commands.add_parser(name, help=summary)
@@ -114,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     finally:
         if collecting:
-            gc.freeze()  # what start-up made lives on: later collections (and forked workers) skip it
+            if argv is None:  # a process of its own (not a call from a program or a test)
+                gc.freeze()  # what start-up made lives on: later collections (and forked workers) skip it
             gc.enable()
     args.command_line = tuple(arguments)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
