@@ -52,6 +52,9 @@ class ByteMatcher:
         if self.needle is not None:
             return data.find(self.needle, 0, stop) >= 0
         assert self.regex is not None
+        if stop < len(data):
+            # RE2's binding pays for the whole buffer it is given, not for the slice searched
+            return self.regex.search(memoryview(data)[:stop], 0, stop) is not None
         return self.regex.search(data, 0, stop) is not None
 
 

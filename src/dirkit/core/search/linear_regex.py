@@ -58,7 +58,7 @@ class LinearRegex:
     def __reduce__(self) -> tuple[type[LinearRegex], tuple[bytes, bool, bool, int]]:
         return LinearRegex, (self._pattern, not self._options.case_sensitive, self._utf8, self._group)
 
-    def search(self, data: bytes | bytearray, start: int, end: int) -> tuple[int, int] | None:
+    def search(self, data: bytes | bytearray | memoryview, start: int, end: int) -> tuple[int, int] | None:
         """Return the span of the first match (of the group chosen) in data[start:end], or None."""
         spans = self._match(self._anchor, data, start, end)
         if spans[0] == _NO_SPAN:

@@ -72,7 +72,9 @@ def find_local(spec: LocalFind) -> Iterator[Event]:
     except OSError as error:
         raise translate_os_error(error, full) from error
     units = walker.cut(listing)
-    yield from run_units(units, walker.work, spec.workers)
+    # Entries listed already cost next to nothing to test: workers only pay off for subtrees to walk.
+    walking = any(isinstance(unit, tuple) for unit in units)
+    yield from run_units(units, walker.work, spec.workers if walking else 1)
 
 
 class LocalWalker:

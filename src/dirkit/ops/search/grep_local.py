@@ -33,6 +33,8 @@ MATCHED = 2
 """Event kind: some line of the unit matched (no payload)."""
 FILES_PER_RUN = 32
 """Files of one folder listed ahead that make one unit (a flat folder still feeds every worker)."""
+SEARCHED_HERE = 64
+"""A tree of fewer files than this, all in the root folder, is searched without workers."""
 PIECES_PER_EVENT = 256
 """Files' outputs gathered into one event."""
 READ_FLAGS = (
@@ -68,7 +70,10 @@ def grep_local(spec: LocalGrep) -> Iterator[Event]:
         raise translate_os_error(error, walker.full) from error
     units = walker.cut(top)
     search = _UnitSearch(spec, searcher, walker)
-    yield from run_units(units, search.work, spec.workers)
+    # A few files listed already are searched here sooner than workers could start.
+    listed = sum(len(unit) for unit in units if not isinstance(unit, tuple))
+    walking = listed >= SEARCHED_HERE or any(isinstance(unit, tuple) for unit in units)
+    yield from run_units(units, search.work, spec.workers if walking else 1)
 
 
 class _UnitSearch:
