@@ -132,8 +132,10 @@ class _Pool:
             wanted = list(self.readers)
         else:
             wanted = [fd for fd in self.readers if self.latest[fd] <= head] or list(self.readers)
-        ready, _, _ = select.select(wanted, [], [])
-        for descriptor in ready:
+        poller = select.poll()  # poll, not select: any descriptor number works
+        for descriptor in wanted:
+            poller.register(descriptor, select.POLLIN)
+        for descriptor, _ in poller.poll():
             data = os.read(descriptor, READ_BYTES)
             if not data:
                 os.close(descriptor)
