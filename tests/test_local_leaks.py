@@ -21,6 +21,9 @@ ALLOWED: dict[str, str] = {
     "regress/runner.py": "regress runs local processes in fresh local working folders",
     "regress/suite.py": "regress reads its cases from a local suite folder",
     "regress/workdirs.py": "regress makes, reuses and removes the cases' local working folders",
+    "search/find_local.py": "find's lean walk of a local root (os.scandir), taken only for local folders",
+    "search/grep_local.py": "grep's forked search of a local root opens its files relative to their folder",
+    "search/forked_units.py": "the pipes between forked search workers and the main process (no disk)",
 }
 """Files of ops/ that may touch the local file system directly, each with its reason."""
 

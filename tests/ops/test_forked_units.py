@@ -39,10 +39,11 @@ def uneven(unit: int) -> Iterator[Event]:
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_events_come_in_unit_order_whatever_the_workers(workers: int) -> None:
+    others = children()  # servers that other tests' fixtures keep running
     units = list(range(60))
     expected = [event for unit in units for event in uneven(unit)]
     assert list(run_units(units, uneven, workers)) == expected
-    assert children() == set()
+    assert children() <= others
 
 
 def test_a_worker_ahead_waits_once_much_is_held(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,11 +54,12 @@ def test_a_worker_ahead_waits_once_much_is_held(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_leaving_early_kills_and_reaps_the_workers() -> None:
+    others = children()
     events = run_units(list(range(200)), uneven, 2)
     assert next(events)[1].startswith(b"0.0;")
-    assert children()
+    assert len(children() - others) == 2
     events.close()
-    assert children() == set()
+    assert children() <= others
 
 
 def test_a_failing_unit_ends_the_search_with_its_reason() -> None:
@@ -66,6 +68,7 @@ def test_a_failing_unit_ends_the_search_with_its_reason() -> None:
             raise ValueError("unit three is broken")
         yield 0, b"x"
 
+    others = children()
     with pytest.raises(DirkitError, match="unit three is broken"):
         list(run_units(list(range(8)), failing, 2))
-    assert children() == set()
+    assert children() <= others
