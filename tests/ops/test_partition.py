@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
+import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -85,9 +86,32 @@ def test_partition_respects_excludes(trees: tuple[LocalBackend, LocalBackend]) -
 def test_helper_failure_falls_back_to_this_process(
     trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A helper that dies on its first chunk (killed, or failing) leaves its chunks to this process."""
     left, right = trees
-    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    parent = os.getpid()
+    compare_work = partition.compare_work
+
+    def dies_in_the_helper(*arguments: Any) -> partition.ChunkResult:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return compare_work(*arguments)
+
+    monkeypatch.setattr(partition, "compare_work", dies_in_the_helper)
     options = CompareOptions()
+    diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
+    assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+
+
+def test_no_fork_compares_in_this_process(
+    trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left, right = trees
+
+    def refused() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    options = CompareOptions(content=True)
     diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
     assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
 
