@@ -298,6 +298,5 @@ def compare_partitioned(
             changes.sort(key=_change_key)
         diff = Diff(tuple(mark_name_twins(changes)), omitted_same=same)
         if options.detect_moves:
-            digest_options = compare_digest_options(options.digest_cache, options.jobs)
-            diff = find_moves(left, right, diff, digest_options)
+            diff = find_moves(left, right, diff, options.digest_cache, options.jobs)
         return diff
