@@ -53,8 +53,10 @@ def _pairable_file_entry(change: Change, status: Status) -> Entry | None:
 
 def move_candidates(diff: Diff) -> MoveCandidates:
     """Return the one-sided non-empty files that have a one-sided file of the same size opposite."""
-    left = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.LEFT_ONLY)) is not None]
-    right = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.RIGHT_ONLY)) is not None]
+    left_only, right_only = Status.LEFT_ONLY, Status.RIGHT_ONLY
+    one_sided = [change for change in diff.changes if change[1] is left_only or change[1] is right_only]
+    left = [e for c in one_sided if (e := _pairable_file_entry(c, left_only)) is not None]
+    right = [e for c in one_sided if (e := _pairable_file_entry(c, right_only)) is not None]
     right_sizes = {entry.size for entry in right}
     left_sizes = {entry.size for entry in left}
     return MoveCandidates(
