@@ -297,14 +297,7 @@ def _rename_actions(
     changes = diff.changes
     if not _has_moves(changes):
         return [], set(), set(), {}
-    statuses: dict[RelPath, Status] = {}
-    dir_kinds: dict[RelPath, bool] = {}
-    for change in changes:
-        statuses[change.path] = (
-            Status.SAME if change.status is Status.CHANGED and change.metadata_only else change.status
-        )
-        left = change.left
-        dir_kinds[change.path] = left is not None and left.kind is EntryKind.DIR
+    by_path = {change[0]: change for change in changes}
     contents = _moved_contents_by_folder(diff)
     renames: list[Action] = []
     made: set[RelPath] = set()
@@ -319,10 +312,14 @@ def _rename_actions(
         parent = parent_path(new)
         fits = True
         while parent:
-            status = statuses.get(parent)
-            if status is Status.LEFT_ONLY and dir_kinds.get(parent):
+            found = by_path.get(parent)
+            status = None if found is None else found.status
+            if status is Status.CHANGED and found is not None and found.metadata_only:
+                status = Status.SAME
+            is_dir = found is not None and found.left is not None and found.left.kind is EntryKind.DIR
+            if status is Status.LEFT_ONLY and is_dir:
                 needed.append(parent)
-            elif status is not Status.SAME or not dir_kinds.get(parent):
+            elif status is not Status.SAME or not is_dir:
                 fits = False
                 break
             parent = parent_path(parent)
