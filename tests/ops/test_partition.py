@@ -188,3 +188,36 @@ def test_the_helper_process_compares_with_the_capabilities_the_wrapper_declares(
     )
     assert seen_helper
     assert sum(1 for change in plain.changes if "mode" in (change.detail or "")) >= 300
+
+
+def test_an_interrupt_kills_and_reaps_the_helper(
+    trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the parent while the helper works: the helper is killed and reaped, none is left."""
+    left, right = trees
+    parent = os.getpid()
+    compare_work = partition.compare_work
+    calls: list[int] = []
+    started: list[int] = []
+    start = partition.start_compare_worker
+
+    def interrupted_later(*arguments: Any) -> partition.ChunkResult:
+        if os.getpid() == parent:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        return compare_work(*arguments)
+
+    def recorded(work: Any) -> Any:
+        worker = start(work)
+        assert worker is not None
+        started.append(worker._pid)
+        return worker
+
+    monkeypatch.setattr(partition, "compare_work", interrupted_later)
+    monkeypatch.setattr(partition, "start_compare_worker", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        partition.compare_partitioned(left, right, CompareOptions(), parallel_after_seconds=0.0)
+    assert len(started) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)

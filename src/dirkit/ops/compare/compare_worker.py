@@ -46,20 +46,23 @@ class CompareWorker:
                 self._to_child.flush()
 
     def stop(self, kill: bool = False) -> None:
-        """Close the pipes and reap the child (killing it first when asked; it also ends on EOF)."""
+        """Reap the child and close the pipes; kill it first when asked (it also ends on EOF).
+
+        Killing comes before closing: a thread still reading the child's answer then sees the pipe
+        end instead of holding the reader's lock while this thread waits to close it.
+        """
+        if self._pid and kill:
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
         for stream in (self._to_child, self._from_child):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
         self._to_child = self._from_child = None
-        if not self._pid:
-            return
-        if kill:
-            with contextlib.suppress(OSError):
-                os.kill(self._pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self._pid, 0)
-        self._pid = 0
+        if self._pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+            self._pid = 0
 
 
 def start_compare_worker(work: Callable[[int], object]) -> CompareWorker | None:

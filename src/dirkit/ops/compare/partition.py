@@ -234,7 +234,7 @@ def _serve_worker(
                 return
             results[index] = result
         worker.finish()
-    except (OSError, EOFError, pickle.UnpicklingError):
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: pipe closed by a stop
         return
 
 
