@@ -14,7 +14,7 @@ from dirkit.backends.local import LocalBackend
 from dirkit.core.compare.diff import Status
 from dirkit.core.tree.filters import make_filter
 from dirkit.core.tree.paths import RelPath
-from dirkit.ops.compare import partition
+from dirkit.ops.compare import compare_worker, partition
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, compare_trees, scan_both
 from dirkit.ops.tree.scan import ScanOptions
 from tests.support import MakeTree
@@ -199,7 +199,7 @@ def test_an_interrupt_kills_and_reaps_the_helper(
     compare_work = partition.compare_work
     calls: list[int] = []
     started: list[int] = []
-    start = partition.start_compare_worker
+    start = compare_worker.start_compare_worker
 
     def interrupted_later(*arguments: Any) -> partition.ChunkResult:
         if os.getpid() == parent:
