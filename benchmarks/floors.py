@@ -5,6 +5,7 @@ when dirkit misses a target and its floor misses it too, the target is out of re
 Run as a script (it imports only the standard library and blake3):
     python benchmarks/floors.py copy SRC DST        scandir walk, open/read/write/fchmod + utime, 2 threads
     python benchmarks/floors.py scan [--content] A B  scandir walk of both trees, compare size and mtime
+    python benchmarks/floors.py scan2 [--content] A B the same in two processes (floors_rerun.py)
     python benchmarks/floors.py hash ROOT            read + blake3 per file, 2 threads
     python benchmarks/floors.py find ROOT GLOB       scandir walk with fnmatch
     python benchmarks/floors.py grep ROOT TEXT       read, skip binary, bytes.find, print lines
@@ -253,9 +254,17 @@ def scan_command(*arguments: str) -> None:
         scan(arguments[0], arguments[1])
 
 
+def scan2_command(*arguments: str) -> None:
+    """Run the two-process scan floor of benchmarks/floors_rerun.py (a sibling script)."""
+    import importlib
+
+    importlib.import_module("floors_rerun").scan2_command(*arguments)
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "copy": copy,
     "scan": scan_command,
+    "scan2": scan2_command,
     "hash": hash_tree,
     "find": find,
     "grep": grep,

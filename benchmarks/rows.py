@@ -117,7 +117,7 @@ def mirror_rows(s: Setting, t: SmallTrees) -> list[Row]:
             ),
             AT_MOST_1,
             (a,),
-            Contender("floor scan", lambda _: s.floor("scan", a, theirs)),
+            Contender("floor scan2", lambda _: s.floor("scan2", a, theirs)),
         ),
         Row(
             "rerun1",
@@ -131,7 +131,7 @@ def mirror_rows(s: Setting, t: SmallTrees) -> list[Row]:
             ),
             AT_MOST_1,
             (a, m),
-            Contender("floor scan", lambda _: s.floor("scan", m, a)),
+            Contender("floor scan2", lambda _: s.floor("scan2", m, a)),
         ),
     ]
 
@@ -152,7 +152,7 @@ def compare_rows(s: Setting, t: SmallTrees) -> list[Row]:
             ),
             AT_MOST_1,
             (a, b),
-            Contender("floor scan", lambda _: s.floor("scan", a, b)),
+            Contender("floor scan2", lambda _: s.floor("scan2", a, b)),
         ),
         Row(
             "content",
@@ -169,7 +169,7 @@ def compare_rows(s: Setting, t: SmallTrees) -> list[Row]:
             ),
             AT_MOST_1,
             (a, m),
-            Contender("floor scan --content", lambda _: s.floor("scan", "--content", a, m)),
+            Contender("floor scan2 --content", lambda _: s.floor("scan2", "--content", a, m)),
         ),
         *manifest_rows(
             s, a, "small", Target(1.0), ("xargs b3sum", "find . -type f -print0 | xargs -0 b3sum")

@@ -9,7 +9,7 @@ OPS = Path(__file__).resolve().parents[1] / "src" / "dirkit" / "ops"
 
 ALLOWED: dict[str, str] = {
     "checksums/digests.py": "local fast path of hashing: small files by syscalls, mmap, inode-keyed cache",
-    "compare/compare_worker.py": "the partitioned compare's helper process reopens both local trees by path",
+    "compare/local_bytes.py": "compare --content --no-cache reads both local files of a pair by syscalls",
     "files/split.py": "split, a documented single-file command: reads one local file, writes local parts",
     "files/join.py": "join, a documented single-file command: reads local parts, writes one local file",
     "run/byte_copy.py": "the temp-name-then-rename writes of the single-file commands (split, join, pack)",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
+import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from dirkit.backends.local import LocalBackend
 from dirkit.core.compare.diff import Status
 from dirkit.core.tree.filters import make_filter
 from dirkit.core.tree.paths import RelPath
-from dirkit.ops.compare import partition
+from dirkit.ops.compare import compare_worker, partition
 from dirkit.ops.compare.trees import CompareOptions, compare_snapshots, compare_trees, scan_both
 from dirkit.ops.tree.scan import ScanOptions
 from tests.support import MakeTree
@@ -85,9 +86,32 @@ def test_partition_respects_excludes(trees: tuple[LocalBackend, LocalBackend]) -
 def test_helper_failure_falls_back_to_this_process(
     trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A helper that dies on its first chunk (killed, or failing) leaves its chunks to this process."""
     left, right = trees
-    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    parent = os.getpid()
+    compare_work = partition.compare_work
+
+    def dies_in_the_helper(*arguments: Any) -> partition.ChunkResult:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return compare_work(*arguments)
+
+    monkeypatch.setattr(partition, "compare_work", dies_in_the_helper)
     options = CompareOptions()
+    diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
+    assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
+
+
+def test_no_fork_compares_in_this_process(
+    trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left, right = trees
+
+    def refused() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    options = CompareOptions(content=True)
     diff = partition.compare_partitioned(left, right, options, parallel_after_seconds=0.0)
     assert [(c.path, c.status) for c in diff.changes] == reference(left, right, options)
 
@@ -164,3 +188,36 @@ def test_the_helper_process_compares_with_the_capabilities_the_wrapper_declares(
     )
     assert seen_helper
     assert sum(1 for change in plain.changes if "mode" in (change.detail or "")) >= 300
+
+
+def test_an_interrupt_kills_and_reaps_the_helper(
+    trees: tuple[LocalBackend, LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the parent while the helper works: the helper is killed and reaped, none is left."""
+    left, right = trees
+    parent = os.getpid()
+    compare_work = partition.compare_work
+    calls: list[int] = []
+    started: list[int] = []
+    start = compare_worker.start_compare_worker
+
+    def interrupted_later(*arguments: Any) -> partition.ChunkResult:
+        if os.getpid() == parent:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        return compare_work(*arguments)
+
+    def recorded(work: Any) -> Any:
+        worker = start(work)
+        assert worker is not None
+        started.append(worker._pid)
+        return worker
+
+    monkeypatch.setattr(partition, "compare_work", interrupted_later)
+    monkeypatch.setattr(partition, "start_compare_worker", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        partition.compare_partitioned(left, right, CompareOptions(), parallel_after_seconds=0.0)
+    assert len(started) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)

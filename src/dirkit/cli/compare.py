@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from dirkit.backends.trees import open_tree
 from dirkit.cli.common import (
@@ -21,12 +22,12 @@ from dirkit.cli.common import (
 from dirkit.cli.html_report import check_html_args, write_html_report
 from dirkit.cli.remote_options import add_remote_options, remote_options_from_args
 from dirkit.core.compare.diff import changed_file_pairs
-from dirkit.core.compare.textdiff import TextDiff
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK
-from dirkit.ops.compare.capped_diffs import capped_text_diffs
-from dirkit.ops.compare.textdiff import unified_diff_of
 from dirkit.ops.compare.trees import CompareOptions, compare_trees
 from dirkit.report.compare import render_json_lines, render_text, summary_line
+
+if TYPE_CHECKING:
+    from dirkit.core.compare.textdiff import TextDiff
 
 DESCRIPTION = """\
 Compare two directory trees and list every path that differs.
@@ -38,7 +39,7 @@ directories by their modification time. Both modes report permission bits that d
 --content also compares the contents of files of equal size, which finds files changed
 without any change of size or time. Between local trees it compares BLAKE3 digests kept in
 a cache (a file whose device, inode, size, mtime and ctime are unchanged is not read again;
---no-cache turns that off); other trees are compared byte by byte.
+--no-cache turns that off and compares the bytes); other trees are compared byte by byte.
 
 Renames (shown by default, as mirror does them; --no-moves turns it off): a file only on
 the left and a file only on the right with the same size and content are one moved path,
@@ -95,7 +96,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     how.add_argument(
         "--no-cache",
         action="store_true",
-        help="neither use nor fill the digest cache (read every file hashed)",
+        help="neither use nor fill the digest cache (compare the bytes of every pair)",
     )
     add_modify_window_option(
         how, "treat modification times this far apart as equal (like rsync; e.g. 2 for FAT)"
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         diff = compare_trees(left, right, options)
         if args.html:
+            from dirkit.ops.compare.capped_diffs import capped_text_diffs  # loads multiprocessing
             from dirkit.report.html_rows import compare_report
 
             report = compare_report(
@@ -156,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             text_diffs: list[TextDiff] = []
             if args.diff:
+                from dirkit.ops.compare.textdiff import unified_diff_of  # loads difflib
+
                 text_diffs = [
                     unified_diff_of(left, right, left_entry, right_entry)
                     for _, left_entry, right_entry in changed_file_pairs(diff.changes)

@@ -198,11 +198,12 @@ def _pairing_key(pairing: Pairing) -> str:
 
 def _drop_below_unreadable_dirs(pairings: list[Pairing]) -> list[Pairing]:
     """Remove pairs below a directory that one side could not list (they cannot be compared)."""
+    dir_kind = EntryKind.DIR
     unreadable = {
         (a or b).path  # type: ignore[union-attr]
         for a, b, _ in pairings
-        if (a is not None and a.error is not None and a.kind is EntryKind.DIR)
-        or (b is not None and b.error is not None and b.kind is EntryKind.DIR)
+        if (a is not None and a[6] is not None and a[1] is dir_kind)
+        or (b is not None and b[6] is not None and b[1] is dir_kind)
     }
     if not unreadable:
         return pairings
@@ -290,10 +291,9 @@ def build_diff(
 
 def mark_name_twins(changes: list[Change]) -> list[Change]:
     """Link each left_only path to a right_only path spelled differently only by NFC/NFD or case."""
+    left_only, right_only = Status.LEFT_ONLY, Status.RIGHT_ONLY
     one_sided = [
-        index
-        for index, change in enumerate(changes)
-        if change.status in (Status.LEFT_ONLY, Status.RIGHT_ONLY)
+        index for index, change in enumerate(changes) if change[1] is left_only or change[1] is right_only
     ]
     if not one_sided:
         return changes

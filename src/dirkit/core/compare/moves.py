@@ -53,8 +53,10 @@ def _pairable_file_entry(change: Change, status: Status) -> Entry | None:
 
 def move_candidates(diff: Diff) -> MoveCandidates:
     """Return the one-sided non-empty files that have a one-sided file of the same size opposite."""
-    left = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.LEFT_ONLY)) is not None]
-    right = [e for c in diff.changes if (e := _pairable_file_entry(c, Status.RIGHT_ONLY)) is not None]
+    left_only, right_only = Status.LEFT_ONLY, Status.RIGHT_ONLY
+    one_sided = [change for change in diff.changes if change[1] is left_only or change[1] is right_only]
+    left = [e for c in one_sided if (e := _pairable_file_entry(c, left_only)) is not None]
+    right = [e for c in one_sided if (e := _pairable_file_entry(c, right_only)) is not None]
     right_sizes = {entry.size for entry in right}
     left_sizes = {entry.size for entry in left}
     return MoveCandidates(
@@ -126,8 +128,9 @@ def _folder_moves(changes: tuple[Change, ...], digests: SideDigests) -> list[tup
         Status.LEFT_ONLY: defaultdict(list),
         Status.RIGHT_ONLY: defaultdict(list),
     }
-    for index, change in enumerate(changes):
-        if change.status not in signatures or change.twin is not None:
+    for index in _one_sided_indices(changes):
+        change = changes[index]
+        if change.twin is not None:
             continue
         entry = change.left if change.status is Status.LEFT_ONLY else change.right
         if entry is None or entry.kind is not EntryKind.DIR or entry.error is not None:
@@ -161,6 +164,14 @@ def _folder_moves(changes: tuple[Change, ...], digests: SideDigests) -> list[tup
     return outermost
 
 
+def _one_sided_indices(changes: tuple[Change, ...]) -> list[int]:
+    """Return the indices of the left_only and right_only changes (one pass; most changes are neither)."""
+    left_only, right_only = Status.LEFT_ONLY, Status.RIGHT_ONLY
+    return [
+        index for index, change in enumerate(changes) if change[1] is left_only or change[1] is right_only
+    ]
+
+
 def _within_any(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(start <= span[0] < end for start, end in spans)
 
@@ -191,20 +202,19 @@ def detect_moves(diff: Diff, digests: SideDigests) -> Diff:
         dropped.update(range(right_start + 1, right_end))
     groups: dict[tuple[int, str], tuple[list[Entry], list[Entry]]] = defaultdict(lambda: ([], []))
     index_of: dict[tuple[Status, RelPath], int] = {}
-    for index, change in enumerate(changes):
+    for index in _one_sided_indices(changes):
         if index in dropped or index in replaced:
             continue
-        for status, side, slot in (
-            (Status.LEFT_ONLY, digests.left, 0),
-            (Status.RIGHT_ONLY, digests.right, 1),
-        ):
-            entry = _pairable_file_entry(change, status)
-            if entry is None:
-                continue
-            digest = _digest_of(entry, side)
-            if digest is not None:
-                groups[(entry.size, digest)][slot].append(entry)
-                index_of[(status, entry.path)] = index
+        change = changes[index]
+        status = change.status
+        entry = _pairable_file_entry(change, status)
+        if entry is None:
+            continue
+        left_side = status is Status.LEFT_ONLY
+        digest = _digest_of(entry, digests.left if left_side else digests.right)
+        if digest is not None:
+            groups[(entry.size, digest)][0 if left_side else 1].append(entry)
+            index_of[(status, entry.path)] = index
     for lefts, rights in groups.values():
         if not lefts or not rights:
             continue

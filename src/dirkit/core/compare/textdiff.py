@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from dirkit.core.tree.paths import RelPath, display_path
@@ -28,6 +27,8 @@ def make_text_diff(path: RelPath, old: bytes, new: bytes, max_lines: int) -> Tex
     """Return the unified diff of old and new bytes of path, at most max_lines long."""
     if looks_binary(old) or looks_binary(new):
         return TextDiff(path, note="binary files differ")
+    import difflib  # loaded only when a diff is shown (it costs compare's start-up otherwise)
+
     shown = display_path(path)
     lines = list(
         difflib.unified_diff(

@@ -72,8 +72,23 @@ def plan_mirror(
     target_dirs.update(renamed_dirs)
     clashes = {} if chosen.case_sensitive else case_clashes(changes)
     usable_mtimes = mtime_window_ns(chosen.sameness) is not None
+    same, file_kind = Status.SAME, EntryKind.FILE
     for index, change in enumerate(changes):
-        path = change.path
+        path, status, left, right = change[0], change[1], change[2], change[3]
+        if (
+            status is same
+            and usable_mtimes
+            and left is not None
+            and right is not None
+            and left[1] is file_kind
+            and left[4] == right[4]
+            and left[3] == right[3]
+            and not clashes
+        ):
+            # Most files of a rerun: the same, with equal modes and usable equal mtimes: no step.
+            # (Skipping the backed_up_dir reset is safe: paths come in component order, so no later
+            # path lies inside a folder this file is outside of.)
+            continue
         if change.status is Status.MOVED:
             if change.left is not None and change.left.is_dir:
                 source_dirs.append(change.left)
@@ -91,8 +106,6 @@ def plan_mirror(
             if any(entry is not None and entry.is_dir for entry in (change.left, change.right)):
                 backed_up_dir = path
             continue
-        left, right = change.left, change.right
-        status = change.status
         # A directory that could not be read is skipped whole: no mode or time is set on it either.
         if left is not None and left.kind is EntryKind.DIR and status is not Status.ERROR:
             source_dirs.append(left)
@@ -282,16 +295,9 @@ def _rename_actions(
     rename keeps them), so that undo renames back and then sets the old values where they belong.
     """
     changes = diff.changes
-    if not any(change.status is Status.MOVED for change in changes):
+    if not _has_moves(changes):
         return [], set(), set(), {}
-    statuses: dict[RelPath, Status] = {}
-    dir_kinds: dict[RelPath, bool] = {}
-    for change in changes:
-        statuses[change.path] = (
-            Status.SAME if change.status is Status.CHANGED and change.metadata_only else change.status
-        )
-        left = change.left
-        dir_kinds[change.path] = left is not None and left.kind is EntryKind.DIR
+    by_path = {change[0]: change for change in changes}
     contents = _moved_contents_by_folder(diff)
     renames: list[Action] = []
     made: set[RelPath] = set()
@@ -306,10 +312,14 @@ def _rename_actions(
         parent = parent_path(new)
         fits = True
         while parent:
-            status = statuses.get(parent)
-            if status is Status.LEFT_ONLY and dir_kinds.get(parent):
+            found = by_path.get(parent)
+            status = None if found is None else found.status
+            if status is Status.CHANGED and found is not None and found.metadata_only:
+                status = Status.SAME
+            is_dir = found is not None and found.left is not None and found.left.kind is EntryKind.DIR
+            if status is Status.LEFT_ONLY and is_dir:
                 needed.append(parent)
-            elif status is not Status.SAME or not dir_kinds.get(parent):
+            elif status is not Status.SAME or not is_dir:
                 fits = False
                 break
             parent = parent_path(parent)
@@ -339,9 +349,17 @@ def _rename_actions(
 
 def unrenameable_moves(diff: Diff) -> int:
     """Return how many moved changes plan_mirror could not carry out as renames."""
+    if not _has_moves(diff.changes):
+        return 0
     renames, _, _, _ = _rename_actions(diff, MirrorPolicy())
     moves = sum(1 for change in diff.changes if change.status is Status.MOVED)
     return moves - sum(1 for action in renames if action.kind is ActionKind.RENAME)
+
+
+def _has_moves(changes: tuple[Change, ...]) -> bool:
+    """Tell whether any change is a move (one list pass: most diffs of a rerun have none)."""
+    moved = Status.MOVED
+    return bool([change for change in changes if change[1] is moved])
 
 
 def _subtree_summary(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from dirkit.backends.protocol import Backend, workers_for
 from dirkit.core.tree.entry import Entry
@@ -38,6 +37,8 @@ def compare_contents(
     """Return each pair's content verdict keyed by left path, comparing pairs on workers_for() threads."""
     if not pairs:
         return {}
+    from concurrent.futures import ThreadPoolExecutor  # threads only for trees compared byte by byte
+
     workers = min(workers_for([left, right], jobs), len(pairs))
     if workers == 1:
         return {a.path: files_equal(left, right, a, b) for a, b in pairs}

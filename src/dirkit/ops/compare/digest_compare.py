@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
@@ -12,7 +13,9 @@ from dirkit.core.compare.diff import Diff
 from dirkit.core.compare.moves import SideDigests, detect_moves, move_candidates
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
-from dirkit.ops.checksums.digests import DigestOptions, DigestResults, open_digest_engine
+
+if TYPE_CHECKING:  # the digest engine (hashlib, blake3, sqlite3) loads when a digest is first needed
+    from dirkit.ops.checksums.digests import DigestOptions, DigestResults
 
 
 def digests_worth_using(left: Backend, right: Backend) -> bool:
@@ -27,6 +30,8 @@ def digests_worth_using(left: Backend, right: Backend) -> bool:
 
 def digest_side(backend: Backend, entries: Sequence[Entry], options: DigestOptions) -> DigestResults:
     """Return the digests of entries of one tree, through its engine and cache."""
+    from dirkit.ops.checksums.digests import DigestResults, open_digest_engine
+
     if not entries:
         return DigestResults()
     with open_digest_engine(backend, options) as engine:
@@ -59,7 +64,7 @@ def compare_contents_by_digest(
     return verdicts
 
 
-def find_moves(left: Backend, right: Backend, diff: Diff, options: DigestOptions) -> Diff:
+def find_moves(left: Backend, right: Backend, diff: Diff, use_cache: bool, jobs: int) -> Diff:
     """Return diff with renamed files and folders as moves, hashing only same-size one-sided files.
 
     A remote tree's files are read only where no digest recorded when dirkit uploaded them still fits.
@@ -67,7 +72,7 @@ def find_moves(left: Backend, right: Backend, diff: Diff, options: DigestOptions
     candidates = move_candidates(diff)
     if not candidates.left or not candidates.right:
         return diff
-    trusting = replace(options, trust_written=True)
+    trusting = replace(compare_digest_options(use_cache, jobs), trust_written=True)
     left_results = digest_side(left, candidates.left, trusting)
     right_results = digest_side(right, candidates.right, trusting)
     return detect_moves(diff, SideDigests(left_results.digests, right_results.digests))
@@ -75,4 +80,6 @@ def find_moves(left: Backend, right: Backend, diff: Diff, options: DigestOptions
 
 def compare_digest_options(use_cache: bool, jobs: int) -> DigestOptions:
     """Return the digest options compare uses: BLAKE3, the cache as asked."""
+    from dirkit.ops.checksums.digests import DigestOptions
+
     return DigestOptions(DigestAlgorithm.BLAKE3, use_cache=use_cache, jobs=jobs)

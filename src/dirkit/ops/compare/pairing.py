@@ -15,6 +15,7 @@ from dirkit.ops.compare.digest_compare import (
     digests_worth_using,
     find_moves,
 )
+from dirkit.ops.compare.local_bytes import compare_local_bytes, local_roots
 from dirkit.ops.tree.scan import ScanOptions
 
 
@@ -60,12 +61,15 @@ def compare_snapshots(
     policy = policy_for(left, right, options)
     pairings = pair_snapshots(left, right, policy, options.normalize_unicode)
     candidates = content_candidates(pairings)
-    digest_options = compare_digest_options(options.digest_cache, options.jobs)
-    if candidates and digests_worth_using(left_backend, right_backend):
+    roots = local_roots(left_backend, right_backend) if candidates and not options.digest_cache else None
+    if roots is not None:
+        results = compare_local_bytes(*roots, candidates)  # no cache to fill: bytes are cheaper than digests
+    elif candidates and digests_worth_using(left_backend, right_backend):
+        digest_options = compare_digest_options(options.digest_cache, options.jobs)
         results = compare_contents_by_digest(left_backend, right_backend, candidates, digest_options)
     else:
         results = compare_contents(left_backend, right_backend, candidates, options.jobs)
     diff = build_diff(pairings, results, policy)
     if options.detect_moves:
-        diff = find_moves(left_backend, right_backend, diff, digest_options)
+        diff = find_moves(left_backend, right_backend, diff, options.digest_cache, options.jobs)
     return diff

@@ -10,11 +10,8 @@ the units keeps the order.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +35,7 @@ from dirkit.core.compare.sameness import Verdict
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, base_name, sort_key
 from dirkit.errors import BackendError
+from dirkit.ops.compare.compare_worker import CompareWorker, start_compare_worker
 from dirkit.ops.compare.digest_compare import (
     compare_contents_by_digest,
     compare_digest_options,
@@ -47,8 +45,9 @@ from dirkit.ops.compare.pairing import CompareOptions, compare_snapshots, policy
 from dirkit.ops.tree.gcpause import paused_gc
 from dirkit.ops.tree.scan import collect_entries, snapshot_of
 
-PARALLEL_AFTER_SECONDS = 0.15
-"""Start worker processes only when the parent has worked this long and work remains."""
+PARALLEL_AFTER_SECONDS = 0.02
+"""Fork the helper process only when the parent has worked this long and work remains (a fork costs
+a few milliseconds; tiny trees are done before it would pay)."""
 TARGET_UNITS = 48
 MAX_EXPAND_DEPTH = 3
 
@@ -223,59 +222,20 @@ class ChunkClaims:
 
 
 def _serve_worker(
-    worker: subprocess.Popen[bytes],
+    worker: CompareWorker,
     claims: ChunkClaims,
-    chunks: list[UnitWork],
     results: list[ChunkResult | None],
 ) -> None:
-    """Feed chunks to a worker process and store its results; stop quietly if it fails."""
-    assert worker.stdin is not None and worker.stdout is not None
+    """Hand chunk indices to the helper process and store its results; stop quietly if it fails."""
     try:
-        while True:
-            index = claims.take_low()
-            pickle.dump(None if index is None else chunks[index], worker.stdin)
-            worker.stdin.flush()
-            if index is None:
+        while (index := claims.take_low()) is not None:
+            result = worker.compare(index)
+            if not isinstance(result, ChunkResult):
                 return
-            results[index] = pickle.load(worker.stdout)
-    except (OSError, EOFError, pickle.UnpicklingError):
+            results[index] = result
+        worker.finish()
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: pipe closed by a stop
         return
-
-
-def _start_worker(left: Backend, right: Backend, options: CompareOptions) -> subprocess.Popen[bytes] | None:
-    left_local, right_local = local_files(left), local_files(right)
-    if left_local is None or right_local is None:
-        return None
-    try:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dirkit.ops.compare.compare_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError:
-        return None
-    assert worker.stdin is not None
-    try:
-        roots = (left_local.os_path(ROOT), right_local.os_path(ROOT))
-        pickle.dump((*roots, left.capabilities, right.capabilities, options), worker.stdin)
-        worker.stdin.flush()
-    except OSError:
-        _stop_worker(worker)
-        return None
-    return worker
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    for stream in (worker.stdin, worker.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-    try:
-        worker.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
 
 
 def compare_partitioned(
@@ -286,8 +246,8 @@ def compare_partitioned(
 ) -> Diff:
     """Return the diff of two local trees, with a helper process when the trees are large.
 
-    The helper (`python -m dirkit.ops.compare.compare_worker`) takes chunks from the front while this
-    process takes them from the back; if it fails for any reason, this process does its share.
+    The helper (a forked child, compare_worker.py) takes chunks from the front while this process
+    takes them from the back; if it fails for any reason, this process does its share.
     """
     with paused_gc():
         units = plan_units(left, right, options)
@@ -295,7 +255,7 @@ def compare_partitioned(
         results: list[ChunkResult | None] = [None] * len(chunks)
         claims = ChunkClaims(len(chunks))
         started = time.monotonic()
-        worker: subprocess.Popen[bytes] | None = None
+        worker: CompareWorker | None = None
         server: threading.Thread | None = None
         tried_worker = False
         try:
@@ -307,11 +267,13 @@ def compare_partitioned(
                     and time.monotonic() - started >= parallel_after_seconds
                 ):
                     tried_worker = True
-                    worker = _start_worker(left, right, options)
+                    worker = start_compare_worker(
+                        lambda number: compare_work(left, right, chunks[number], options)
+                    )
                     if worker is not None:
                         server = threading.Thread(
                             target=_serve_worker,
-                            args=(worker, claims, chunks, results),
+                            args=(worker, claims, results),
                             name="dirkit-compare-worker",
                             daemon=True,
                         )
@@ -320,9 +282,7 @@ def compare_partitioned(
                 server.join()
         finally:
             if worker is not None:
-                if server is not None and server.is_alive():
-                    worker.kill()
-                _stop_worker(worker)
+                worker.stop(kill=server is not None and server.is_alive())
         changes: list[Change] = []
         same = 0
         deferred: list[tuple[Entry, Entry]] = []
@@ -338,6 +298,5 @@ def compare_partitioned(
             changes.sort(key=_change_key)
         diff = Diff(tuple(mark_name_twins(changes)), omitted_same=same)
         if options.detect_moves:
-            digest_options = compare_digest_options(options.digest_cache, options.jobs)
-            diff = find_moves(left, right, diff, digest_options)
+            diff = find_moves(left, right, diff, options.digest_cache, options.jobs)
         return diff

@@ -14,9 +14,11 @@ import ctypes
 import os
 import signal
 import sys
-from concurrent.futures import Executor
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # concurrent.futures loads logging: not at the start of every forked helper
+    from concurrent.futures import Executor
 
 PR_SET_PDEATHSIG = 1
 """The prctl(2) option that names the signal a process gets when its parent ends (Linux)."""
