@@ -1,7 +1,7 @@
 """The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
 
 Local files (backends that offer local_files()) are read directly: small ones with three system calls each,
-in one worker process per core when there are many; large ones memory-mapped, hashed by BLAKE3 on
+in this process and a forked hashing child when there are many; large ones memory-mapped, hashed by BLAKE3 on
 every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
 inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
 a file rewritten after the scan can never be served the old digest. Other backends are read through
@@ -17,14 +17,11 @@ import hashlib
 import mmap
 import os
 import sqlite3
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, cast
+from typing import Protocol, cast
 
 import blake3
 
@@ -35,17 +32,17 @@ from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import BackendError, UsageError
-from dirkit.ops.tree.workers import start_process_pool
+from dirkit.ops.checksums.hashing_child import HashingChild
 from dirkit.state.database import connect_state
 from dirkit.state.digest_cache import DigestCache, FileIdentity, identity_of
 
 READ_CHUNK = 1024 * 1024
 PARALLEL_HASH_BYTES = 8 * 1024 * 1024
 """From this size BLAKE3 hashes one file on every core."""
-BATCH_FILES = 512
-"""Small local files handed to one worker process at a time."""
-PROCESS_POOL_FILES = 4000
-"""From this many small local files, they are hashed in one process per core (the GIL makes
+BATCH_FILES = 256
+"""Small local files hashed as one batch (by this process or the hashing child)."""
+PROCESS_POOL_FILES = 1024
+"""From this many small local files, a child process hashes batches beside this one (the GIL makes
 threads slower than one thread for small files: every file is several system calls)."""
 RACY_WINDOW_NS = 2_000_000_000
 
@@ -147,11 +144,12 @@ def digest_small_files(
     """
     outcomes: list[LocalOutcome] = []
     append = outcomes.append
-    join = os.path.join
-    read = os.read
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    read, open_file, close, flags = os.read, os.open, os.close, _OPEN_FLAGS
+    hash_bytes = blake3.blake3 if algorithm is DigestAlgorithm.BLAKE3 else None
     for path, size in files:
         try:
-            descriptor = os.open(join(root, path), _OPEN_FLAGS)
+            descriptor = open_file(prefix + path, flags)
             try:
                 data = read(descriptor, size + 1)
                 if len(data) > size:
@@ -162,11 +160,12 @@ def digest_small_files(
                     append((hasher.hexdigest(), False, None))
                     continue
             finally:
-                os.close(descriptor)
+                close(descriptor)
         except OSError as error:
             append((None, False, error.strerror or str(error)))
             continue
-        append((digest_bytes(data, algorithm), len(data) == size, None))
+        digest = hash_bytes(data).hexdigest() if hash_bytes is not None else digest_bytes(data, algorithm)
+        append((digest, len(data) == size, None))
     return outcomes
 
 
@@ -176,11 +175,6 @@ def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> L
     except OSError as error:
         return None, False, error.strerror or str(error)
     return digest, unchanged, None
-
-
-def _can_fork_workers() -> bool:
-    """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
-    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +209,8 @@ FEW_LOOKUPS = 5000
 """Below this many files, the cache is asked path by path instead of loading the tree's rows."""
 
 
-class _Outcome(NamedTuple):
-    path: RelPath
-    digest: str | None
-    identity: FileIdentity | None
-    error: str | None
-    size: int
+_Outcome = tuple[Entry, LocalOutcome]
+"""A file and the outcome of hashing it (unchanged is False for remote files: never cached)."""
 
 
 class DigestEngine:
@@ -242,18 +232,21 @@ class DigestEngine:
         """
         results = DigestResults()
         cache_before_ns = time.time_ns() - self.options.racy_window_ns
+        digests, failures, cache = results.digests, results.failures, self.cache
+        hashed_files = hashed_bytes = 0
         try:
-            for outcome in self._compute(self._uncached(entries, results)):
-                if outcome.digest is None:
-                    results.failures[outcome.path] = outcome.error or "unreadable"
+            for entry, (digest, unchanged, error) in self._compute(self._uncached(entries, results)):
+                if digest is None:
+                    failures[entry.path] = error or "unreadable"
                     continue
-                results.digests[outcome.path] = outcome.digest
-                results.hashed_files += 1
-                results.hashed_bytes += outcome.size
-                identity = outcome.identity
-                if self.cache is not None and identity is not None and identity.ctime_ns < cache_before_ns:
-                    self.cache.remember(outcome.path, identity, outcome.digest)
+                digests[entry.path] = digest
+                hashed_files += 1
+                hashed_bytes += entry.size
+                if cache is not None and unchanged and entry.ctime_ns < cache_before_ns:
+                    cache.remember(entry.path, identity_of(entry), digest)
         finally:
+            results.hashed_files += hashed_files
+            results.hashed_bytes += hashed_bytes
             if self.cache is not None:
                 self.cache.flush()
         return results
@@ -281,49 +274,59 @@ class DigestEngine:
             return
         root = self._local_root
         algorithm = self.options.algorithm
-        small: list[Entry] = []
         large: list[Entry] = []
-        with ExitStack() as stack:
-            pool: Executor | None = None
-            submitted: deque[tuple[list[Entry], Future[list[LocalOutcome]]]] = deque()
+        with HashingChild[list[Entry]]() as child:
+            small: list[Entry] = []
+            pooled = self.options.jobs > 1 and workers_for(self.backend, self.options.jobs) > 1
             for entry in entries:
                 if entry.size >= PARALLEL_HASH_BYTES:
                     large.append(entry)
                     continue
                 small.append(entry)
-                if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    pool = stack.enter_context(
-                        start_process_pool(workers_for(self.backend, self.options.jobs))
-                    )
-                if pool is None or len(small) < BATCH_FILES:
+                if len(small) < BATCH_FILES or (not child.running and len(small) < PROCESS_POOL_FILES):
                     continue
+                if pooled and not child.running:
+                    pooled = child.start()
                 for start in range(0, len(small), BATCH_FILES):
-                    batch = small[start : start + BATCH_FILES]
-                    work = [(item.path, item.size) for item in batch]
-                    submitted.append((batch, pool.submit(digest_small_files, root, work, algorithm)))
+                    yield from self._share_batch(child, root, small[start : start + BATCH_FILES])
                 small = []
-                while submitted and submitted[0][1].done():
-                    done_batch, future = submitted.popleft()
-                    yield from _outcomes_of(done_batch, future.result())
             if small:
-                outcomes = digest_small_files(root, [(item.path, item.size) for item in small], algorithm)
-                yield from _outcomes_of(small, outcomes)
-            for batch, future in submitted:
-                yield from _outcomes_of(batch, future.result())
+                yield from self._share_batch(child, root, small)
+            while (answer := child.receive()) is not None:
+                yield from _outcomes_of(*answer)
+            for batch in child.take_back():
+                yield from _outcomes_of(batch, digest_small_files(root, _work_of(batch), algorithm))
         if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
             for entry in large:
                 yield from _outcomes_of([entry], [_digest_large_file(root, entry, algorithm)])
             return
+        from concurrent.futures import ThreadPoolExecutor  # threads only for many large non-BLAKE3 files
+
         with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="dirkit-digest") as threads:
             done_large = threads.map(lambda entry: _digest_large_file(root, entry, algorithm), large)
             for entry, outcome in zip(large, done_large, strict=True):
                 yield from _outcomes_of([entry], [outcome])
+
+    def _share_batch(
+        self, child: HashingChild[list[Entry]], root: str, batch: list[Entry]
+    ) -> Iterator[_Outcome]:
+        """Hand a batch of small files to the child if it has room, else hash it here; yield what is done."""
+        while child.ready():
+            answer = child.receive()
+            if answer is not None:
+                yield from _outcomes_of(*answer)
+        algorithm = self.options.algorithm
+        if child.has_room() and child.send(batch, digest_small_files, (root, _work_of(batch), algorithm)):
+            return
+        yield from _outcomes_of(batch, digest_small_files(root, _work_of(batch), algorithm))
 
     def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
         workers = workers_for(self.backend, self.options.jobs)
         if len(entries) == 1 or workers == 1:
             yield from map(self._digest_stream_of, entries)
             return
+        from concurrent.futures import ThreadPoolExecutor  # remote trees only
+
         with ThreadPoolExecutor(workers, thread_name_prefix="dirkit-digest") as pool:
             yield from pool.map(self._digest_stream_of, entries)
 
@@ -331,8 +334,8 @@ class DigestEngine:
         try:
             found = digest(self.backend, entry.path, self.options.algorithm, entry.size)
         except BackendError as error:
-            return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
-        return _Outcome(entry.path, found, None, None, entry.size)
+            return entry, (None, False, error.strerror or str(error))
+        return entry, (found, False, None)
 
 
 class OffersServerDigests(Protocol):
@@ -352,9 +355,13 @@ def digest(backend: Backend, path: RelPath, algorithm: DigestAlgorithm, size_hin
         return digest_stream(stream.read, algorithm, size_hint)
 
 
+def _work_of(batch: Sequence[Entry]) -> list[tuple[str, int]]:
+    """Return the (path, scanned size) pairs of a batch, what crosses into the child."""
+    return [(entry.path, entry.size) for entry in batch]
+
+
 def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
-    for entry, (digest, unchanged, error) in zip(entries, outcomes, strict=True):
-        yield _Outcome(entry.path, digest, identity_of(entry) if unchanged else None, error, entry.size)
+    return zip(entries, outcomes, strict=True)
 
 
 def tree_cache_key(backend: Backend) -> str | None:
