@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import blake3
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.floors import BIG, digest, files_of, size_of
+from benchmarks.floors import BIG, digest, files_of, size_of, walk
 
 PARTIAL = 64 * 1024
 COPY_CHUNK = 64 << 20
@@ -76,8 +76,11 @@ def cached(root: str, database: str) -> None:
     out = sys.stdout.buffer
     fresh = []
     lines = []
-    for path, _ in files_of(root):
-        st = os.lstat(path)
+    for _, entry in walk(root):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        path = entry.path
+        st = entry.stat(follow_symlinks=False)
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         raw = os.fsencode(path)
         row = known.get(raw)

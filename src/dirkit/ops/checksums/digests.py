@@ -257,6 +257,9 @@ class DigestEngine:
             yield from entries
             return
         few = isinstance(entries, Sized) and len(entries) < FEW_LOOKUPS
+        if not few and self._local_root is not None:
+            yield from self._uncached_in_bulk(entries, results)
+            return
         lookup = self.cache.lookup_one if few else self.cache.lookup_entry
         digests = results.digests
         timeless = self._local_root is None
@@ -267,6 +270,31 @@ class DigestEngine:
             else:
                 digests[entry.path] = cached
                 results.cached_files += 1
+
+    def _uncached_in_bulk(self, entries: Iterable[Entry], results: DigestResults) -> Iterator[Entry]:
+        """Yield the local entries the cache cannot answer, comparing identities against its whole table."""
+        assert self.cache is not None
+        known = self.cache.rows_by_path()
+        digests = results.digests
+        served = 0
+        try:
+            for entry in entries:
+                row = known.get(entry[0])
+                # Entry fields by index (path 0, size 2, mtime_ns 3, dev 8, ino 9, ctime_ns 10): no calls
+                if (
+                    row is not None
+                    and row[1] == entry[9]
+                    and row[4] == entry[10]
+                    and row[3] == (entry[3] or 0)
+                    and row[2] == entry[2]
+                    and row[0] == entry[8]
+                ):
+                    digests[entry[0]] = row[5]
+                    served += 1
+                else:
+                    yield entry
+        finally:
+            results.cached_files += served
 
     def _compute(self, entries: Iterator[Entry]) -> Iterator[_Outcome]:
         if self._local_root is None:
