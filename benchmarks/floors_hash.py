@@ -33,6 +33,21 @@ PARTIAL = 64 * 1024
 COPY_CHUNK = 64 << 20
 
 
+def small_digest(path: str, size: int) -> str:
+    """Return the BLAKE3 hex digest of a file read with one os.read (mmap and threads when big)."""
+    if size >= BIG:
+        return digest(path, size)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(descriptor, size + 1)
+        hasher = blake3.blake3(data)
+        while len(data) > size and (data := os.read(descriptor, 1 << 20)):
+            hasher.update(data)
+    finally:
+        os.close(descriptor)
+    return hasher.hexdigest()
+
+
 def in_two_processes(work: Sequence[tuple[str, int]], task: Callable[[str, int], str]) -> list[str]:
     """Return task(path, size) for each item: the child does the odd items, this process the even."""
     read_end, write_end = os.pipe()
@@ -58,7 +73,7 @@ def hash_tree(root: str) -> None:
     files = files_of(root)
     small = [item for item in files if item[1] < BIG]
     large = [item for item in files if item[1] >= BIG]
-    found = dict(zip((path for path, _ in small), in_two_processes(small, digest), strict=True))
+    found = dict(zip((path for path, _ in small), in_two_processes(small, small_digest), strict=True))
     found.update((path, digest(path, size)) for path, size in large)
     out = sys.stdout.buffer
     for path in sorted(found):
@@ -97,8 +112,11 @@ def cached(root: str, database: str) -> None:
 
 def partial_digest(path: str, size: int) -> str:
     """Return the BLAKE3 of a file's first PARTIAL bytes."""
-    with open(path, "rb", buffering=0) as stream:
-        return blake3.blake3(stream.read(PARTIAL)).hexdigest()
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return blake3.blake3(os.read(descriptor, PARTIAL)).hexdigest()
+    finally:
+        os.close(descriptor)
 
 
 def dupes(root: str) -> None:
