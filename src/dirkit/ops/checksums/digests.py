@@ -1,14 +1,15 @@
 """The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
 
-Local files (backends that offer local_files()) are read directly: small ones with three system calls each,
-in this process and a forked hashing child when there are many; large ones memory-mapped, hashed by BLAKE3 on
-every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
-inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
-a file rewritten after the scan can never be served the old digest. Other backends are read through
-`open_read`, and what is read is never cached: remote trees give no inode or ctime, and a digest keyed
-on size and mtime alone could be served stale. The one exception is opt-in (trust_written, used by
-rename detection): digests the executor recorded while it uploaded a file itself (ops/run/written.py),
-served while the file's size and mtime are unchanged.
+Local files (backends that offer local_files()) are read directly (local_digests.py): small ones
+with three system calls each, in this process and a forked hashing child when there are many
+(hashing_child.py); large ones memory-mapped, hashed by BLAKE3 on every core, and fstat-ed before
+and after. A digest is cached under the identity the scan saw (device, inode, size, mtime, ctime)
+only if the file was not changed within the racy window before hashing, so a file rewritten after
+the scan can never be served the old digest. Other backends are read through `open_read`, and what
+is read is never cached: remote trees give no inode or ctime, and a digest keyed on size and mtime
+alone could be served stale. The one exception is opt-in (trust_written, used by rename detection):
+digests the executor recorded while it uploaded a file itself (ops/run/written.py), served while
+the file's size and mtime are unchanged.
 """
 
 from __future__ import annotations
