@@ -24,8 +24,9 @@ from dirkit.core.files.parts import Hasher
 
 COPY_BYTES = 64 * 1024 * 1024
 """Bytes asked of one copy_file_range call."""
-HASH_WINDOW = 32 * 1024 * 1024
-"""Bytes of a written file mapped and hashed at once (a multiple of every page size)."""
+HASH_WINDOW = 8 * 1024 * 1024
+"""Bytes of a written file mapped and hashed at once by each of the two threads (a multiple of every
+page size; mapped pages count in the process's resident memory until unmapped)."""
 _UNSUPPORTED = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
 _NEW_FILE_FLAGS = (
     os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
