@@ -9,10 +9,10 @@ from pathlib import Path
 from benchmarks.harness import Better, Contender, Invocation, Row, Target
 
 FLOORS = str(Path(__file__).with_name("floors.py"))
-FLOORS_HASH = str(Path(__file__).with_name("floors_hash.py"))
-"""The hashing rows' floors on two processes (manifest, cache, dupes, split, join)."""
 AT_MOST_1 = Target(1.0)
 PART_SIZE = "100M"
+FLOORS_HASH = str(Path(__file__).with_name("floors_hash.py"))
+"""The hashing rows' floors on two processes (manifest, cache, dupes, split, join)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +36,13 @@ class Setting:
         """Return the invocation of a shell line (for pipelines and globs)."""
         return Invocation(("/bin/sh", "-c", line), self.env)
 
-    def floor(self, *arguments: str | Path) -> Invocation:
-        """Return the invocation of a Python floor program (benchmarks/floors.py)."""
-        return Invocation((self.python, FLOORS, *map(str, arguments)), self.env)
-
     def hash_floor(self, *arguments: str | Path) -> Invocation:
         """Return the invocation of a two-process hashing floor (benchmarks/floors_hash.py)."""
         return Invocation((self.python, FLOORS_HASH, *map(str, arguments)), self.env)
+
+    def floor(self, *arguments: str | Path) -> Invocation:
+        """Return the invocation of a Python floor program (benchmarks/floors.py)."""
+        return Invocation((self.python, FLOORS, *map(str, arguments)), self.env)
 
 
 @dataclass(frozen=True, slots=True)
