@@ -12,6 +12,8 @@ FLOORS = str(Path(__file__).with_name("floors.py"))
 FLOORS_SEARCH = str(Path(__file__).with_name("floors_search.py"))
 AT_MOST_1 = Target(1.0)
 PART_SIZE = "100M"
+FLOORS_HASH = str(Path(__file__).with_name("floors_hash.py"))
+"""The hashing rows' floors on two processes (manifest, cache, dupes, split, join)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,10 @@ class Setting:
     def shell(self, line: str) -> Invocation:
         """Return the invocation of a shell line (for pipelines and globs)."""
         return Invocation(("/bin/sh", "-c", line), self.env)
+
+    def hash_floor(self, *arguments: str | Path) -> Invocation:
+        """Return the invocation of a two-process hashing floor (benchmarks/floors_hash.py)."""
+        return Invocation((self.python, FLOORS_HASH, *map(str, arguments)), self.env)
 
     def floor(self, *arguments: str | Path) -> Invocation:
         """Return the invocation of a Python floor program (benchmarks/floors.py)."""
@@ -189,7 +195,7 @@ def manifest_rows(s: Setting, root: Path, sizes: str, target: Target, peer: tupl
             (Contender(peer_name, lambda _: s.shell(f"cd '{root}' && {peer_line}")),),
             target,
             (root,),
-            Contender("floor hash", lambda _: s.floor("hash", root)),
+            Contender("floor hash", lambda _: s.hash_floor("hash", root)),
         ),
         Row(
             "cache",
@@ -205,6 +211,14 @@ def manifest_rows(s: Setting, root: Path, sizes: str, target: Target, peer: tupl
             (Contender("1st run", lambda f: s.dirkit("manifest", root, state=f / "state")),),
             Target(10.0, Better.HIGHER),
             (root,),
+            Contender(
+                "floor cached",
+                lambda _: prepared(
+                    s.hash_floor("cached", root, cached.with_name(cached.name + ".floor.db")),
+                    cached.with_name(cached.name + ".floor.ready"),
+                    s.hash_floor("cached", root, cached.with_name(cached.name + ".floor.db")),
+                ),
+            ),
         ),
     ]
 
@@ -247,7 +261,7 @@ def search_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("jdupes -r", lambda _: s.peer("jdupes", "-r", "-q", a)),),
             AT_MOST_1,
             (a,),
-            Contender("floor dupes", lambda _: s.floor("dupes", a)),
+            Contender("floor dupes", lambda _: s.hash_floor("dupes", a)),
         ),
     ]
 
@@ -319,7 +333,7 @@ def file_rows(s: Setting, file: Path) -> list[Row]:
             (Contender("split -b", lambda f: s.peer("split", "-b", PART_SIZE, file, f / "x")),),
             Target(1.1),
             (file,),
-            Contender("floor split", lambda f: s.floor("split", file, f, PART_SIZE)),
+            Contender("floor split", lambda f: s.hash_floor("split", file, f, PART_SIZE)),
         ),
         Row(
             "join",
@@ -340,6 +354,6 @@ def file_rows(s: Setting, file: Path) -> list[Row]:
             ),
             Target(1.1),
             (ours, theirs),
-            Contender("floor join", lambda f: s.floor("join", theirs, f / "j")),
+            Contender("floor join", lambda f: s.hash_floor("join", theirs, f / "j")),
         ),
     ]

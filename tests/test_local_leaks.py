@@ -8,10 +8,12 @@ from pathlib import Path
 OPS = Path(__file__).resolve().parents[1] / "src" / "dirkit" / "ops"
 
 ALLOWED: dict[str, str] = {
-    "checksums/digests.py": "local fast path of hashing: small files by syscalls, mmap, inode-keyed cache",
+    "checksums/local_digests.py": "local fast path of hashing: small files by syscalls, mmap, stat checks",
+    "checksums/hashing_child.py": "the forked hashing child's two pipes (reads and writes of pipes)",
     "compare/local_bytes.py": "compare --content --no-cache reads both local files of a pair by syscalls",
     "files/split.py": "split, a documented single-file command: reads one local file, writes local parts",
     "files/join.py": "join, a documented single-file command: reads local parts, writes one local file",
+    "files/range_copy.py": "split's and join's copy_file_range between local files, hashed back by mmap",
     "run/byte_copy.py": "the temp-name-then-rename writes of the single-file commands (split, join, pack)",
     "archive/pack.py": "pack writes one local archive file as split does (reads the tree via a backend)",
     "demo.py": "`dirkit demo` writes its two sample trees into a local folder the user names",

@@ -21,6 +21,7 @@ from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import RelPath
 from dirkit.ops.checksums import digests as digests_module
+from dirkit.ops.checksums import local_digests
 from dirkit.ops.checksums.digests import DigestOptions, DigestResults, open_digest_engine
 from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
 from dirkit.ops.tree.scan import scan_tree
@@ -267,11 +268,11 @@ def test_large_files_are_hashed_a_mapped_window_at_a_time(
 ) -> None:
     import mmap
 
-    monkeypatch.setattr(digests_module, "MAP_WINDOW", mmap.PAGESIZE)
+    monkeypatch.setattr(local_digests, "MAP_WINDOW", mmap.PAGESIZE)
     data = os.urandom(mmap.PAGESIZE * 5 + 123)
     path = tmp_path / "big.bin"
     path.write_bytes(data)
     st = os.stat(path)
     expected = FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    found = digests_module.digest_local_file(str(path), DigestAlgorithm.BLAKE3, expected)
+    found = local_digests.digest_local_file(str(path), DigestAlgorithm.BLAKE3, expected)
     assert found == (blake3.blake3(data).hexdigest(), True)

@@ -23,8 +23,6 @@ from dirkit.core.tree.paths import RelPath, display_path
 from dirkit.errors import EXIT_DIFFERENCES, EXIT_OK, translate_os_error
 from dirkit.ops.checksums.digests import DigestOptions
 from dirkit.ops.checksums.manifest import ManifestOptions, build_manifest
-from dirkit.ops.checksums.verify import path_inside_tree
-from dirkit.ops.run.byte_copy import open_new_file
 
 DESCRIPTION = """\
 Write a checksum file of every file below ROOT: one line per file, the digest, two spaces and
@@ -87,6 +85,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def write_output_atomically(path: str, data: bytes) -> None:
     """Write data to path through a temporary file in the same folder, then rename it into place."""
+    from dirkit.ops.run.byte_copy import open_new_file  # loads thread pools: only when writing a file
+
     temp = temp_path_beside(os.path.abspath(path))
     try:
         descriptor = open_new_file(temp)
@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     backend = open_tree(args.root, remote=remote_options_from_args(args))
     leave_out: frozenset[RelPath] = frozenset()
     if args.output:
+        from dirkit.ops.checksums.verify import path_inside_tree  # the verify machinery: only with -o
+
         inside = path_inside_tree(backend, args.output)
         if inside is not None:
             leave_out = frozenset({inside})

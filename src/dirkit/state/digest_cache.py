@@ -76,19 +76,29 @@ class DigestCache:
 
     def _load(self) -> None:
         """Read the tree's rows one by one into the lookup table (never all raw rows at once: memory)."""
-        known: dict[RelPath, CachedRow] = {}
         try:
             rows = self._connection.execute(
                 "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM digest_cache"
                 " WHERE tree = ? AND algorithm = ?",
                 (self._tree, self._algorithm),
             )
-            for row in rows:
-                known[RelPath(row[0].decode("utf-8", "surrogateescape"))] = row[1:]
+            known: dict[RelPath, CachedRow] = {
+                path.decode("utf-8", "surrogateescape"): (dev, ino, size, mtime_ns, ctime_ns, digest)
+                for path, dev, ino, size, mtime_ns, ctime_ns, digest in rows
+            }
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot read the digest cache: {error}", "state database") from error
         self._known = known
         self._loaded = True
+
+    def rows_by_path(self) -> dict[RelPath, CachedRow]:
+        """Return every cached row of the tree by path, loaded once (for lookups in bulk: no call per file).
+
+        The table is the cache's own: callers read it and never change it.
+        """
+        if not self._loaded:
+            self._load()
+        return self._known
 
     def lookup(self, path: RelPath, identity: FileIdentity) -> str | None:
         """Return the cached digest of path if it was computed for exactly this identity."""

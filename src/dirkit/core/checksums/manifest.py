@@ -57,10 +57,11 @@ def format_manifest_line(digest: str, name: str, algorithm: DigestAlgorithm) -> 
 
 def format_manifest(digests: Iterable[tuple[str, str]], algorithm: DigestAlgorithm) -> bytes:
     """Return a whole checksum file for (name, digest) pairs, sorted by name component by component."""
-    ordered = sorted(digests, key=lambda pair: sort_key(pair[0]))
+    ordered = [(sort_key(name), name, digest) for name, digest in digests]
+    ordered.sort()
     escape_cr = algorithm.coreutils_style
     plain: list[str] = []
-    for name, digest in ordered:
+    for _, name, digest in ordered:
         if "\\" in name or "\n" in name or (escape_cr and "\r" in name):
             plain.append(format_manifest_line(digest, name, algorithm).decode("utf-8", "surrogateescape"))
         else:

@@ -1,32 +1,26 @@
 """The digest engine: BLAKE3 or SHA-256 of many files at once, through backends, with the cache.
 
-Local files (backends that offer local_files()) are read directly: small ones with three system calls each,
-in one worker process per core when there are many; large ones memory-mapped, hashed by BLAKE3 on
-every core, and fstat-ed before and after. A digest is cached under the identity the scan saw (device,
-inode, size, mtime, ctime) only if the file was not changed within the racy window before hashing, so
-a file rewritten after the scan can never be served the old digest. Other backends are read through
-`open_read`, and what is read is never cached: remote trees give no inode or ctime, and a digest keyed
-on size and mtime alone could be served stale. The one exception is opt-in (trust_written, used by
-rename detection): digests the executor recorded while it uploaded a file itself (ops/run/written.py),
-served while the file's size and mtime are unchanged.
+Local files (backends that offer local_files()) are read directly (local_digests.py): small ones
+with three system calls each, in this process and a forked hashing child when there are many
+(hashing_child.py); large ones memory-mapped, hashed by BLAKE3 on every core, and fstat-ed before
+and after. A digest is cached under the identity the scan saw (device, inode, size, mtime, ctime)
+only if the file was not changed within the racy window before hashing, so a file rewritten after
+the scan can never be served the old digest. Other backends are read through `open_read`, and what
+is read is never cached: remote trees give no inode or ctime, and a digest keyed on size and mtime
+alone could be served stale. The one exception is opt-in (trust_written, used by rename detection):
+digests the executor recorded while it uploaded a file itself (ops/run/written.py), served while
+the file's size and mtime are unchanged.
 """
 
 from __future__ import annotations
 
-import hashlib
-import mmap
 import os
 import sqlite3
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, cast
-
-import blake3
+from typing import Protocol, cast
 
 from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend, workers_for
@@ -35,152 +29,43 @@ from dirkit.core.checksums.digest import DigestAlgorithm
 from dirkit.core.tree.entry import Entry
 from dirkit.core.tree.paths import ROOT, RelPath
 from dirkit.errors import BackendError, UsageError
-from dirkit.ops.tree.workers import start_process_pool
-from dirkit.state.database import connect_state
-from dirkit.state.digest_cache import DigestCache, FileIdentity, identity_of
+from dirkit.ops.checksums.hashing_child import HashingChild
+from dirkit.ops.checksums.local_digests import (
+    PARALLEL_HASH_BYTES,
+    Hasher,
+    LocalOutcome,
+    digest_bytes,
+    digest_large_file,
+    digest_local_file,
+    digest_small_files,
+    digest_stream,
+    new_hasher,
+)
+from dirkit.state.digest_cache import DigestCache, identity_of
 
-READ_CHUNK = 1024 * 1024
-PARALLEL_HASH_BYTES = 8 * 1024 * 1024
-"""From this size BLAKE3 hashes one file on every core."""
-BATCH_FILES = 512
-"""Small local files handed to one worker process at a time."""
-PROCESS_POOL_FILES = 4000
-"""From this many small local files, they are hashed in one process per core (the GIL makes
+__all__ = [
+    "RACY_WINDOW_NS",
+    "DigestEngine",
+    "DigestOptions",
+    "DigestResults",
+    "Hasher",
+    "digest",
+    "digest_bytes",
+    "digest_local_file",
+    "digest_stream",
+    "new_hasher",
+    "open_digest_engine",
+    "tree_cache_key",
+    "written_cache_key",
+]
+"""Hasher, new_hasher, digest_bytes, digest_stream and digest_local_file live in local_digests.py."""
+
+BATCH_FILES = 256
+"""Small local files hashed as one batch (by this process or the hashing child)."""
+PROCESS_POOL_FILES = 1024
+"""From this many small local files, a child process hashes batches beside this one (the GIL makes
 threads slower than one thread for small files: every file is several system calls)."""
 RACY_WINDOW_NS = 2_000_000_000
-
-
-class Hasher(Protocol):
-    """What hashlib objects and blake3 objects both offer."""
-
-    def update(self, data: bytes | memoryview | mmap.mmap, /) -> object:
-        """Add bytes."""
-        ...
-
-    def hexdigest(self) -> str:
-        """Return the digest in lower-case hex."""
-        ...
-
-
-def new_hasher(algorithm: DigestAlgorithm, size_hint: int = 0) -> Hasher:
-    """Return a fresh hasher; BLAKE3 uses every core for inputs of PARALLEL_HASH_BYTES or more."""
-    if algorithm is DigestAlgorithm.BLAKE3:
-        threads = blake3.blake3.AUTO if size_hint >= PARALLEL_HASH_BYTES else 1
-        return blake3.blake3(max_threads=threads)
-    if algorithm is DigestAlgorithm.SHA256:
-        return hashlib.sha256()
-    if algorithm is DigestAlgorithm.SHA1:
-        return hashlib.sha1(usedforsecurity=False)
-    return hashlib.md5(usedforsecurity=False)
-
-
-def digest_bytes(data: bytes, algorithm: DigestAlgorithm) -> str:
-    """Return the hex digest of data."""
-    hasher = new_hasher(algorithm, len(data))
-    hasher.update(data)
-    return hasher.hexdigest()
-
-
-def digest_stream(stream: Callable[[int], bytes], algorithm: DigestAlgorithm, size_hint: int = 0) -> str:
-    """Return the hex digest of everything a read(n) callable yields."""
-    hasher = new_hasher(algorithm, size_hint)
-    while chunk := stream(READ_CHUNK):
-        hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def _identity_of_stat(st: os.stat_result) -> FileIdentity:
-    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def digest_local_file(native: str, algorithm: DigestAlgorithm, expected: FileIdentity) -> tuple[str, bool]:
-    """Return a local file's digest, and whether its identity was the expected one all along."""
-    descriptor = os.open(native, _OPEN_FLAGS)
-    try:
-        before = os.fstat(descriptor)
-        size = before.st_size
-        if algorithm is DigestAlgorithm.BLAKE3 and size:
-            digest = _digest_mapped(descriptor, new_hasher(algorithm, size))
-        else:
-            with os.fdopen(os.dup(descriptor), "rb", buffering=0) as stream:
-                digest = digest_stream(stream.read, algorithm, size)
-        after = os.fstat(descriptor)
-    finally:
-        os.close(descriptor)
-    first, last = _identity_of_stat(before), _identity_of_stat(after)
-    return digest, first == last == expected
-
-
-def _digest_mapped(descriptor: int, hasher: Hasher) -> str:
-    """Return the digest of an open file memory-mapped, a window at a time.
-
-    Each window is dropped from the process once hashed (the page cache keeps it), so hashing a
-    large file never holds more than MAP_WINDOW of it in the process's resident memory.
-    """
-    with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as whole:
-        length = len(mapped)
-        for start in range(0, length, MAP_WINDOW):
-            with whole[start : start + MAP_WINDOW] as window:
-                hasher.update(window)
-            if _DROP_PAGES is not None:
-                mapped.madvise(_DROP_PAGES, start, min(MAP_WINDOW, length - start))
-    return hasher.hexdigest()
-
-
-MAP_WINDOW = 32 * 1024 * 1024
-"""Bytes of a memory-mapped file hashed at once (a multiple of every page size)."""
-_DROP_PAGES: int | None = getattr(mmap, "MADV_DONTNEED", None)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-LocalOutcome = tuple[str | None, bool, str | None]
-"""A local file's digest, whether it was unchanged since the scan, and why it was unreadable."""
-
-
-def digest_small_files(
-    root: str, files: Sequence[tuple[str, int]], algorithm: DigestAlgorithm
-) -> list[LocalOutcome]:
-    """Return the outcome of hashing each (path, scanned size) below a local root, one after the other.
-
-    Three system calls a file: no fstat. A file found at its scanned size counts as unchanged: had
-    it been rewritten after the scan, its ctime would differ from the scanned one (the racy window
-    keeps files changed within a clock tick of the scan out of the cache), so the digest recorded
-    under the scanned identity could never be served for other bytes.
-    """
-    outcomes: list[LocalOutcome] = []
-    append = outcomes.append
-    join = os.path.join
-    read = os.read
-    for path, size in files:
-        try:
-            descriptor = os.open(join(root, path), _OPEN_FLAGS)
-            try:
-                data = read(descriptor, size + 1)
-                if len(data) > size:
-                    hasher = new_hasher(algorithm)
-                    hasher.update(data)
-                    while chunk := read(descriptor, READ_CHUNK):
-                        hasher.update(chunk)
-                    append((hasher.hexdigest(), False, None))
-                    continue
-            finally:
-                os.close(descriptor)
-        except OSError as error:
-            append((None, False, error.strerror or str(error)))
-            continue
-        append((digest_bytes(data, algorithm), len(data) == size, None))
-    return outcomes
-
-
-def _digest_large_file(root: str, entry: Entry, algorithm: DigestAlgorithm) -> LocalOutcome:
-    try:
-        digest, unchanged = digest_local_file(os.path.join(root, entry.path), algorithm, identity_of(entry))
-    except OSError as error:
-        return None, False, error.strerror or str(error)
-    return digest, unchanged, None
-
-
-def _can_fork_workers() -> bool:
-    """Tell whether worker processes may be forked: a POSIX fork and no other thread running."""
-    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +100,8 @@ FEW_LOOKUPS = 5000
 """Below this many files, the cache is asked path by path instead of loading the tree's rows."""
 
 
-class _Outcome(NamedTuple):
-    path: RelPath
-    digest: str | None
-    identity: FileIdentity | None
-    error: str | None
-    size: int
+_Outcome = tuple[Entry, LocalOutcome]
+"""A file and the outcome of hashing it (unchanged is False for remote files: never cached)."""
 
 
 class DigestEngine:
@@ -242,18 +123,21 @@ class DigestEngine:
         """
         results = DigestResults()
         cache_before_ns = time.time_ns() - self.options.racy_window_ns
+        digests, failures, cache = results.digests, results.failures, self.cache
+        hashed_files = hashed_bytes = 0
         try:
-            for outcome in self._compute(self._uncached(entries, results)):
-                if outcome.digest is None:
-                    results.failures[outcome.path] = outcome.error or "unreadable"
+            for entry, (digest, unchanged, error) in self._compute(self._uncached(entries, results)):
+                if digest is None:
+                    failures[entry.path] = error or "unreadable"
                     continue
-                results.digests[outcome.path] = outcome.digest
-                results.hashed_files += 1
-                results.hashed_bytes += outcome.size
-                identity = outcome.identity
-                if self.cache is not None and identity is not None and identity.ctime_ns < cache_before_ns:
-                    self.cache.remember(outcome.path, identity, outcome.digest)
+                digests[entry.path] = digest
+                hashed_files += 1
+                hashed_bytes += entry.size
+                if cache is not None and unchanged and entry.ctime_ns < cache_before_ns:
+                    cache.remember(entry.path, identity_of(entry), digest)
         finally:
+            results.hashed_files += hashed_files
+            results.hashed_bytes += hashed_bytes
             if self.cache is not None:
                 self.cache.flush()
         return results
@@ -264,6 +148,9 @@ class DigestEngine:
             yield from entries
             return
         few = isinstance(entries, Sized) and len(entries) < FEW_LOOKUPS
+        if not few and self._local_root is not None:
+            yield from self._uncached_in_bulk(entries, results)
+            return
         lookup = self.cache.lookup_one if few else self.cache.lookup_entry
         digests = results.digests
         timeless = self._local_root is None
@@ -275,55 +162,90 @@ class DigestEngine:
                 digests[entry.path] = cached
                 results.cached_files += 1
 
+    def _uncached_in_bulk(self, entries: Iterable[Entry], results: DigestResults) -> Iterator[Entry]:
+        """Yield the local entries the cache cannot answer, comparing identities against its whole table."""
+        assert self.cache is not None
+        known = self.cache.rows_by_path()
+        digests = results.digests
+        served = 0
+        try:
+            for entry in entries:
+                row = known.get(entry[0])
+                # Entry fields by index (path 0, size 2, mtime_ns 3, dev 8, ino 9, ctime_ns 10): no calls
+                if (
+                    row is not None
+                    and row[1] == entry[9]
+                    and row[4] == entry[10]
+                    and row[3] == (entry[3] or 0)
+                    and row[2] == entry[2]
+                    and row[0] == entry[8]
+                ):
+                    digests[entry[0]] = row[5]
+                    served += 1
+                else:
+                    yield entry
+        finally:
+            results.cached_files += served
+
     def _compute(self, entries: Iterator[Entry]) -> Iterator[_Outcome]:
         if self._local_root is None:
             yield from self._compute_remote(list(entries))
             return
         root = self._local_root
         algorithm = self.options.algorithm
-        small: list[Entry] = []
         large: list[Entry] = []
-        with ExitStack() as stack:
-            pool: Executor | None = None
-            submitted: deque[tuple[list[Entry], Future[list[LocalOutcome]]]] = deque()
+        with HashingChild[list[Entry]]() as child:
+            small: list[Entry] = []
+            pooled = self.options.jobs > 1 and workers_for(self.backend, self.options.jobs) > 1
             for entry in entries:
                 if entry.size >= PARALLEL_HASH_BYTES:
                     large.append(entry)
                     continue
                 small.append(entry)
-                if pool is None and len(small) >= PROCESS_POOL_FILES and _can_fork_workers():
-                    pool = stack.enter_context(
-                        start_process_pool(workers_for(self.backend, self.options.jobs))
-                    )
-                if pool is None or len(small) < BATCH_FILES:
+                if len(small) < BATCH_FILES or (not child.running and len(small) < PROCESS_POOL_FILES):
                     continue
+                if pooled and not child.running:
+                    pooled = child.start()
                 for start in range(0, len(small), BATCH_FILES):
-                    batch = small[start : start + BATCH_FILES]
-                    work = [(item.path, item.size) for item in batch]
-                    submitted.append((batch, pool.submit(digest_small_files, root, work, algorithm)))
+                    yield from self._share_batch(child, root, small[start : start + BATCH_FILES])
                 small = []
-                while submitted and submitted[0][1].done():
-                    done_batch, future = submitted.popleft()
-                    yield from _outcomes_of(done_batch, future.result())
             if small:
-                outcomes = digest_small_files(root, [(item.path, item.size) for item in small], algorithm)
-                yield from _outcomes_of(small, outcomes)
-            for batch, future in submitted:
-                yield from _outcomes_of(batch, future.result())
+                yield from self._share_batch(child, root, small)
+            while (answer := child.receive()) is not None:
+                yield from _outcomes_of(*answer)
+            for batch in child.take_back():
+                yield from _outcomes_of(batch, digest_small_files(root, _work_of(batch), algorithm))
         if algorithm is DigestAlgorithm.BLAKE3 or len(large) <= 1:
             for entry in large:
-                yield from _outcomes_of([entry], [_digest_large_file(root, entry, algorithm)])
+                yield from _outcomes_of([entry], [digest_large_file(root, entry, algorithm)])
             return
+        from concurrent.futures import ThreadPoolExecutor  # threads only for many large non-BLAKE3 files
+
         with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="dirkit-digest") as threads:
-            done_large = threads.map(lambda entry: _digest_large_file(root, entry, algorithm), large)
+            done_large = threads.map(lambda entry: digest_large_file(root, entry, algorithm), large)
             for entry, outcome in zip(large, done_large, strict=True):
                 yield from _outcomes_of([entry], [outcome])
+
+    def _share_batch(
+        self, child: HashingChild[list[Entry]], root: str, batch: list[Entry]
+    ) -> Iterator[_Outcome]:
+        """Hand a batch of small files to the child if it has room, else hash it here; yield what is done."""
+        while child.ready():
+            answer = child.receive()
+            if answer is not None:
+                yield from _outcomes_of(*answer)
+        algorithm = self.options.algorithm
+        if child.has_room() and child.send(batch, digest_small_files, (root, _work_of(batch), algorithm)):
+            return
+        yield from _outcomes_of(batch, digest_small_files(root, _work_of(batch), algorithm))
 
     def _compute_remote(self, entries: list[Entry]) -> Iterator[_Outcome]:
         workers = workers_for(self.backend, self.options.jobs)
         if len(entries) == 1 or workers == 1:
             yield from map(self._digest_stream_of, entries)
             return
+        from concurrent.futures import ThreadPoolExecutor  # remote trees only
+
         with ThreadPoolExecutor(workers, thread_name_prefix="dirkit-digest") as pool:
             yield from pool.map(self._digest_stream_of, entries)
 
@@ -331,8 +253,8 @@ class DigestEngine:
         try:
             found = digest(self.backend, entry.path, self.options.algorithm, entry.size)
         except BackendError as error:
-            return _Outcome(entry.path, None, None, error.strerror or str(error), entry.size)
-        return _Outcome(entry.path, found, None, None, entry.size)
+            return entry, (None, False, error.strerror or str(error))
+        return entry, (found, False, None)
 
 
 class OffersServerDigests(Protocol):
@@ -352,9 +274,13 @@ def digest(backend: Backend, path: RelPath, algorithm: DigestAlgorithm, size_hin
         return digest_stream(stream.read, algorithm, size_hint)
 
 
+def _work_of(batch: Sequence[Entry]) -> list[tuple[str, int]]:
+    """Return the (path, scanned size) pairs of a batch, what crosses into the child."""
+    return [(entry.path, entry.size) for entry in batch]
+
+
 def _outcomes_of(entries: Sequence[Entry], outcomes: Sequence[LocalOutcome]) -> Iterator[_Outcome]:
-    for entry, (digest, unchanged, error) in zip(entries, outcomes, strict=True):
-        yield _Outcome(entry.path, digest, identity_of(entry) if unchanged else None, error, entry.size)
+    return zip(entries, outcomes, strict=True)
 
 
 def tree_cache_key(backend: Backend) -> str | None:
@@ -388,6 +314,8 @@ def open_digest_engine(backend: Backend, options: DigestOptions) -> Iterator[Dig
     if key is None:
         yield DigestEngine(backend, options)
         return
+    from dirkit.state.database import connect_state  # sqlite3 only when the cache is used
+
     try:
         connection = connect_state()
     except BackendError:

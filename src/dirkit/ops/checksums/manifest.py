@@ -34,16 +34,20 @@ class ManifestResult:
 
 
 def listed_files(
-    backend: Backend, options: ManifestOptions, failures: dict[RelPath, str], seen: set[RelPath]
+    backend: Backend, options: ManifestOptions, failures: dict[RelPath, str], seen: set[RelPath] | None
 ) -> Iterator[Entry]:
-    """Yield the files a manifest lists as the scan finds them; record unreadable paths and every file."""
+    """Yield the files a manifest lists as the scan finds them; note unreadable paths (and files in seen)."""
+    leave_out = options.leave_out
+    file_kind = EntryKind.FILE
+    remember = seen.add if seen is not None else None
     for entry in iter_tree(backend, options.scan):
-        if entry.path in options.leave_out:
+        if leave_out and entry.path in leave_out:
             continue
         if entry.error is not None:
             failures[entry.path] = entry.error
-        elif entry.kind is EntryKind.FILE:
-            seen.add(entry.path)
+        elif entry.kind is file_kind:
+            if remember is not None:
+                remember(entry.path)
             yield entry
 
 
@@ -63,10 +67,10 @@ def _digest_listed(backend: Backend, options: ManifestOptions, failures: dict[Re
     Releasing it before the checksum file is formatted keeps the two largest tables of a big tree
     out of memory at the same time.
     """
-    seen: set[RelPath] = set()
+    whole_tree = options.scan.tree_filter.is_trivial and not options.scan.follow_symlinks
     with open_digest_engine(backend, options.digest) as engine:
+        seen: set[RelPath] | None = set() if engine.cache is not None and whole_tree else None
         results = engine.digest_entries(listed_files(backend, options, failures, seen))
-        whole_tree = options.scan.tree_filter.is_trivial and not options.scan.follow_symlinks
-        if engine.cache is not None and whole_tree:
+        if engine.cache is not None and seen is not None:
             engine.cache.forget_all_but(seen)
     return results

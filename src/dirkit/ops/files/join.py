@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from dirkit.backends.temp_files import remove_quietly, temp_path_beside
@@ -27,7 +28,15 @@ from dirkit.errors import (
     UsageError,
     translate_os_error,
 )
-from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file
+from dirkit.ops.files.range_copy import (
+    KernelCopyUnsupportedError,
+    RangeHashing,
+    copy_range,
+    kernel_copy_available,
+    new_part_hasher,
+    open_new_readable_file,
+)
+from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream
 
 MANIFEST_MAX_BYTES = 256 * 1024 * 1024
 
@@ -167,32 +176,22 @@ def _copy_parts(
     on_part: PartJoined | None,
 ) -> tuple[int, str | None]:
     temp = temp_path_beside(output)
-    whole = new_hasher()
-    buffer = CopyBuffer()
-    total = 0
     fd = -1
     try:
         fd = _create_temp(temp, output)
         try:
-            for number, part in enumerate(parts, 1):
-                path = os.path.join(folder, part.name)
-                part_hasher = new_hasher()
+            copied = None
+            if kernel_copy_available():
                 try:
-                    with open(path, "rb", buffering=0) as stream:
-                        hashers = [whole, part_hasher] if manifest is not None else []
-                        copied = copy_stream(stream, fd, None, hashers, buffer, read_ahead=True)
-                except OSError as error:
-                    raise translate_os_error(error, path) from error
-                total += copied
-                if manifest is not None:
-                    _check_part(path, number, part, copied, part_hasher.hexdigest(), manifest)
-                if on_part is not None:
-                    on_part(part.name, copied)
+                    copied = _copy_in_kernel(folder, parts, fd, manifest, on_part)
+                except KernelCopyUnsupportedError:
+                    copied = None
+            if copied is None:
+                copied = _copy_by_reading(folder, parts, fd, manifest, on_part)
         finally:
             os.close(fd)
-        digest = None
+        total, digest = copied
         if manifest is not None:
-            digest = whole.hexdigest()
             if digest != manifest.digest or total != manifest.size:
                 raise IntegrityError(f"{output}: the joined whole does not match the manifest's digest")
             if manifest.mode is not None:
@@ -209,15 +208,92 @@ def _copy_parts(
     except BaseException:
         remove_quietly(temp)  # an interrupt can land just after the open created it
         raise
+    return total, digest
+
+
+def _copy_in_kernel(
+    folder: str,
+    parts: list[PartRecord],
+    fd: int,
+    manifest: PartsManifest | None,
+    on_part: PartJoined | None,
+) -> tuple[int, str | None]:
+    """Append the parts to fd with copy_file_range; return the bytes and the digest of what was written.
+
+    With a manifest, each part's range of the output is hashed (from the page cache) while the next
+    part is copied, and checked once its digest is known: the digests checked are those of the
+    output's own bytes. Raise KernelCopyUnsupportedError, having written nothing, where the kernel
+    cannot copy between the parts and the output.
+    """
+    total = 0
+    waiting: list[tuple[str, int, PartRecord, int, Future[str] | None]] = []
+
+    def settle(keep: int) -> None:
+        while len(waiting) > keep:
+            path, number, part, copied, digest = waiting.pop(0)
+            if manifest is not None and digest is not None:
+                _check_part(path, number, part, copied, digest.result(), manifest)
+            if on_part is not None:
+                on_part(part.name, copied)
+
+    with RangeHashing(new_part_hasher()) as hashing:
+        for number, part in enumerate(parts, 1):
+            path = os.path.join(folder, part.name)
+            try:
+                with open(path, "rb", buffering=0) as stream:
+                    copied = copy_range(stream.fileno(), fd, 0, None, total)
+            except KernelCopyUnsupportedError as error:
+                if number == 1:
+                    raise
+                raise translate_os_error(OSError(errno.EIO, str(error)), path) from error
+            except OSError as error:
+                raise translate_os_error(error, path) from error
+            if manifest is not None and copied != part.size:
+                raise IntegrityError(f"{path}: part {number} of {len(parts)} changed size while being joined")
+            digest = hashing.submit(os.dup(fd), total, copied) if manifest is not None else None
+            waiting.append((path, number, part, copied, digest))
+            total += copied
+            settle(1)
+        settle(0)
+        whole = hashing.whole_digest() if manifest is not None else None
+    return total, whole
+
+
+def _copy_by_reading(
+    folder: str,
+    parts: list[PartRecord],
+    fd: int,
+    manifest: PartsManifest | None,
+    on_part: PartJoined | None,
+) -> tuple[int, str | None]:
+    """Append the parts to fd by reading them, hashing each chunk; return the bytes and the whole's digest."""
+    whole = new_hasher()
+    buffer = CopyBuffer()
+    total = 0
+    try:
+        for number, part in enumerate(parts, 1):
+            path = os.path.join(folder, part.name)
+            part_hasher = new_hasher()
+            try:
+                with open(path, "rb", buffering=0) as stream:
+                    hashers = [whole, part_hasher] if manifest is not None else []
+                    copied = copy_stream(stream, fd, None, hashers, buffer, read_ahead=True)
+            except OSError as error:
+                raise translate_os_error(error, path) from error
+            total += copied
+            if manifest is not None:
+                _check_part(path, number, part, copied, part_hasher.hexdigest(), manifest)
+            if on_part is not None:
+                on_part(part.name, copied)
     finally:
         buffer.close()
-    return total, digest
+    return total, whole.hexdigest() if manifest is not None else None
 
 
 def _create_temp(temp: str, output: str) -> int:
     """Create the temporary file beside output, or raise an error giving the true reason it cannot be."""
     try:
-        return open_new_file(temp, 0o600)
+        return open_new_readable_file(temp, 0o600)
     except OSError as error:
         folder = os.path.dirname(os.path.abspath(output))
         if not os.path.lexists(folder):

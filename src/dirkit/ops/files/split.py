@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -25,6 +27,14 @@ from dirkit.core.files.parts import (
     render_manifest,
 )
 from dirkit.errors import AlreadyExistsError, IntegrityError, UsageError, translate_os_error
+from dirkit.ops.files.range_copy import (
+    KernelCopyUnsupportedError,
+    RangeHashing,
+    copy_range,
+    kernel_copy_available,
+    new_part_hasher,
+    open_new_readable_file,
+)
 from dirkit.ops.run.byte_copy import CopyBuffer, copy_stream, open_new_file
 
 STDIN_NAME = "-"
@@ -146,11 +156,123 @@ def _split_stream(
     for target in [manifest_path, *(os.path.join(output_dir, part) for part in planned)]:
         if not options.force and os.path.lexists(target):
             raise AlreadyExistsError(17, "already exists (use --force to replace)", target)
+    written: list[str] = []
+    """Every part path written so far (removed again if anything fails)."""
+    try:
+        done = None
+        if sizes is not None and kernel_copy_available():
+            try:
+                done = _write_parts_in_kernel(stream, sizes, name, digits, output_dir, written, on_part)
+            except KernelCopyUnsupportedError:
+                done = None
+        if done is None:
+            done = _write_parts_by_reading(
+                stream, sizes, name, digits, source, options, output_dir, written, on_part
+            )
+        records, whole_digest = done
+        manifest = PartsManifest(
+            name=name,
+            size=sum(record.size for record in records),
+            mode=stat.S_IMODE(info.st_mode) if info is not None else None,
+            mtime_ns=info.st_mtime_ns if info is not None else None,
+            digest=whole_digest,
+            parts=tuple(records),
+        )
+        _write_text(manifest_path, render_manifest(manifest))
+    except BaseException:
+        for path in written:
+            remove_quietly(path)
+        raise
+    return SplitResult(manifest, manifest_path, output_dir)
+
+
+def _write_parts_in_kernel(
+    stream: BinaryIO,
+    sizes: list[int],
+    name: str,
+    digits: int,
+    output_dir: str,
+    written: list[str],
+    on_part: PartWritten | None,
+) -> tuple[list[PartRecord], str]:
+    """Write the parts of a regular file with copy_file_range; return their records and the whole's digest.
+
+    Each part is hashed as written (from the page cache) while the next one is copied; its record
+    (and on_part) comes once its digest is known. Raise KernelCopyUnsupportedError, having written
+    nothing, where the kernel cannot copy into the output folder.
+    """
+    source = stream.fileno()
+    whole = new_part_hasher()
+    records: list[PartRecord] = []
+    waiting: list[tuple[str, int, Future[str]]] = []
+
+    def settle(keep: int) -> None:
+        while len(waiting) > keep:
+            part, size, digest = waiting.pop(0)
+            record = PartRecord(part, size, digest.result())
+            records.append(record)
+            if on_part is not None:
+                on_part(record)
+
+    offset = 0
+    with RangeHashing(whole) as hashing:
+        for number, size in enumerate(sizes, 1):
+            part = part_name(name, number, digits)
+            final = os.path.join(output_dir, part)
+            try:
+                copied, descriptor = _copy_part(source, final, offset, size, written)
+            except KernelCopyUnsupportedError as error:
+                if number == 1:
+                    raise
+                raise translate_os_error(OSError(errno.EIO, str(error)), final) from error
+            if copied != size:
+                os.close(descriptor)
+                raise IntegrityError(f"{final}: file shrank while it was being split; parts removed")
+            waiting.append((part, size, hashing.submit(descriptor, 0, size)))
+            offset += size
+            settle(1)
+        settle(0)
+        whole_digest = hashing.whole_digest()
+    return records, whole_digest
+
+
+def _copy_part(source: int, final: str, offset: int, size: int, written: list[str]) -> tuple[int, int]:
+    """Copy [offset, offset + size) of source into a new part (temp, then renamed); return count and fd.
+
+    The descriptor stays open, for reading the part back, and is the caller's to close.
+    """
+    temp = temp_path_beside(final)
+    fd = -1
+    try:
+        fd = open_new_readable_file(temp, 0o644)
+        copied = copy_range(source, fd, offset, size, 0)
+        written.append(final)
+        os.replace(temp, final)
+    except BaseException as error:
+        if fd >= 0:
+            os.close(fd)
+        remove_quietly(temp)  # an interrupt can land just after the open created it
+        if isinstance(error, OSError):
+            raise translate_os_error(error, final) from error
+        raise
+    return copied, fd
+
+
+def _write_parts_by_reading(
+    stream: BinaryIO,
+    sizes: list[int] | None,
+    name: str,
+    digits: int,
+    source: str | None,
+    options: SplitOptions,
+    output_dir: str,
+    written: list[str],
+    on_part: PartWritten | None,
+) -> tuple[list[PartRecord], str]:
+    """Write the parts by reading the stream (standard input, or where the kernel cannot copy)."""
     whole = new_hasher()
     buffer = CopyBuffer()
     records: list[PartRecord] = []
-    written: list[str] = []
-    total = 0
     try:
         number = 0
         while sizes is None or number < len(sizes):
@@ -168,27 +290,13 @@ def _split_stream(
             if sizes is not None and record.size != limit:
                 raise IntegrityError(f"{source}: file shrank while it was being split; parts removed")
             records.append(record)
-            total += record.size
             if on_part is not None:
                 on_part(record)
             if sizes is None and record.size < (limit or 0):
                 break
-        manifest = PartsManifest(
-            name=name,
-            size=total,
-            mode=stat.S_IMODE(info.st_mode) if info is not None else None,
-            mtime_ns=info.st_mtime_ns if info is not None else None,
-            digest=whole.hexdigest(),
-            parts=tuple(records),
-        )
-        _write_text(manifest_path, render_manifest(manifest))
-    except BaseException:
-        for path in written:
-            remove_quietly(path)
-        raise
     finally:
         buffer.close()
-    return SplitResult(manifest, manifest_path, output_dir)
+    return records, whole.hexdigest()
 
 
 def _write_part(

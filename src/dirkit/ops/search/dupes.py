@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import blake3
 
@@ -21,15 +20,20 @@ from dirkit.core.tree.paths import ROOT, RelPath, sort_key
 from dirkit.errors import BackendError
 from dirkit.ops.checksums.digests import RACY_WINDOW_NS, DigestOptions
 from dirkit.ops.checksums.digests import digest as digest_through_backend
+from dirkit.ops.checksums.hashing_child import HashingChild
 from dirkit.ops.compare.digest_compare import digest_side
 from dirkit.ops.tree.scan import ScanOptions, iter_tree
-from dirkit.ops.tree.workers import start_process_pool
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 PARTIAL_SIZE = 64 * 1024
 """Bytes digested first; files no larger than this are digested whole at once."""
 READ_SIZE = 1024 * 1024
 DIGEST_BATCH = 256
-"""Files handed to a worker at once."""
+"""Files digested as one batch (here or by the child)."""
+CHILD_FILES = 1024
+"""From this many files queued, a forked child digests batches beside this process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +127,12 @@ def digest_batch(source: Backend | str, paths: Sequence[RelPath], limit: int | N
 
 
 class _DigestQueue:
-    """Digests batches of files as they come, in worker processes (local trees), threads, or inline.
+    """Digests batches of files as they come: local ones here and in a forked child, remote ones in threads.
 
-    Digesting local files is mostly CPU work (system calls and hashing), so processes use every
-    core; remote trees wait on the network, so threads do.
+    Digesting local files is mostly CPU work (system calls and hashing) that holds the GIL, so a
+    second process uses the second core: the child takes a batch whenever it has room and this
+    process digests the others itself, between the steps of its walk. Remote trees wait on the
+    network, so threads do.
     """
 
     def __init__(self, backends: Sequence[Backend], jobs: int) -> None:
@@ -136,18 +142,24 @@ class _DigestQueue:
         local = all(root is not None for root in self.local_roots)
         workers = workers_for(backends, min(jobs, os.cpu_count() or 1) if local else jobs)
         self.pool: Executor | None = None
+        self.child: HashingChild[tuple[list[Candidate], int | None]] | None = None
         if workers > 1 and local:
-            self.pool = start_process_pool(workers)
+            self.child = HashingChild()
         elif workers > 1:
+            from concurrent.futures import ThreadPoolExecutor  # threads only for remote trees
+
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dirkit-dupes")
         self.pending: dict[tuple[int, int | None], list[Candidate]] = defaultdict(list)
-        self.submitted: list[tuple[list[Candidate], Future[list[DigestOutcome]] | list[DigestOutcome]]] = []
+        self.submitted: list[tuple[list[Candidate], Future[list[DigestOutcome]]]] = []
+        self.done: list[tuple[Candidate, DigestOutcome]] = []
+        self.queued = 0
 
     def add(self, candidate: Candidate, limit: int | None) -> None:
         """Queue one file for a digest of its first limit bytes."""
         key = (candidate[1].root_index, limit)
         batch = self.pending[key]
         batch.append(candidate)
+        self.queued += 1
         if len(batch) >= DIGEST_BATCH:
             self._submit(key)
 
@@ -156,24 +168,46 @@ class _DigestQueue:
         root = self.local_roots[key[0]]
         backend: Backend | str = root if root is not None else self.backends[key[0]]
         paths = [item.path for _, item in batch]
+        child = self.child
+        if child is not None:
+            self._collect_ready(child)
+            if self.queued >= CHILD_FILES and not child.running:
+                child.start()
+            if child.has_room() and child.send((batch, key[1]), digest_batch, (backend, paths, key[1])):
+                return
         if self.pool is None:
-            self.submitted.append((batch, digest_batch(backend, paths, key[1])))
+            self.done.extend(zip(batch, digest_batch(backend, paths, key[1]), strict=True))
         else:
             self.submitted.append((batch, self.pool.submit(digest_batch, backend, paths, key[1])))
+
+    def _collect_ready(self, child: HashingChild[tuple[list[Candidate], int | None]]) -> None:
+        """Take the results the child has ready, without waiting."""
+        while child.ready():
+            answer = child.receive()
+            if answer is not None:
+                self.done.extend(zip(answer[0][0], answer[1], strict=True))
 
     def drain(self) -> list[tuple[Candidate, DigestOutcome]]:
         """Return every file queued so far with its outcome, and start afresh."""
         for key in list(self.pending):
             self._submit(key)
-        done: list[tuple[Candidate, DigestOutcome]] = []
-        for batch, outcome in self.submitted:
-            outcomes = outcome if isinstance(outcome, list) else outcome.result()
-            done.extend(zip(batch, outcomes, strict=True))
-        self.submitted = []
+        if self.child is not None:
+            while (answer := self.child.receive()) is not None:
+                self.done.extend(zip(answer[0][0], answer[1], strict=True))
+            for batch, limit in self.child.take_back():
+                root = self.local_roots[batch[0][1].root_index]
+                assert root is not None
+                paths = [item.path for _, item in batch]
+                self.done.extend(zip(batch, digest_batch(root, paths, limit), strict=True))
+        for batch, future in self.submitted:
+            self.done.extend(zip(batch, future.result(), strict=True))
+        done, self.done, self.submitted = self.done, [], []
         return done
 
-    def close(self) -> None:
-        """Stop the workers."""
+    def close(self, failed: bool = False) -> None:
+        """Stop the child or the threads."""
+        if self.child is not None:
+            self.child.close(kill=failed)
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -217,8 +251,10 @@ def find_duplicates(backends: Sequence[Backend], options: DupesOptions) -> Dupes
                     queue.add((size, same[0]), PARTIAL_SIZE)
                 queue.add((size, item), PARTIAL_SIZE)
         first_round = _regroup(_outcomes(queue.drain(), failures))
-    finally:
-        queue.close()
+    except BaseException:
+        queue.close(failed=True)
+        raise
+    queue.close()
     finals = [(digest, bucket) for digest, bucket in first_round if bucket[0][0] <= PARTIAL_SIZE]
     larger = [candidate for _, bucket in first_round if bucket[0][0] > PARTIAL_SIZE for candidate in bucket]
     finals += _regroup(_full_digests(backends, larger, entries, options, failures))
