@@ -33,6 +33,7 @@ from dirkit.backends.ftp_listing import (
     parse_ftp_time,
     parse_list_line,
     parse_mlsd_facts,
+    parse_stat_listing,
     refuse_dir,
     require_absent,
     require_dir,
@@ -40,12 +41,14 @@ from dirkit.backends.ftp_listing import (
     require_some,
     to_wire,
 )
+from dirkit.backends.ftp_replies import NotAListingError, stat_lines
 from dirkit.backends.ftp_session import (
     DEFAULT_TIMEOUT_S,
     FTP_ERRORS,
     ConnectionPool,
     FtpConnector,
     TlsOptions,
+    reply_code,
     translate_ftp_error,
 )
 from dirkit.backends.ftp_transfer import KEEPALIVE_S, Leftovers, PartialDownloads, retrieve_into, store
@@ -57,6 +60,7 @@ from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_p
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
+    ConnectionLostError,
     NotADirError,
     NotFoundError,
     TransientError,
@@ -131,6 +135,7 @@ class FtpBackend:
             traits = self._connector.traits
             assert traits is not None
             self._traits = traits
+            self._stat_lists = traits.stat_lists and not traits.mlsd
             folder, path = self._connector.login_folder, self._location.path
             base = path if path.startswith("/") else f"{folder.rstrip('/')}/{path}".rstrip("/")
             self._base = base or "/"
@@ -208,29 +213,54 @@ class FtpBackend:
     def _listed(self, ftp: ftplib.FTP, path: RelPath, times_for: str = "") -> list[Listed]:
         """Return the children of a folder; on LIST servers MDTM gives times (of times_for only, if set)."""
         wire = self._wire(path)
-        try:
-            ftp.cwd(wire)
-        except ftplib.error_perm as error:
-            self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
-        if self._traits.mlsd:
-            ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
-            found = [
-                parse_mlsd_facts(from_wire(name), facts)
-                for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
-            ]
-            return [item for item in found if item is not None]
-        lines = read_listing(ftp, "LIST -a")
-        listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
+        listed = self._stat_listed(ftp, path, wire) if self._stat_lists else None
+        if listed is None:
+            try:
+                ftp.cwd(wire)
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
+            if self._traits.mlsd:
+                ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
+                found = [
+                    parse_mlsd_facts(from_wire(name), facts)
+                    for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
+                ]
+                return [item for item in found if item is not None]
+            lines = read_listing(ftp, "LIST -a")
+            listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
         if not self._traits.mdtm:
             return listed
         timed = [
             index
             for index, item in enumerate(listed)
-            if item.kind is EntryKind.FILE and (not times_for or item.name == times_for)
+            if item.kind is EntryKind.FILE
+            and (not times_for or item.name == times_for)
+            and not has_line_break(item.name)
         ]
         times = file_times(ftp, [self._wire(join_path(path, listed[index].name)) for index in timed])
         for index, mtime_ns in zip(timed, times, strict=True):
             listed[index] = dataclasses.replace(listed[index], mtime_ns=mtime_ns)
+        return listed
+
+    def _stat_listed(self, ftp: ftplib.FTP, path: RelPath, wire: str) -> list[Listed] | None:
+        """Return a folder's children from a STAT listing (one reply, no data connection), or None.
+
+        None when the server refused or listed no folder there: CWD and LIST then say what is
+        there. A listing that does not parse may have put the session out of step: the connection
+        is dropped (a transient error, so the call is retried) and the tree lists with LIST from then on.
+        """
+        try:
+            lines = stat_lines(ftp, wire)
+            listed = parse_stat_listing([from_wire(line) for line in lines])
+        except ftplib.error_perm as error:
+            if reply_code(error) in ("500", "502"):
+                self._stat_lists = False
+            return None
+        except (NotAListingError, ValueError) as error:
+            self._stat_lists = False
+            raise ConnectionLostError(
+                errno.EPROTO, f"a STAT listing was not understood ({error})", self._shown(path)
+            ) from None
         return listed
 
     def _mdtm(self, ftp: ftplib.FTP, path: RelPath) -> int | None:

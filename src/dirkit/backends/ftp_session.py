@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dirkit.backends.ftp_listing import WIRE_ENCODING, ServerTraits, from_wire, read_traits
+from dirkit.backends.ftp_replies import ReplyReader
 from dirkit.backends.urls import Login, RemoteLocation
 from dirkit.errors import (
     BackendError,
@@ -61,6 +62,25 @@ class LeanSession(ftplib.FTP):
     """The TYPE command in force on this session ('' after connect: the server's default)."""
     use_epsv = True
     epsv_proven = False
+    replies: ReplyReader | None = None
+
+    def getline(self) -> str:
+        """Return the next reply line; only CR LF ends one (a CR or LF in a listed name does not)."""
+        sock = self.sock
+        if sock is None:
+            raise EOFError
+        if self.replies is None or self.replies.sock is not sock:
+            if self.replies is not None:
+                self.replies.close()
+            self.replies = ReplyReader(sock)
+        return self.replies.line()
+
+    def close(self) -> None:
+        """Close the reply reader, then the connection (the socket closes only once no reader holds it)."""
+        if self.replies is not None:
+            self.replies.close()
+            self.replies = None
+        super().close()
 
     def connect(
         self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
@@ -211,7 +231,7 @@ def translate_ftp_error(error: BaseException, path: str) -> BackendError:
     code = reply_code(error)
     kind: type[BackendError]
     number = errno.EIO
-    if isinstance(error, EOFError | ssl.SSLEOFError | ConnectionError) or code == "421":
+    if isinstance(error, EOFError | ssl.SSLEOFError | ConnectionError | ftplib.error_proto) or code == "421":
         kind, number = ConnectionLostError, errno.ECONNRESET
     elif isinstance(error, TimeoutError | socket.timeout):
         kind, number = TimedOutError, errno.ETIMEDOUT
