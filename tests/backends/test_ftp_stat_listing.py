@@ -1,15 +1,24 @@
-"""vsftpd's folders are listed with STAT on the control connection, and a name cannot forge that reply."""
+"""vsftpd's folders are listed with STAT on the control connection, and a name cannot forge that reply.
+
+And a name a listing showed free is not asked again before an upload, which checks it itself.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import pytest
 
 from dirkit.backends.ftp_session import LeanSession
+from dirkit.backends.local import LocalBackend
 from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath
-from dirkit.errors import ConnectionLostError, NotADirError, NotFoundError
+from dirkit.errors import AlreadyExistsError, ConnectionLostError, NotADirError, NotFoundError
+from dirkit.ops.run.execute import ExecuteOptions, execute_plan
+from dirkit.ops.run.mirror import MirrorOptions, plan_mirror_trees
+from dirkit.state.journal import Journal
 from tests.backends import ftp_servers
 
 P = RelPath
@@ -78,5 +87,48 @@ def test_a_listing_line_that_does_not_parse_drops_the_connection_and_lists_with_
         names = {entry.path for entry in backend.list_dir(ROOT)}
         assert "ok.txt" in names
         assert opened == ["LIST -a"]
+    finally:
+        backend.close()
+
+
+def test_a_name_listed_free_is_checked_by_the_upload_itself_and_never_replaced() -> None:
+    backend, folder = ftp_servers.open_backend("vsftpd")
+    try:
+        (folder / "sub").mkdir()
+        os.chown(folder / "sub", ftp_servers._ftp_uid(), -1)
+        assert backend.list_dir(ROOT)[0].path == "sub"
+        assert backend.list_dir(P("sub")) == []
+        (folder / "sub" / "late.txt").write_bytes(b"made by someone else after the listing")
+        with pytest.raises(NotFoundError):
+            backend.stat(P("sub/late.txt"))  # a forecast from the listing, not asked again
+        with pytest.raises(AlreadyExistsError, match="appeared after the tree was listed"):
+            backend.write_file(P("sub/late.txt"), io.BytesIO(b"ours"), mtime_ns=1_600_000_000 * 10**9)
+        assert (folder / "sub" / "late.txt").read_bytes() == b"made by someone else after the listing"
+        assert sorted(path.name for path in (folder / "sub").iterdir()) == ["late.txt"]
+        assert backend.stat(P("sub/late.txt")).size == len(b"made by someone else after the listing")
+        backend.write_file(P("sub/free.txt"), io.BytesIO(b"ours"))
+        assert (folder / "sub" / "free.txt").read_bytes() == b"ours"
+    finally:
+        backend.close()
+
+
+def test_a_mirror_leaves_alone_a_file_that_appeared_between_plan_and_run(
+    tmp_path: Path, journal: Journal
+) -> None:
+    source = tmp_path / "site"
+    (source / "pages").mkdir(parents=True)
+    for name in ("a.html", "b.html"):
+        (source / "pages" / name).write_text(f"new {name}")
+    backend, folder = ftp_servers.open_backend("vsftpd")
+    try:
+        (folder / "pages").mkdir()
+        os.chown(folder / "pages", ftp_servers._ftp_uid(), -1)
+        plan = plan_mirror_trees(LocalBackend(str(source)), backend, MirrorOptions()).plan
+        (folder / "pages" / "b.html").write_text("theirs, made after the plan")
+        result = execute_plan(plan, backend, journal, LocalBackend(str(source)), ExecuteOptions(jobs=2))
+        assert (folder / "pages" / "a.html").read_text() == "new a.html"
+        assert (folder / "pages" / "b.html").read_text() == "theirs, made after the plan"
+        assert [(failure.path, failure.conflict) for failure in result.failures] == [("pages/b.html", True)]
+        assert sorted(path.name for path in (folder / "pages").iterdir()) == ["a.html", "b.html"]
     finally:
         backend.close()

@@ -22,6 +22,7 @@ from dirkit.backends.ftp_commands import (
     time_command,
     upload_finish,
 )
+from dirkit.backends.ftp_known import KnownNames
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
@@ -47,6 +48,7 @@ from dirkit.backends.ftp_session import (
     FTP_ERRORS,
     ConnectionPool,
     FtpConnector,
+    LeanSession,
     TlsOptions,
     reply_code,
     translate_ftp_error,
@@ -113,6 +115,7 @@ class FtpBackend:
         self._keepalive_s = keepalive_s
         self._partials = PartialDownloads()
         self._leftovers = Leftovers()
+        self._known = KnownNames()
         try:
             traits = self._connect_root(create)
         except BaseException:
@@ -300,14 +303,22 @@ class FtpBackend:
         raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
-        """Return the entry at path."""
+        """Return the entry at path; a name this backend's own listing just showed free is not asked again.
+
+        That answer is a forecast (ftp_known.py): a write to the name checks it on the server, in the
+        upload's own batch of commands, and never replaces what appeared there since.
+        """
+        if self._known.free(path):
+            raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
         with self._session(path) as ftp:
             return self._stat_on(ftp, path)
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """Return the entries of a folder's children."""
+        changes = self._known.changes()
         with self._session(path) as ftp:
             listed = self._listed(ftp, path)
+        self._known.listed(path, [item.name for item in listed], changes)
         return [entry_of(join_path(path, item.name), item) for item in listed]
 
     def open_read(self, path: RelPath) -> BinaryIO:
@@ -344,11 +355,18 @@ class FtpBackend:
         self._wire(path)
         temporary = join_path(parent_path(path), f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}")
         reader = CountingReader(source)
+        unverified = self._known.unverified(path)
+        self._known.changed(path)
         try:
-            return self._upload(path, temporary, reader, mtime_ns, mode)
+            written = self._upload(path, temporary, reader, mtime_ns, mode, unverified)
         except TransientError:
             self._leftovers.add(temporary)
             raise
+        except AlreadyExistsError:
+            self._known.verified(path)
+            raise
+        self._known.verified(path)
+        return written
 
     def _upload(
         self,
@@ -357,10 +375,18 @@ class FtpBackend:
         reader: CountingReader,
         mtime_ns: int | None,
         mode: int | None,
+        unverified: bool = False,
     ) -> Entry:
-        """Store reader under temporary, set its time and mode, and rename it to path."""
+        """Store reader under temporary, set its time and mode, and rename it to path.
+
+        When path was only forecast free (unverified), SIZE path goes out with the upload's EPSV and
+        STOR, and the upload is not renamed into place if the server says a file is there now.
+        """
         with self._session(path) as ftp:
             self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
+            checks_with_transfer = False
+            if unverified and isinstance(ftp, LeanSession):
+                ftp.before, checks_with_transfer = ("SIZE " + self._wire(path),), True
             try:
                 store(ftp, "STOR " + self._wire(temporary), cast(BinaryIO, reader), self._keepalive_s)
             except ftplib.error_perm as error:
@@ -368,6 +394,8 @@ class FtpBackend:
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
+                if unverified:
+                    self._require_still_free(ftp, path, checks_with_transfer)
                 self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
@@ -379,6 +407,19 @@ class FtpBackend:
                 kept = self._mdtm(ftp, path) if self._traits.mdtm else None
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _require_still_free(self, ftp: ftplib.FTP, path: RelPath, checked_with_transfer: bool) -> None:
+        """Raise AlreadyExistsError if a file is at path now (asked with the transfer, else asked here)."""
+        answer = ftp.before_replies[0] if checked_with_transfer and isinstance(ftp, LeanSession) else None
+        if isinstance(answer, ftplib.error_perm) and reply_code(answer) == "550":
+            return  # no file there (a folder that appeared makes the rename fail)
+        if not (isinstance(answer, str) and answer.startswith("213")):
+            found = self._stat_or_none(ftp, path)
+            if found is None or found.kind is EntryKind.DIR:
+                return
+        raise AlreadyExistsError(
+            errno.EEXIST, "appeared after the tree was listed; left alone", self._shown(path)
+        )
 
     def _finish_upload(
         self, ftp: ftplib.FTP, temporary: RelPath, path: RelPath, mtime_ns: int | None, mode: int | None
@@ -422,11 +463,13 @@ class FtpBackend:
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a folder (its parent must exist)."""
+        self._known.changed(path)
         with self._session(path) as ftp:
             try:
                 ftp.mkd(self._wire(path))
             except ftplib.error_perm as error:
                 self._refine(ftp, path, error, lambda found: require_absent(found, path, self._shown(path)))
+            self._known.made(path)
             if mode is not None and self._traits.site_chmod:
                 self._chmod(ftp, path, mode)
 
@@ -440,6 +483,7 @@ class FtpBackend:
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a file."""
+        self._known.changed(path)
         with self._session(path) as ftp:
             try:
                 ftp.delete(self._wire(path))
@@ -469,11 +513,14 @@ class FtpBackend:
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty folder."""
+        self._known.moved(path)
         with self._session(path) as ftp:
             self._rmd(ftp, path)
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename old to new; unless replace, refuse when new exists."""
+        self._known.moved(old)
+        self._known.moved(new)
         with self._session(old) as ftp:
             self._stat_on(ftp, old)
             try:
@@ -503,8 +550,11 @@ class FtpBackend:
 
         MFMT and vsftpd's MDTM set times of files only on most servers, and folder times are not
         listed (LIST) or not kept (every change below a folder moves its time), so a refusal for a
-        folder is not an error.
+        folder is not an error. Where only MFMT might set a folder's time, a folder this backend
+        listed or made is not asked at all.
         """
+        if not self._traits.mfmt and self._known.is_folder(path):
+            return
         with self._session(path) as ftp:
             try:
                 self._set_time(ftp, path, mtime_ns)
