@@ -48,7 +48,6 @@ from dirkit.backends.ftp_session import (
     FTP_ERRORS,
     ConnectionPool,
     FtpConnector,
-    LeanSession,
     TlsOptions,
     reply_code,
     translate_ftp_error,
@@ -379,23 +378,22 @@ class FtpBackend:
     ) -> Entry:
         """Store reader under temporary, set its time and mode, and rename it to path.
 
-        When path was only forecast free (unverified), SIZE path goes out with the upload's EPSV and
-        STOR, and the upload is not renamed into place if the server says a file is there now.
+        When path was only forecast free (unverified), SIZE path goes out as soon as the upload's data
+        is sent, and the upload is not renamed into place if the server says a file is there now.
         """
         with self._session(path) as ftp:
             self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
-            checks_with_transfer = False
-            if unverified and isinstance(ftp, LeanSession):
-                ftp.before, checks_with_transfer = ("SIZE " + self._wire(path),), True
+            checks = ("SIZE " + self._wire(path),) if unverified else ()
             try:
-                store(ftp, "STOR " + self._wire(temporary), cast(BinaryIO, reader), self._keepalive_s)
+                command, stream = "STOR " + self._wire(temporary), cast(BinaryIO, reader)
+                answers = store(ftp, command, stream, self._keepalive_s, checks, self._traits.stat_lists)
             except ftplib.error_perm as error:
                 self._refine(
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
                 if unverified:
-                    self._require_still_free(ftp, path, checks_with_transfer)
+                    self._require_still_free(ftp, path, answers[0])
                 self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
@@ -408,9 +406,8 @@ class FtpBackend:
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
 
-    def _require_still_free(self, ftp: ftplib.FTP, path: RelPath, checked_with_transfer: bool) -> None:
-        """Raise AlreadyExistsError if a file is at path now (asked with the transfer, else asked here)."""
-        answer = ftp.before_replies[0] if checked_with_transfer and isinstance(ftp, LeanSession) else None
+    def _require_still_free(self, ftp: ftplib.FTP, path: RelPath, answer: str | ftplib.Error) -> None:
+        """Raise AlreadyExistsError if a file is at path now (SIZE's answer, else asked here)."""
         if isinstance(answer, ftplib.error_perm) and reply_code(answer) == "550":
             return  # no file there (a folder that appeared makes the rename fail)
         if not (isinstance(answer, str) and answer.startswith("213")):

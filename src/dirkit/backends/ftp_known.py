@@ -4,9 +4,9 @@ A run lists its target, plans, then checks before each upload that the name it w
 On FTP that check was one round trip per file. KnownNames keeps the names of every folder the backend
 listed (and of every folder it made, empty then), forgets what the backend itself changed since, and
 says "free" for a name its folder did not hold. That answer is only a forecast: the backend then asks
-the server itself, in the same batch of commands as the upload (SIZE before EPSV and STOR), and
-refuses to rename the upload into place if the name was taken meanwhile. Nothing that appeared since
-the listing is ever replaced; it is found one round trip later than before, at no cost.
+the server itself, right behind the upload's data (SIZE, read with the upload's 226), and refuses
+to rename the upload into place if the name was taken meanwhile. Nothing that appeared since
+the listing is ever replaced; it is found later than before (closer to the rename), at no cost.
 """
 
 from __future__ import annotations

@@ -184,7 +184,8 @@ class ServerTraits:
     replaces_on_rename: bool
     mdtm: bool
     stat_lists: bool = False
-    """`STAT FOLDER` sends the folder's ls -l lines on the control connection (vsftpd): no data connection."""
+    """`STAT FOLDER` sends the folder's ls -l lines on the control connection, and no command sent
+    during a transfer is answered before the transfer's final reply (vsftpd)."""
 
     @property
     def can_set_mtime(self) -> bool:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import ftplib
-import functools
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +63,6 @@ class LeanSession(ftplib.FTP):
     use_epsv = True
     epsv_proven = False
     replies: ReplyReader | None = None
-    before: tuple[str, ...] = ()
-    """Commands the next transfer sends ahead of its own (their replies land in before_replies)."""
-    before_replies: list[str | ftplib.Error] = []  # noqa: RUF012 (replaced per transfer, never mutated)
 
     def getline(self) -> str:
         """Return the next reply line; only CR LF ends one (a CR or LF in a listed name does not)."""
@@ -96,15 +92,12 @@ class LeanSession(ftplib.FTP):
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
         """Open the data connection of cmd; once EPSV is proven, EPSV and cmd go out together."""
-        before, self.before, self.before_replies = self.before, (), []
         if not self.epsv_proven or rest is not None or not self.use_epsv or self.sock is None:
-            self.before_replies = [self._answer(functools.partial(self.sendcmd, line)) for line in before]
             conn, size = super().ntransfercmd(cmd, rest)
             self.epsv_proven = self.use_epsv
             return conn, size
         peer = self.sock.getpeername()
-        self.sock.sendall("".join(f"{line}\r\n" for line in (*before, "EPSV", cmd)).encode(self.encoding))
-        self.before_replies = [self._answer(self.getresp) for _line in before]
+        self.sock.sendall(f"EPSV\r\n{cmd}\r\n".encode(self.encoding))
         try:
             passive = self.getresp()
         except ftplib.Error:
@@ -132,14 +125,6 @@ class LeanSession(ftplib.FTP):
             conn.close()
             raise
         return conn, ftplib.parse150(reply) if reply.startswith("150") else None
-
-    @staticmethod
-    def _answer(read: Callable[[], str]) -> str | ftplib.Error:
-        """Return a reply read by read, or the refusal it raised."""
-        try:
-            return read()
-        except (ftplib.error_perm, ftplib.error_temp, ftplib.error_reply) as error:
-            return error
 
     def voidcmd(self, cmd: str) -> str:
         """Send a command and expect a 2xx reply; a TYPE already in force is not sent again."""
