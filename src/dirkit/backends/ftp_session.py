@@ -432,9 +432,12 @@ class ConnectionPool:
         with self._ready:
             idle, self._free = self._free, []
             self._open -= len(idle)
+        for ftp, _since in idle:  # every QUIT goes out before any reply is read: one round trip in all
+            with contextlib.suppress(*FTP_ERRORS):
+                ftp.putcmd("QUIT")
         for ftp, _since in idle:
             with contextlib.suppress(*FTP_ERRORS):
-                ftp.quit()
+                ftp.getresp()
             with contextlib.suppress(*FTP_ERRORS):
                 ftp.close()
 
