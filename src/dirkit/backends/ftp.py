@@ -519,6 +519,8 @@ class FtpBackend:
         self._known.moved(old)
         self._known.moved(new)
         with self._session(old) as ftp:
+            if old != new and self._renamed_at_once(ftp, old, new, replace):
+                return
             self._stat_on(ftp, old)
             try:
                 existing: Entry | None = self._stat_on(ftp, new)
@@ -530,6 +532,31 @@ class FtpBackend:
                 if existing.kind is EntryKind.DIR or not self._traits.replaces_on_rename:
                     self._remove_on(ftp, existing)
             self._move(ftp, old, new, replace=False)
+
+    def _renamed_at_once(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> bool:
+        """Rename after one probe of new, with RNFR and RNTO sent together: two round trips, not four.
+
+        A refused RNFR (old is missing) leaves no rename pending, so the RNTO behind it is refused
+        too and nothing moves. Return False, having changed nothing, when the probe cannot tell what
+        is at new or something at new would have to be removed first (the careful way does that).
+        """
+        probe = probe_path(ftp, self._wire(new), with_time=False)
+        if probe.found is Probed.UNKNOWN:
+            return False
+        if probe.found is not Probed.ABSENT:
+            if not replace:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", self._shown(new))
+            if probe.found is Probed.FOLDER or not self._traits.replaces_on_rename:
+                return False
+        started, finished = pipelined(ftp, [f"RNFR {self._wire(old)}", f"RNTO {self._wire(new)}"])
+        if isinstance(started, ftplib.error_perm):
+            self._refine(ftp, old, started, lambda found: require_some(found, self._shown(old)))
+        if isinstance(finished, ftplib.error_perm):
+            self._refine(ftp, new, finished, lambda found: refuse_dir(found, new, self._shown(new)))
+        for refusal, path in ((started, old), (finished, new)):
+            if isinstance(refusal, ftplib.Error):
+                raise translate_ftp_error(refusal, self._shown(path))
+        return True
 
     def _set_time(self, ftp: ftplib.FTP, path: RelPath, mtime_ns: int) -> None:
         """Set a file's time with MFMT, else vsftpd's two-argument MDTM, else SITE UTIME."""
