@@ -132,3 +132,25 @@ def test_a_mirror_leaves_alone_a_file_that_appeared_between_plan_and_run(
         assert sorted(path.name for path in (folder / "pages").iterdir()) == ["a.html", "b.html"]
     finally:
         backend.close()
+
+
+def test_small_uploads_use_the_passive_port_the_last_rename_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, folder = ftp_servers.open_backend("vsftpd", connections=1)
+    try:
+        opened = _count_transfers(monkeypatch)
+        stamp = 1_600_000_000 * 10**9
+        for number in range(4):
+            backend.write_file(P(f"f{number}"), io.BytesIO(b"x" * number * 1000), mtime_ns=stamp)
+        assert len(opened) == 1 and opened[0].startswith("STOR ")  # the first only: then spare ports
+        backend.write_file(P("big"), io.BytesIO(b"y" * 200_000), mtime_ns=stamp)  # larger than a block
+        monkeypatch.setattr("dirkit.backends.ftp.SPARE_PORT_S", -1.0)  # a spare port too old to trust
+        backend.write_file(P("late"), io.BytesIO(b"late"), mtime_ns=stamp)
+        assert len(opened) == 3
+        for number in range(4):
+            assert (folder / f"f{number}").read_bytes() == b"x" * number * 1000
+            assert backend.stat(P(f"f{number}")).mtime_ns == stamp
+        assert (folder / "big").read_bytes() == b"y" * 200_000
+        assert (folder / "late").read_bytes() == b"late"
+        assert not [path for path in folder.iterdir() if path.name.startswith(".dirkit")]
+    finally:
+        backend.close()

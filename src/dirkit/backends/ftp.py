@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import ftplib
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
@@ -48,11 +49,21 @@ from dirkit.backends.ftp_session import (
     FTP_ERRORS,
     ConnectionPool,
     FtpConnector,
+    LeanSession,
+    TlsFtp,
     TlsOptions,
     reply_code,
     translate_ftp_error,
 )
-from dirkit.backends.ftp_transfer import KEEPALIVE_S, Leftovers, PartialDownloads, retrieve_into, store
+from dirkit.backends.ftp_transfer import (
+    BLOCK,
+    KEEPALIVE_S,
+    Leftovers,
+    PartialDownloads,
+    retrieve_into,
+    store,
+    store_small,
+)
 from dirkit.backends.protocol import Capabilities
 from dirkit.backends.trees import DEFAULT_CONNECTIONS
 from dirkit.backends.urls import Login, RemoteLocation
@@ -69,6 +80,8 @@ from dirkit.errors import (
     UnsupportedError,
 )
 
+SPARE_PORT_S = 5.0
+"""How long a passive port opened ahead is trusted to still take the next upload."""
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 """Bytes of a download kept in memory before its spool file moves to disk."""
 MLSD_FACTS = ["type", "size", "modify", "unix.mode"]
@@ -78,17 +91,26 @@ NO_TIMES = "\0"
 
 
 class CountingReader:
-    """A binary reader that counts the bytes read through it."""
+    """A binary reader that counts the bytes read through it (bytes given back are read again first)."""
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
         self.count = 0
+        self._given_back = b""
 
     def read(self, size: int = -1) -> bytes:
         """Return the next bytes of the source."""
+        if self._given_back:
+            data = self._given_back if size < 0 else self._given_back[:size]
+            self._given_back = self._given_back[len(data) :]
+            return data
         data = self._source.read(size)
         self.count += len(data)
         return data
+
+    def unread(self, data: bytes) -> None:
+        """Give back bytes just read, to be read again (they stay counted)."""
+        self._given_back = data + self._given_back
 
 
 class FtpBackend:
@@ -386,13 +408,16 @@ class FtpBackend:
             checks = ("SIZE " + self._wire(path),) if unverified else ()
             try:
                 command, stream = "STOR " + self._wire(temporary), cast(BinaryIO, reader)
-                answers = store(ftp, command, stream, self._keepalive_s, checks, self._traits.stat_lists)
+                answers = self._store_fast(ftp, command, stream, checks)
+                if answers is None:
+                    answers = store(ftp, command, stream, self._keepalive_s, checks, self._traits.stat_lists)
             except ftplib.error_perm as error:
                 self._refine(
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
                 if unverified:
+                    assert answers is not None  # a refused STOR raised above
                     self._require_still_free(ftp, path, answers[0])
                 self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
@@ -418,6 +443,31 @@ class FtpBackend:
             errno.EEXIST, "appeared after the tree was listed; left alone", self._shown(path)
         )
 
+    def _store_fast(
+        self, ftp: ftplib.FTP, command: str, stream: BinaryIO, checks: tuple[str, ...]
+    ) -> list[str | ftplib.Error] | None:
+        """Upload a small file to the passive port the last upload's rename opened ahead, if there is one.
+
+        None (nothing sent, the first block kept in the stream) when there is no fresh spare port,
+        the file is larger than one block, or the port no longer answers.
+        """
+        spare = ftp.spare_port if isinstance(ftp, LeanSession) else None
+        if spare is None or ftp.sock is None or not isinstance(stream, CountingReader):
+            return None
+        assert isinstance(ftp, LeanSession)
+        ftp.spare_port = None
+        port, since = spare
+        if time.monotonic() - since > SPARE_PORT_S:
+            return None
+        data = stream.read(BLOCK)
+        rest = stream.read(BLOCK) if len(data) == BLOCK else b""
+        answers = None
+        if not rest:
+            answers = store_small(ftp, (ftp.sock.getpeername()[0], port), command, data, checks)
+        if answers is None:
+            stream.unread(data + rest)
+        return answers
+
     def _finish_upload(
         self, ftp: ftplib.FTP, temporary: RelPath, path: RelPath, mtime_ns: int | None, mode: int | None
     ) -> None:
@@ -430,7 +480,10 @@ class FtpBackend:
         renames = self._traits.replaces_on_rename
         stamp = None if mtime_ns is None else format_ftp_time(mtime_ns)
         commands = upload_finish(self._traits, self._wire(temporary), self._wire(path), stamp, mode)
-        replies = pipelined(ftp, commands)
+        spare = self._opens_spare_ports(ftp)
+        replies = pipelined(ftp, [*commands, "EPSV"] if spare else commands)
+        if spare:
+            self._keep_spare_port(ftp, replies.pop())
         refusal = first_refusal(replies)
         if refusal is None:
             if not renames:
@@ -441,6 +494,22 @@ class FtpBackend:
         if renames and refusal in replies[-2:] and isinstance(refusal, ftplib.error_perm):
             self._refine(ftp, path, refusal, lambda found: refuse_dir(found, path, self._shown(path)))
         raise refusal
+
+    def _opens_spare_ports(self, ftp: ftplib.FTP) -> bool:
+        """Tell whether an upload's rename should ask a passive port for the next upload (plain vsftpd)."""
+        return (
+            self._traits.stat_lists
+            and isinstance(ftp, LeanSession)
+            and not isinstance(ftp, TlsFtp)
+            and ftp.use_epsv
+            and ftp.epsv_proven
+        )
+
+    def _keep_spare_port(self, ftp: ftplib.FTP, reply: str | ftplib.Error) -> None:
+        """Keep the port an EPSV reply names for the session's next upload."""
+        if isinstance(ftp, LeanSession) and isinstance(reply, str) and reply.startswith("229"):
+            with contextlib.suppress(ftplib.Error, ValueError):
+                ftp.spare_port = (ftplib.parse229(reply, ("", 0))[1], time.monotonic())
 
     def reconnect(self) -> None:
         """Have every idle connection checked before its next use (a fault may have cut them all)."""

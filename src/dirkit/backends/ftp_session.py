@@ -63,6 +63,8 @@ class LeanSession(ftplib.FTP):
     use_epsv = True
     epsv_proven = False
     replies: ReplyReader | None = None
+    spare_port: tuple[int, float] | None = None
+    """A passive port the server opened ahead (EPSV sent with the last upload's rename) and when."""
 
     def getline(self) -> str:
         """Return the next reply line; only CR LF ends one (a CR or LF in a listed name does not)."""
@@ -86,12 +88,14 @@ class LeanSession(ftplib.FTP):
         self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
     ) -> str:
         """Connect (a new session starts in the server's default type)."""
+        self.spare_port = None
         self.transfer_type = ""
         self.epsv_proven = False
         return super().connect(host, port, timeout, source_address)
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
         """Open the data connection of cmd; once EPSV is proven, EPSV and cmd go out together."""
+        self.spare_port = None
         if not self.epsv_proven or rest is not None or not self.use_epsv or self.sock is None:
             conn, size = super().ntransfercmd(cmd, rest)
             self.epsv_proven = self.use_epsv
