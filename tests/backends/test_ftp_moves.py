@@ -7,11 +7,13 @@ import os
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from dirkit.backends import ftp_commands
+from dirkit.backends.ftp_commands import Reply
 from dirkit.backends.ftp_session import LeanSession
 from dirkit.backends.local import LocalBackend
 from dirkit.core.run.guards import GuardOptions
@@ -46,7 +48,7 @@ TRANSFERS = {"RETR", "STOR", "LIST", "MLSD", "NLST"}
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SentCommands]:
-    """Yield a counter of the FTP commands sent one by one, and of every transfer, from here on."""
+    """Yield a counter of the FTP commands sent, one by one or in batches, and of every transfer."""
     counter = SentCommands()
     original_put = ftplib.FTP.putcmd
     original_transfer = LeanSession.ntransfercmd
@@ -62,8 +64,16 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SentCommands]:
         counter.add(cmd)
         return original_transfer(self, cmd, rest)
 
+    original_pipelined = ftp_commands.pipelined
+
+    def counting_pipelined(ftp: ftplib.FTP, commands: Sequence[str]) -> list[Reply]:
+        for line in commands:
+            counter.add(line)
+        return original_pipelined(ftp, commands)
+
     monkeypatch.setattr(ftplib.FTP, "putcmd", counting_put)
     monkeypatch.setattr(LeanSession, "ntransfercmd", counting_transfer)
+    monkeypatch.setattr("dirkit.backends.ftp.pipelined", counting_pipelined)
     yield counter
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import ftplib
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
@@ -22,6 +23,7 @@ from dirkit.backends.ftp_commands import (
     time_command,
     upload_finish,
 )
+from dirkit.backends.ftp_known import KnownNames
 from dirkit.backends.ftp_listing import (
     WHOLE_SECOND_NS,
     Listed,
@@ -33,6 +35,7 @@ from dirkit.backends.ftp_listing import (
     parse_ftp_time,
     parse_list_line,
     parse_mlsd_facts,
+    parse_stat_listing,
     refuse_dir,
     require_absent,
     require_dir,
@@ -40,15 +43,27 @@ from dirkit.backends.ftp_listing import (
     require_some,
     to_wire,
 )
+from dirkit.backends.ftp_replies import NotAListingError, stat_lines
 from dirkit.backends.ftp_session import (
     DEFAULT_TIMEOUT_S,
     FTP_ERRORS,
     ConnectionPool,
     FtpConnector,
+    LeanSession,
+    TlsFtp,
     TlsOptions,
+    reply_code,
     translate_ftp_error,
 )
-from dirkit.backends.ftp_transfer import KEEPALIVE_S, Leftovers, PartialDownloads, retrieve_into, store
+from dirkit.backends.ftp_transfer import (
+    BLOCK,
+    KEEPALIVE_S,
+    Leftovers,
+    PartialDownloads,
+    retrieve_into,
+    store,
+    store_small,
+)
 from dirkit.backends.protocol import Capabilities
 from dirkit.backends.trees import DEFAULT_CONNECTIONS
 from dirkit.backends.urls import Login, RemoteLocation
@@ -57,6 +72,7 @@ from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path, parent_p
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
+    ConnectionLostError,
     NotADirError,
     NotFoundError,
     TransientError,
@@ -64,6 +80,8 @@ from dirkit.errors import (
     UnsupportedError,
 )
 
+SPARE_PORT_S = 5.0
+"""How long a passive port opened ahead is trusted to still take the next upload."""
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 """Bytes of a download kept in memory before its spool file moves to disk."""
 MLSD_FACTS = ["type", "size", "modify", "unix.mode"]
@@ -73,17 +91,26 @@ NO_TIMES = "\0"
 
 
 class CountingReader:
-    """A binary reader that counts the bytes read through it."""
+    """A binary reader that counts the bytes read through it (bytes given back are read again first)."""
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
         self.count = 0
+        self._given_back = b""
 
     def read(self, size: int = -1) -> bytes:
         """Return the next bytes of the source."""
+        if self._given_back:
+            data = self._given_back if size < 0 else self._given_back[:size]
+            self._given_back = self._given_back[len(data) :]
+            return data
         data = self._source.read(size)
         self.count += len(data)
         return data
+
+    def unread(self, data: bytes) -> None:
+        """Give back bytes just read, to be read again (they stay counted)."""
+        self._given_back = data + self._given_back
 
 
 class FtpBackend:
@@ -109,6 +136,7 @@ class FtpBackend:
         self._keepalive_s = keepalive_s
         self._partials = PartialDownloads()
         self._leftovers = Leftovers()
+        self._known = KnownNames()
         try:
             traits = self._connect_root(create)
         except BaseException:
@@ -131,6 +159,7 @@ class FtpBackend:
             traits = self._connector.traits
             assert traits is not None
             self._traits = traits
+            self._stat_lists = traits.stat_lists and not traits.mlsd
             folder, path = self._connector.login_folder, self._location.path
             base = path if path.startswith("/") else f"{folder.rstrip('/')}/{path}".rstrip("/")
             self._base = base or "/"
@@ -208,29 +237,54 @@ class FtpBackend:
     def _listed(self, ftp: ftplib.FTP, path: RelPath, times_for: str = "") -> list[Listed]:
         """Return the children of a folder; on LIST servers MDTM gives times (of times_for only, if set)."""
         wire = self._wire(path)
-        try:
-            ftp.cwd(wire)
-        except ftplib.error_perm as error:
-            self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
-        if self._traits.mlsd:
-            ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
-            found = [
-                parse_mlsd_facts(from_wire(name), facts)
-                for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
-            ]
-            return [item for item in found if item is not None]
-        lines = read_listing(ftp, "LIST -a")
-        listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
+        listed = self._stat_listed(ftp, path, wire) if self._stat_lists else None
+        if listed is None:
+            try:
+                ftp.cwd(wire)
+            except ftplib.error_perm as error:
+                self._refine(ftp, path, error, lambda found: require_dir(found, path, self._shown(path)))
+            if self._traits.mlsd:
+                ftp.sendcmd("OPTS MLST " + "".join(f"{fact};" for fact in MLSD_FACTS))
+                found = [
+                    parse_mlsd_facts(from_wire(name), facts)
+                    for name, facts in map(mlsd_facts, read_listing(ftp, "MLSD"))
+                ]
+                return [item for item in found if item is not None]
+            lines = read_listing(ftp, "LIST -a")
+            listed = [item for item in map(parse_list_line, map(from_wire, lines)) if item is not None]
         if not self._traits.mdtm:
             return listed
         timed = [
             index
             for index, item in enumerate(listed)
-            if item.kind is EntryKind.FILE and (not times_for or item.name == times_for)
+            if item.kind is EntryKind.FILE
+            and (not times_for or item.name == times_for)
+            and not has_line_break(item.name)
         ]
         times = file_times(ftp, [self._wire(join_path(path, listed[index].name)) for index in timed])
         for index, mtime_ns in zip(timed, times, strict=True):
             listed[index] = dataclasses.replace(listed[index], mtime_ns=mtime_ns)
+        return listed
+
+    def _stat_listed(self, ftp: ftplib.FTP, path: RelPath, wire: str) -> list[Listed] | None:
+        """Return a folder's children from a STAT listing (one reply, no data connection), or None.
+
+        None when the server refused or listed no folder there: CWD and LIST then say what is
+        there. A listing that does not parse may have put the session out of step: the connection
+        is dropped (a transient error, so the call is retried) and the tree lists with LIST from then on.
+        """
+        try:
+            lines = stat_lines(ftp, wire)
+            listed = parse_stat_listing([from_wire(line) for line in lines])
+        except ftplib.error_perm as error:
+            if reply_code(error) in ("500", "502"):
+                self._stat_lists = False
+            return None
+        except (NotAListingError, ValueError) as error:
+            self._stat_lists = False
+            raise ConnectionLostError(
+                errno.EPROTO, f"a STAT listing was not understood ({error})", self._shown(path)
+            ) from None
         return listed
 
     def _mdtm(self, ftp: ftplib.FTP, path: RelPath) -> int | None:
@@ -270,14 +324,22 @@ class FtpBackend:
         raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
-        """Return the entry at path."""
+        """Return the entry at path; a name this backend's own listing just showed free is not asked again.
+
+        That answer is a forecast (ftp_known.py): a write to the name checks it on the server, in the
+        upload's own batch of commands, and never replaces what appeared there since.
+        """
+        if self._known.free(path):
+            raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
         with self._session(path) as ftp:
             return self._stat_on(ftp, path)
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """Return the entries of a folder's children."""
+        changes = self._known.changes()
         with self._session(path) as ftp:
             listed = self._listed(ftp, path)
+        self._known.listed(path, [item.name for item in listed], changes)
         return [entry_of(join_path(path, item.name), item) for item in listed]
 
     def open_read(self, path: RelPath) -> BinaryIO:
@@ -314,11 +376,18 @@ class FtpBackend:
         self._wire(path)
         temporary = join_path(parent_path(path), f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}")
         reader = CountingReader(source)
+        unverified = self._known.unverified(path)
+        self._known.changed(path)
         try:
-            return self._upload(path, temporary, reader, mtime_ns, mode)
+            written = self._upload(path, temporary, reader, mtime_ns, mode, unverified)
         except TransientError:
             self._leftovers.add(temporary)
             raise
+        except AlreadyExistsError:
+            self._known.verified(path)
+            raise
+        self._known.verified(path)
+        return written
 
     def _upload(
         self,
@@ -327,17 +396,29 @@ class FtpBackend:
         reader: CountingReader,
         mtime_ns: int | None,
         mode: int | None,
+        unverified: bool = False,
     ) -> Entry:
-        """Store reader under temporary, set its time and mode, and rename it to path."""
+        """Store reader under temporary, set its time and mode, and rename it to path.
+
+        When path was only forecast free (unverified), SIZE path goes out as soon as the upload's data
+        is sent, and the upload is not renamed into place if the server says a file is there now.
+        """
         with self._session(path) as ftp:
             self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
+            checks = ("SIZE " + self._wire(path),) if unverified else ()
             try:
-                store(ftp, "STOR " + self._wire(temporary), cast(BinaryIO, reader), self._keepalive_s)
+                command, stream = "STOR " + self._wire(temporary), cast(BinaryIO, reader)
+                answers = self._store_fast(ftp, command, stream, checks)
+                if answers is None:
+                    answers = store(ftp, command, stream, self._keepalive_s, checks, self._traits.stat_lists)
             except ftplib.error_perm as error:
                 self._refine(
                     ftp, parent_path(path), error, lambda found: require_dir(found, path, self._shown(path))
                 )
             try:
+                if unverified:
+                    assert answers is not None  # a refused STOR raised above
+                    self._require_still_free(ftp, path, answers[0])
                 self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
@@ -349,6 +430,43 @@ class FtpBackend:
                 kept = self._mdtm(ftp, path) if self._traits.mdtm else None
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _require_still_free(self, ftp: ftplib.FTP, path: RelPath, answer: str | ftplib.Error) -> None:
+        """Raise AlreadyExistsError if a file is at path now (SIZE's answer, else asked here)."""
+        if isinstance(answer, ftplib.error_perm) and reply_code(answer) == "550":
+            return  # no file there (a folder that appeared makes the rename fail)
+        if not (isinstance(answer, str) and answer.startswith("213")):
+            found = self._stat_or_none(ftp, path)
+            if found is None or found.kind is EntryKind.DIR:
+                return
+        raise AlreadyExistsError(
+            errno.EEXIST, "appeared after the tree was listed; left alone", self._shown(path)
+        )
+
+    def _store_fast(
+        self, ftp: ftplib.FTP, command: str, stream: BinaryIO, checks: tuple[str, ...]
+    ) -> list[str | ftplib.Error] | None:
+        """Upload a small file to the passive port the last upload's rename opened ahead, if there is one.
+
+        None (nothing sent, the first block kept in the stream) when there is no fresh spare port,
+        the file is larger than one block, or the port no longer answers.
+        """
+        spare = ftp.spare_port if isinstance(ftp, LeanSession) else None
+        if spare is None or ftp.sock is None or not isinstance(stream, CountingReader):
+            return None
+        assert isinstance(ftp, LeanSession)
+        ftp.spare_port = None
+        port, since = spare
+        if time.monotonic() - since > SPARE_PORT_S:
+            return None
+        data = stream.read(BLOCK)
+        rest = stream.read(BLOCK) if len(data) == BLOCK else b""
+        answers = None
+        if not rest:
+            answers = store_small(ftp, (ftp.sock.getpeername()[0], port), command, data, checks)
+        if answers is None:
+            stream.unread(data + rest)
+        return answers
 
     def _finish_upload(
         self, ftp: ftplib.FTP, temporary: RelPath, path: RelPath, mtime_ns: int | None, mode: int | None
@@ -362,7 +480,10 @@ class FtpBackend:
         renames = self._traits.replaces_on_rename
         stamp = None if mtime_ns is None else format_ftp_time(mtime_ns)
         commands = upload_finish(self._traits, self._wire(temporary), self._wire(path), stamp, mode)
-        replies = pipelined(ftp, commands)
+        spare = self._opens_spare_ports(ftp)
+        replies = pipelined(ftp, [*commands, "EPSV"] if spare else commands)
+        if spare:
+            self._keep_spare_port(ftp, replies.pop())
         refusal = first_refusal(replies)
         if refusal is None:
             if not renames:
@@ -373,6 +494,22 @@ class FtpBackend:
         if renames and refusal in replies[-2:] and isinstance(refusal, ftplib.error_perm):
             self._refine(ftp, path, refusal, lambda found: refuse_dir(found, path, self._shown(path)))
         raise refusal
+
+    def _opens_spare_ports(self, ftp: ftplib.FTP) -> bool:
+        """Tell whether an upload's rename should ask a passive port for the next upload (plain vsftpd)."""
+        return (
+            self._traits.stat_lists
+            and isinstance(ftp, LeanSession)
+            and not isinstance(ftp, TlsFtp)
+            and ftp.use_epsv
+            and ftp.epsv_proven
+        )
+
+    def _keep_spare_port(self, ftp: ftplib.FTP, reply: str | ftplib.Error) -> None:
+        """Keep the port an EPSV reply names for the session's next upload."""
+        if isinstance(ftp, LeanSession) and isinstance(reply, str) and reply.startswith("229"):
+            with contextlib.suppress(ftplib.Error, ValueError):
+                ftp.spare_port = (ftplib.parse229(reply, ("", 0))[1], time.monotonic())
 
     def reconnect(self) -> None:
         """Have every idle connection checked before its next use (a fault may have cut them all)."""
@@ -392,11 +529,13 @@ class FtpBackend:
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a folder (its parent must exist)."""
+        self._known.changed(path)
         with self._session(path) as ftp:
             try:
                 ftp.mkd(self._wire(path))
             except ftplib.error_perm as error:
                 self._refine(ftp, path, error, lambda found: require_absent(found, path, self._shown(path)))
+            self._known.made(path)
             if mode is not None and self._traits.site_chmod:
                 self._chmod(ftp, path, mode)
 
@@ -410,6 +549,7 @@ class FtpBackend:
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a file."""
+        self._known.changed(path)
         with self._session(path) as ftp:
             try:
                 ftp.delete(self._wire(path))
@@ -439,12 +579,17 @@ class FtpBackend:
 
     def remove_dir(self, path: RelPath) -> None:
         """Remove an empty folder."""
+        self._known.moved(path)
         with self._session(path) as ftp:
             self._rmd(ftp, path)
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename old to new; unless replace, refuse when new exists."""
+        self._known.moved(old)
+        self._known.moved(new)
         with self._session(old) as ftp:
+            if old != new and self._renamed_at_once(ftp, old, new, replace):
+                return
             self._stat_on(ftp, old)
             try:
                 existing: Entry | None = self._stat_on(ftp, new)
@@ -456,6 +601,31 @@ class FtpBackend:
                 if existing.kind is EntryKind.DIR or not self._traits.replaces_on_rename:
                     self._remove_on(ftp, existing)
             self._move(ftp, old, new, replace=False)
+
+    def _renamed_at_once(self, ftp: ftplib.FTP, old: RelPath, new: RelPath, replace: bool) -> bool:
+        """Rename after one probe of new, with RNFR and RNTO sent together: two round trips, not four.
+
+        A refused RNFR (old is missing) leaves no rename pending, so the RNTO behind it is refused
+        too and nothing moves. Return False, having changed nothing, when the probe cannot tell what
+        is at new or something at new would have to be removed first (the careful way does that).
+        """
+        probe = probe_path(ftp, self._wire(new), with_time=False)
+        if probe.found is Probed.UNKNOWN:
+            return False
+        if probe.found is not Probed.ABSENT:
+            if not replace:
+                raise AlreadyExistsError(errno.EEXIST, "already exists", self._shown(new))
+            if probe.found is Probed.FOLDER or not self._traits.replaces_on_rename:
+                return False
+        started, finished = pipelined(ftp, [f"RNFR {self._wire(old)}", f"RNTO {self._wire(new)}"])
+        if isinstance(started, ftplib.error_perm):
+            self._refine(ftp, old, started, lambda found: require_some(found, self._shown(old)))
+        if isinstance(finished, ftplib.error_perm):
+            self._refine(ftp, new, finished, lambda found: refuse_dir(found, new, self._shown(new)))
+        for refusal, path in ((started, old), (finished, new)):
+            if isinstance(refusal, ftplib.Error):
+                raise translate_ftp_error(refusal, self._shown(path))
+        return True
 
     def _set_time(self, ftp: ftplib.FTP, path: RelPath, mtime_ns: int) -> None:
         """Set a file's time with MFMT, else vsftpd's two-argument MDTM, else SITE UTIME."""
@@ -473,8 +643,11 @@ class FtpBackend:
 
         MFMT and vsftpd's MDTM set times of files only on most servers, and folder times are not
         listed (LIST) or not kept (every change below a folder moves its time), so a refusal for a
-        folder is not an error.
+        folder is not an error. Where only MFMT might set a folder's time, a folder this backend
+        listed or made is not asked at all.
         """
+        if not self._traits.mfmt and self._known.is_folder(path):
+            return
         with self._session(path) as ftp:
             try:
                 self._set_time(ftp, path, mtime_ns)

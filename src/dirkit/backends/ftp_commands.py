@@ -116,11 +116,14 @@ def probe_path(ftp: ftplib.FTP, wire_path: str, with_time: bool) -> Probe:
     """
     commands = [f"SIZE {wire_path}", f"CWD {wire_path}"] + ([f"MDTM {wire_path}"] if with_time else [])
     replies = pipelined(ftp, commands)
-    size, cwd = replies[0], replies[1]
+    return _probed(replies[0], replies[1], replies[2] if with_time else None)
+
+
+def _probed(size: Reply, cwd: Reply, timed: Reply | None) -> Probe:
+    """Return what the replies of SIZE, CWD (and MDTM) of one path tell of it."""
     if isinstance(cwd, str) and cwd.startswith("2"):
         return Probe(Probed.FOLDER)
     if isinstance(size, str) and size.startswith("213") and size[4:].strip().isdigit():
-        timed = replies[2] if with_time else None
         mtime_ns = parse_ftp_time(timed[4:]) if isinstance(timed, str) and timed.startswith("213") else None
         return Probe(Probed.FILE, int(size[4:].strip()), mtime_ns)
     if all(isinstance(reply, ftplib.error_perm) and reply_code(reply) == "550" for reply in (size, cwd)):

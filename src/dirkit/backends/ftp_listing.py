@@ -96,7 +96,8 @@ def parse_mlsd_facts(name: str, facts: dict[str, str]) -> Listed | None:
 
 _UNIX_LINE = re.compile(
     r"^(?P<perms>[-dlbcpsD][-rwxsStTl+.@]{9})[+.@]?\s+\d+\s+\S+\s+(?:\S+\s+)?(?P<size>\d+)\s+"
-    r"(?P<month>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+(?P<time>\d{1,2}:\d\d|\d{4})\s(?P<name>.+)$"
+    r"(?P<month>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+(?P<time>\d{1,2}:\d\d|\d{4})\s(?P<name>.+)$",
+    re.DOTALL,
 )
 _DOS_LINE = re.compile(
     r"^(?P<date>\d\d-\d\d-\d\d(?:\d\d)?)\s+(?P<time>\d\d:\d\d(?:AM|PM)?)\s+"
@@ -150,6 +151,25 @@ def parse_list_line(line: str) -> Listed | None:
     return listed if is_child_name(listed.name) else None
 
 
+def parse_stat_listing(lines: list[str]) -> list[Listed] | None:
+    """Return the children a STAT listing of a folder shows, or None if it lists no folder (no '.' line).
+
+    Raise ValueError for a line that is not an ls -l line: the reply cannot be trusted then.
+    """
+    children: list[Listed] = []
+    is_folder = False
+    for line in lines:
+        unix = _UNIX_LINE.match(line)
+        if unix is None:
+            raise ValueError(f"not a listing line: {line[:80]!r}")
+        if unix.group("name") == "." and unix.group("perms").startswith("d"):
+            is_folder = True
+        listed = parse_list_line(line)
+        if listed is not None:
+            children.append(listed)
+    return children if is_folder else None
+
+
 @dataclass(frozen=True, slots=True)
 class ServerTraits:
     """What one server offers, read once at connect from its banner, FEAT and SITE HELP replies."""
@@ -163,6 +183,9 @@ class ServerTraits:
     epsv: bool
     replaces_on_rename: bool
     mdtm: bool
+    stat_lists: bool = False
+    """`STAT FOLDER` sends the folder's ls -l lines on the control connection, and no command sent
+    during a transfer is answered before the transfer's final reply (vsftpd)."""
 
     @property
     def can_set_mtime(self) -> bool:
@@ -201,6 +224,7 @@ def read_traits(banner: str, feat_reply: str, site_help: str) -> ServerTraits:
         epsv="EPSV" in features,
         replaces_on_rename=replaces,
         mdtm="MDTM" in features,
+        stat_lists=vsftpd,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dirkit.backends.ftp_listing import WIRE_ENCODING, ServerTraits, from_wire, read_traits
+from dirkit.backends.ftp_replies import ReplyReader
 from dirkit.backends.urls import Login, RemoteLocation
 from dirkit.errors import (
     BackendError,
@@ -61,17 +62,40 @@ class LeanSession(ftplib.FTP):
     """The TYPE command in force on this session ('' after connect: the server's default)."""
     use_epsv = True
     epsv_proven = False
+    replies: ReplyReader | None = None
+    spare_port: tuple[int, float] | None = None
+    """A passive port the server opened ahead (EPSV sent with the last upload's rename) and when."""
+
+    def getline(self) -> str:
+        """Return the next reply line; only CR LF ends one (a CR or LF in a listed name does not)."""
+        sock = self.sock
+        if sock is None:
+            raise EOFError
+        if self.replies is None or self.replies.sock is not sock:
+            if self.replies is not None:
+                self.replies.close()
+            self.replies = ReplyReader(sock)
+        return self.replies.line()
+
+    def close(self) -> None:
+        """Close the reply reader, then the connection (the socket closes only once no reader holds it)."""
+        if self.replies is not None:
+            self.replies.close()
+            self.replies = None
+        super().close()
 
     def connect(
         self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
     ) -> str:
         """Connect (a new session starts in the server's default type)."""
+        self.spare_port = None
         self.transfer_type = ""
         self.epsv_proven = False
         return super().connect(host, port, timeout, source_address)
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
         """Open the data connection of cmd; once EPSV is proven, EPSV and cmd go out together."""
+        self.spare_port = None
         if not self.epsv_proven or rest is not None or not self.use_epsv or self.sock is None:
             conn, size = super().ntransfercmd(cmd, rest)
             self.epsv_proven = self.use_epsv
@@ -211,7 +235,7 @@ def translate_ftp_error(error: BaseException, path: str) -> BackendError:
     code = reply_code(error)
     kind: type[BackendError]
     number = errno.EIO
-    if isinstance(error, EOFError | ssl.SSLEOFError | ConnectionError) or code == "421":
+    if isinstance(error, EOFError | ssl.SSLEOFError | ConnectionError | ftplib.error_proto) or code == "421":
         kind, number = ConnectionLostError, errno.ECONNRESET
     elif isinstance(error, TimeoutError | socket.timeout):
         kind, number = TimedOutError, errno.ETIMEDOUT
@@ -412,9 +436,12 @@ class ConnectionPool:
         with self._ready:
             idle, self._free = self._free, []
             self._open -= len(idle)
+        for ftp, _since in idle:  # every QUIT goes out before any reply is read: one round trip in all
+            with contextlib.suppress(*FTP_ERRORS):
+                ftp.putcmd("QUIT")
         for ftp, _since in idle:
             with contextlib.suppress(*FTP_ERRORS):
-                ftp.quit()
+                ftp.getresp()
             with contextlib.suppress(*FTP_ERRORS):
                 ftp.close()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ftplib
 import select
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, BinaryIO
 
 from dirkit.core.tree.paths import RelPath
@@ -68,6 +69,13 @@ class _RawReplies:
         line, self._pending = self._pending.split(b"\n", 1)
         return line.rstrip(b"\r").decode(self._ftp.encoding, "surrogateescape")
 
+    def answer(self) -> str | ftplib.Error:
+        """Read one whole reply: its text, or the refusal it is."""
+        try:
+            return self.reply()
+        except (ftplib.error_reply, ftplib.error_temp, ftplib.error_perm) as error:
+            return error
+
     def reply(self) -> str:
         """Read one whole reply (a multi-line one to its last line); raise ftplib's error for a refusal."""
         first = line = self._line()
@@ -83,13 +91,15 @@ class _RawReplies:
         return first
 
 
-def _finish_upload(ftp: ftplib.FTP, noops: int, last: float, keepalive_s: float) -> None:
+def _finish_upload(
+    ftp: ftplib.FTP, noops: int, last: float, keepalive_s: float, replies: _RawReplies
+) -> ftplib.Error | None:
     """Read an upload's final reply and the NOOP replies, sending NOOPs while the server is still busy.
 
     The socket buffers may take a whole upload at once, so the server can be writing its tail long
-    after the last byte was sent; NOOPs go on then for at most the connection's timeout.
+    after the last byte was sent; NOOPs go on then for at most the connection's timeout. Return the
+    first refusal among the replies (None: the upload is complete).
     """
-    replies = _RawReplies(ftp)
     expected = 1 + noops
     first: ftplib.Error | None = None
     deadline = time.monotonic() + (ftp.timeout if isinstance(ftp.timeout, int | float) else 60.0)
@@ -104,8 +114,7 @@ def _finish_upload(ftp: ftplib.FTP, noops: int, last: float, keepalive_s: float)
         except (ftplib.error_reply, ftplib.error_temp, ftplib.error_perm) as error:
             first = first or error
         expected -= 1
-    if first is not None:
-        raise first
+    return first
 
 
 def _send_noop_if_quiet(ftp: ftplib.FTP, last: float, keepalive_s: float) -> float | None:
@@ -157,8 +166,22 @@ def retrieve_into(ftp: ftplib.FTP, command: str, spool: IO[bytes], keepalive_s: 
         retrieve(ftp, command, spool.write, 0, keepalive_s)
 
 
-def store(ftp: ftplib.FTP, command: str, source: BinaryIO, keepalive_s: float) -> None:
-    """Run an upload command (STOR), sending source to its end."""
+def store(
+    ftp: ftplib.FTP,
+    command: str,
+    source: BinaryIO,
+    keepalive_s: float,
+    after: Sequence[str] = (),
+    in_order: bool = False,
+) -> list[str | ftplib.Error]:
+    """Run an upload command (STOR), sending source to its end; then send after, return their replies.
+
+    On a server that reads no command before its transfer's final reply (in_order: vsftpd), the
+    after commands (read-only ones) go out as soon as the data connection is closed, so their
+    replies follow the upload's own without a round trip of their own; elsewhere (pyftpdlib answers
+    commands during a transfer), and after an upload so long that NOOPs were sent, they are sent
+    once the upload's replies are in. The upload's refusal, if any, is raised once every reply is read.
+    """
     ftp.voidcmd("TYPE I")  # REST needs binary mode (vsftpd); not sent again when already in force
     conn = ftp.transfercmd(command)
     noops, last = 0, time.monotonic()
@@ -172,7 +195,61 @@ def store(ftp: ftplib.FTP, command: str, source: BinaryIO, keepalive_s: float) -
             conn.unwrap()
     finally:
         conn.close()
-    _finish_upload(ftp, noops, last, keepalive_s)
+    replies = _RawReplies(ftp)
+    early = bool(after) and in_order and noops == 0
+    if early:
+        assert ftp.sock is not None
+        ftp.sock.sendall("".join(f"{line}\r\n" for line in after).encode(ftp.encoding))
+    refusal = _finish_upload(ftp, noops, last, 0.0 if early else keepalive_s, replies)
+    if after and not early:
+        assert ftp.sock is not None
+        ftp.sock.sendall("".join(f"{line}\r\n" for line in after).encode(ftp.encoding))
+    answers = [replies.answer() for _line in after]
+    if refusal is not None:
+        raise refusal
+    return answers
+
+
+def store_small(
+    ftp: ftplib.FTP, address: tuple[str, int], command: str, data: bytes, after: Sequence[str]
+) -> list[str | ftplib.Error] | None:
+    """Upload data (a small file) to a passive port opened ahead, without waiting for any reply first.
+
+    The data connection is made, the command (STOR) sent and the bytes written and closed, then the
+    after commands go out, and only then are the replies read: the 150, the 226 and theirs, in one
+    round trip. For a server that answers in order (vsftpd) and plain FTP only. Return None, having
+    sent nothing, when the port no longer takes a connection. A refused command is raised (the bytes
+    went nowhere); a data connection that failed raises EOFError, so nothing partial is renamed.
+    """
+    timeout = ftp.timeout if isinstance(ftp.timeout, int | float) else None
+    try:
+        conn = socket.create_connection(address, timeout)
+    except OSError:
+        return None
+    assert ftp.sock is not None
+    delivered = True
+    try:
+        ftp.sock.sendall(f"{command}\r\n".encode(ftp.encoding))
+        try:
+            conn.sendall(data)
+        except OSError:
+            delivered = False  # a refused STOR closes the data connection: its reply says why
+    finally:
+        conn.close()
+    if after:
+        ftp.sock.sendall("".join(f"{line}\r\n" for line in after).encode(ftp.encoding))
+    replies = _RawReplies(ftp)
+    opened = replies.answer()
+    if isinstance(opened, ftplib.error_reply) and str(opened).startswith("1"):
+        opened = str(opened)  # the preliminary 150: the final reply follows
+    final = replies.answer() if isinstance(opened, str) else None
+    answers = [replies.answer() for _line in after]
+    for reply in (opened, final):
+        if isinstance(reply, ftplib.Error):
+            raise reply
+    if not delivered:
+        raise EOFError("the data connection closed before the upload was sent")
+    return answers
 
 
 class PartialDownloads:

@@ -156,7 +156,10 @@ def copy_file(context: StepContext, action: Action) -> StepResult:
             if context.local is not None:  # a download: flushed to disk only with --fsync, as a local copy
                 entry = context.local.write_stream(action.path, stream, action.mtime_ns, mode, context.fsync)
             else:
-                entry = context.target.write_file(action.path, stream, action.mtime_ns, mode)
+                try:
+                    entry = context.target.write_file(action.path, stream, action.mtime_ns, mode)
+                except AlreadyExistsError:  # a remote tree checks the name itself (backends/ftp_known.py)
+                    raise ConflictError(f"{action.path}: appeared since the plan; left alone") from None
     return fingerprint_of(entry), entry.size
 
 
