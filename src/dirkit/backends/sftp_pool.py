@@ -67,28 +67,33 @@ class Connection:
             driver.stop()
 
     def shut(self, gracefully: bool) -> None:
-        """Close the connection and its loop (gracefully: waiting for the server's goodbye, bounded)."""
+        """Close the connection and its loop (gracefully: saying goodbye first), waiting a bounded time."""
         self.stop_driving()
-        try:
-            with contextlib.suppress(Exception):
-                if gracefully:
-                    self.loop.run_until_complete(_bounded(self._goodbye(), CLOSE_WAIT_S))
-                else:
-                    self.ssh.abort()
-                # a call cut short (Ctrl-C, a timeout) leaves its task behind: end it before the loop
-                left = asyncio.all_tasks(self.loop)
-                for task in left:
-                    task.cancel()
-                if left:
-                    gathered = asyncio.gather(*left, return_exceptions=True)
-                    self.loop.run_until_complete(_bounded(gathered, CLOSE_WAIT_S))
-        finally:
-            self.loop.close()
+        close_on_loop(self.loop, self.ssh, self.channel if gracefully else None)
 
-    async def _goodbye(self) -> None:
-        self.channel.exit()
-        self.ssh.close()
-        await self.ssh.wait_closed()
+
+def close_on_loop(
+    loop: asyncio.AbstractEventLoop, ssh: asyncssh.SSHClientConnection, channel: asyncssh.SFTPClient | None
+) -> None:
+    """Close ssh (its channel first, if given; else at once) and then loop, ending what a cut call left."""
+    try:
+        with contextlib.suppress(Exception):
+            if channel is not None:
+                channel.exit()
+                ssh.close()
+            else:
+                ssh.abort()
+            # the socket is closed by a callback of the loop: run it until the connection is gone
+            loop.run_until_complete(_bounded(ssh.wait_closed(), CLOSE_WAIT_S))
+        with contextlib.suppress(Exception):
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                gathered = asyncio.gather(*left, return_exceptions=True)
+                loop.run_until_complete(_bounded(gathered, CLOSE_WAIT_S))
+    finally:
+        loop.close()
 
 
 async def _bounded(coroutine: Awaitable[Result], timeout_s: float) -> Result:
@@ -176,16 +181,16 @@ class ConnectionPool:
         loop = asyncio.new_event_loop()
         try:
             ssh, channel = loop.run_until_complete(_bounded(self._opener(), self.timeout_s))
-            if self.traits is None and self.read_traits is not None:
-                try:
-                    reading = _bounded(self.read_traits(ssh, channel), self.timeout_s)
-                    self.traits = loop.run_until_complete(reading)
-                except BaseException:
-                    ssh.close()
-                    raise
         except BaseException:
             loop.close()
             raise
+        if self.traits is None and self.read_traits is not None:
+            try:
+                reading = _bounded(self.read_traits(ssh, channel), self.timeout_s)
+                self.traits = loop.run_until_complete(reading)
+            except BaseException:
+                close_on_loop(loop, ssh, None)
+                raise
         self._channels[loop] = channel
         return Connection(loop, ssh, channel, generation)
 

@@ -136,7 +136,9 @@ async def open_connection(
     try:
         channel = await connection.start_sftp_client()
     except BaseException:
-        connection.close()
+        connection.abort()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.wait_closed(), 5)
         raise
     return connection, channel
 
