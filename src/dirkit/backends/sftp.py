@@ -1,11 +1,10 @@
-"""The SFTP backend: one tree on an SSH server, through asyncssh.
+"""The SFTP backend: one tree on an SSH server, through asyncssh on an event loop of its own.
 
-The sync Backend calls may come from many threads at once; each borrows a connection of the pool
-and runs its coroutine on that connection's own event loop, in the calling thread (see
-sftp_pool). At about 500 lines it is over the usual 400: it is one class, each protocol method
-with its coroutine beside it; the pieces that stand alone live in sftp_pool (lending
-connections), sftp_session (opening one, errors), sftp_transfers (pipelined requests),
-sftp_streams (entries, reading) and ssh_hosts (host keys).
+The sync Backend calls may come from many threads at once; each submits its coroutine to the one
+loop and waits, so calls overlap on a pool of connections (see sftp_session.ChannelPool).
+At about 470 lines it is over the usual 400: it is one class, each protocol method with its
+coroutine beside it; the pieces that stand alone live in sftp_session (connections, errors),
+sftp_transfers (pipelined requests), sftp_streams (entries, reading) and ssh_hosts (host keys).
 """
 
 from __future__ import annotations
@@ -23,12 +22,11 @@ import asyncssh
 
 from dirkit.backends.protocol import Capabilities
 from dirkit.backends.sftp_listings import ListedNames
-from dirkit.backends.sftp_pool import Connection, ConnectionPool, keeps_connection
 from dirkit.backends.sftp_session import (
     DEFAULT_TIMEOUT_S,
+    ChannelPool,
+    EventLoopThread,
     ServerTraits,
-    open_connection,
-    read_traits,
     translate_sftp_error,
 )
 from dirkit.backends.sftp_streams import (
@@ -89,11 +87,9 @@ class SftpBackend:
         folder = ssh_folder or default_ssh_folder(os.environ)
         known_hosts = os.path.join(folder, "known_hosts")
         self._policy = HostKeyPolicy(known_hosts, accept_new_host_keys)
+        self._loop = EventLoopThread("dirkit-sftp")
         config = os.path.join(folder, "config")
-        self._pool = ConnectionPool(
-            connections, timeout_s, lambda: open_connection(location, self._policy, timeout_s, config)
-        )
-        self._pool.read_traits = read_traits
+        self._pool = ChannelPool(location, self._policy, connections, timeout_s, config)
         self._closed = False
         self._listings = ListedNames(enabled=False)
         try:
@@ -113,7 +109,7 @@ class SftpBackend:
 
     async def _open_root(self, create: bool) -> bytes:
         """Find the tree's root folder (made, with its parents, if create); return its server path."""
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         path = self._location.path
         if path == "~" or path.startswith("~/"):
             path = self._traits.home.rstrip("/") + path[1:]
@@ -150,20 +146,15 @@ class SftpBackend:
         return self._base if not path else self._base.rstrip(b"/") + b"/" + encoded(path)
 
     def _call(self, path: RelPath, coroutine: Coroutine[Any, Any, Result]) -> Result:
-        """Run coroutine on a connection of the pool, bounded by the timeout; errors leave as dirkit kinds."""
+        """Run coroutine on the loop, bounded by the timeout; anything it raises leaves as a dirkit kind."""
         try:
-            return self._pool.run(coroutine)
+            return self._loop.run(coroutine, self._timeout_s)
         except Exception as error:
             raise translate_sftp_error(error, self._shown(path)) from None
 
-    def _call_on(
-        self, connection: Connection, path: RelPath, coroutine: Coroutine[Any, Any, Result]
-    ) -> Result:
-        """Run coroutine on the given (held) connection, bounded by the timeout; errors as dirkit kinds."""
-        try:
-            return connection.run(coroutine, self._timeout_s)
-        except Exception as error:
-            raise translate_sftp_error(error, self._shown(path)) from None
+    def _submit(self, coroutine: Coroutine[Any, Any, Result]) -> Future[Result]:
+        """Start coroutine on the loop."""
+        return self._loop.submit(coroutine)
 
     def _waiter(self, path: RelPath) -> Any:
         """Return a function that waits for a future (bounded by the timeout), raising dirkit kinds."""
@@ -187,7 +178,7 @@ class SftpBackend:
     # Reading
 
     async def _stat(self, path: RelPath, follow_symlinks: bool) -> Entry:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         wire = self._wire(path)
         attrs = await (channel.stat(wire) if follow_symlinks else channel.lstat(wire))
         target = decoded(await channel.readlink(wire)) if kind_of(attrs) is _LINK else None
@@ -200,7 +191,7 @@ class SftpBackend:
         return self._call(path, self._stat(path, follow_symlinks))
 
     async def _list(self, path: RelPath) -> list[Entry]:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         wire = self._wire(path)
         try:
             names = await channel.readdir(wire)
@@ -230,7 +221,7 @@ class SftpBackend:
 
     async def _open(self, path: RelPath) -> tuple[asyncssh.SFTPClientFile | None, int, bytes]:
         """Read a file's first block and size in two round trips; open it again only if there is more."""
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         wire = self._wire(path)
         data, attrs = await Requests(channel).read_small(wire)
         if kind_of(attrs) is _DIR:
@@ -246,33 +237,16 @@ class SftpBackend:
             await handle.close()
 
     def open_read(self, path: RelPath) -> BinaryIO:
-        """Return a stream of a file's bytes: small files in one flight, big ones in chunks read ahead.
-
-        A big file's stream holds its connection until closed, its loop run by a thread meanwhile.
-        """
-        connection = self._pool.take()
-        try:
-            handle, size, first = self._call_on(connection, path, self._open(path))
-        except BaseException as error:
-            self._pool.give_back(connection, keeps_connection(error))
-            raise
-        if handle is None:
-            self._pool.give_back(connection)
-            return cast(BinaryIO, SftpReader(None, size, first, _no_submit, _no_wait, _nothing))
-        connection.drive()
-        driver = connection.driver
-        assert driver is not None
+        """Return a stream of a file's bytes: small files in one flight, big ones in chunks read ahead."""
+        handle, size, first = self._call(path, self._open(path))
         wait = self._waiter(path)
 
         def close_remote() -> None:
-            fit = True
-            try:
-                wait(driver.submit(self._close_quietly(handle)))
-            except BackendError:
-                fit = False
-            self._pool.give_back(connection, fit)
+            if handle is not None:
+                with contextlib.suppress(BackendError):
+                    wait(self._submit(self._close_quietly(handle)))
 
-        reader = SftpReader(handle, size, first, driver.submit, wait, close_remote)
+        reader = SftpReader(handle, size, first, self._submit, wait, close_remote)
         return cast(BinaryIO, reader)
 
     def free_bytes(self) -> int | None:
@@ -283,7 +257,7 @@ class SftpBackend:
         return int(vfs.bavail * vfs.frsize)
 
     async def _statvfs(self) -> asyncssh.SFTPVFSAttrs:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         return await channel.statvfs(self._base)
 
     # Writing
@@ -317,38 +291,13 @@ class SftpBackend:
         first = read_up_to(source, CHUNK)
         if len(first) < CHUNK:
             return self._call(path, self._put(path, temporary, first, 0, mtime_ns, mode, exclusive))
-        connection = self._pool.take()
-        fit = True
-        try:
-            return self._write_chunks(connection, path, temporary, source, first, mtime_ns, mode, exclusive)
-        except BaseException as error:
-            fit = keeps_connection(error)
-            raise
-        finally:
-            self._pool.give_back(connection, fit)
-
-    def _write_chunks(
-        self,
-        connection: Connection,
-        path: RelPath,
-        temporary: RelPath,
-        source: BinaryIO,
-        first: bytes,
-        mtime_ns: int | None,
-        mode: int | None,
-        exclusive: bool,
-    ) -> Entry:
-        """Upload a big file on a held connection, its loop run by a thread while the next chunk is read."""
-        requests, handle = self._call_on(connection, path, self._create(temporary))
-        connection.drive()
-        driver = connection.driver
-        assert driver is not None
+        requests, handle = self._call(path, self._create(temporary))
         wait = self._waiter(path)
         try:
             offset, data = 0, first
             pending: collections.deque[Future[None]] = collections.deque()
             while more := read_up_to(source, CHUNK):
-                pending.append(driver.submit(requests.write(handle, data, offset)))
+                pending.append(self._submit(requests.write(handle, data, offset)))
                 offset += len(data)
                 if len(pending) == CHUNKS_IN_FLIGHT:
                     wait(pending.popleft())
@@ -357,15 +306,14 @@ class SftpBackend:
                 wait(pending.popleft())
         except BaseException:
             with contextlib.suppress(BackendError):
-                self._call_on(connection, path, self._discard(requests, handle, temporary))
+                self._call(path, self._discard(requests, handle, temporary))
             raise
-        connection.stop_driving()
         finish = self._put(path, temporary, data, offset, mtime_ns, mode, exclusive, (requests, handle))
-        return self._call_on(connection, path, finish)
+        return self._call(path, finish)
 
     async def _create(self, temporary: RelPath) -> tuple[Requests, bytes]:
         """Create the temporary file; return the channel's requests and the file's handle."""
-        requests = Requests(self._pool.channel())
+        requests = Requests(await self._pool.channel())
         return requests, await requests.create(self._wire(temporary))
 
     async def _put(
@@ -382,7 +330,7 @@ class SftpBackend:
         """Write the last data at offset, set time and mode, close, and rename the temporary file to path."""
         requests, handle = opened or await self._create(temporary)
         setting = upload_attrs(mtime_ns, mode)
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         try:
             got = await requests.finish(handle, data, offset, setting, mtime_ns is None or mode is None)
         except BaseException:
@@ -429,14 +377,14 @@ class SftpBackend:
 
     async def _discard(self, requests: Requests, handle: bytes, temporary: RelPath) -> None:
         await requests.close_quietly(handle)
-        await self._remove_quietly(self._pool.channel(), temporary)
+        await self._remove_quietly(await self._pool.channel(), temporary)
 
     async def _remove_quietly(self, channel: asyncssh.SFTPClient, path: RelPath) -> None:
         with contextlib.suppress(asyncssh.Error, OSError, asyncio.TimeoutError):
             await channel.remove(self._wire(path))
 
     async def _make_dir(self, path: RelPath, mode: int | None) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         wire = self._wire(path)
         try:
             attrs = asyncssh.SFTPAttrs() if mode is None else asyncssh.SFTPAttrs(permissions=mode & 0o7777)
@@ -453,7 +401,7 @@ class SftpBackend:
         self._listings.added(path, empty_folder=True)
 
     async def _make_symlink(self, path: RelPath, target: str) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         try:
             await channel.symlink(encoded(target), self._wire(path))
         except asyncssh.SFTPFailure:
@@ -468,7 +416,7 @@ class SftpBackend:
         self._listings.added(path)
 
     async def _remove_file(self, path: RelPath) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         try:
             await channel.remove(self._wire(path))
         except asyncssh.SFTPFailure:
@@ -484,7 +432,7 @@ class SftpBackend:
         self._listings.removed(path)
 
     async def _hard_link(self, existing: RelPath, new: RelPath) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         try:
             await channel.link(self._wire(existing), self._wire(new))
         except asyncssh.SFTPFailure:
@@ -501,7 +449,7 @@ class SftpBackend:
         self._listings.added(new)
 
     async def _remove_dir(self, path: RelPath) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         try:
             await channel.rmdir(self._wire(path))
         except (asyncssh.SFTPFailure, asyncssh.SFTPNoSuchFile):  # OpenSSH says "no such file" for ENOTDIR
@@ -524,7 +472,7 @@ class SftpBackend:
         self._listings.removed(path)
 
     async def _rename(self, old: RelPath, new: RelPath, replace: bool) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         if old == new:
             await channel.lstat(self._wire(old))
             return
@@ -562,7 +510,7 @@ class SftpBackend:
             raise
 
     async def _setstat(self, path: RelPath, attrs: asyncssh.SFTPAttrs, follow: bool) -> None:
-        channel = self._pool.channel()
+        channel = await self._pool.channel()
         await channel.setstat(self._wire(path), attrs, follow_symlinks=follow)
 
     def set_mtime(self, path: RelPath, mtime_ns: int) -> None:
@@ -574,10 +522,10 @@ class SftpBackend:
         self._call(path, self._setstat(path, asyncssh.SFTPAttrs(permissions=mode & 0o7777), True))
 
     def reconnect(self) -> None:
-        """Close the connections (quietly; one lent to a stream when it ends); the next call opens anew."""
+        """Close the connection (quietly); the next call opens a new one."""
         self._listings.clear()
         with contextlib.suppress(Exception):
-            self._pool.drop()
+            self._loop.run(self._pool.drop())
 
     def close(self) -> None:
         """Close every channel and the connection, and stop the event loop and its thread."""
@@ -585,17 +533,4 @@ class SftpBackend:
             return
         self._closed = True
         self.reconnect()
-
-
-def _no_submit(coroutine: Coroutine[Any, Any, bytes]) -> Future[bytes]:
-    """Refuse to start a read (a stream held in memory whole reads nothing more)."""
-    coroutine.close()
-    raise AssertionError("a file read in one flight has nothing more to read")
-
-
-def _no_wait(future: Future[bytes]) -> bytes:
-    return future.result()
-
-
-def _nothing() -> None:
-    return None
+        self._loop.stop()

@@ -1,14 +1,18 @@
-"""SFTP connections on asyncssh: opening one (host keys, keys, ciphers), the server's traits, error kinds."""
+"""SFTP connections on asyncssh: one event loop in a thread, a pool of SFTP channels, and error kinds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import errno
+import itertools
 import os
 import socket
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncssh
 
@@ -32,6 +36,7 @@ DEFAULT_TIMEOUT_S = 60.0
 """How long one SFTP request (or connecting) may take before the call fails as timed out."""
 PASSPHRASE_VARIABLE = "DIRKIT_PASSWORD"
 """The environment variable holding the passphrase of an encrypted key file (ssh-agent needs none)."""
+Result = TypeVar("Result")
 FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 """Preferred over asyncssh's first choice, chacha20-poly1305, which costs it four cipher calls a packet."""
 MSG_IGNORE = 2
@@ -94,6 +99,37 @@ def translate_sftp_error(error: BaseException, shown: str) -> BackendError:
     return BackendError(errno.EIO, f"{type(error).__name__}: {error}", shown)
 
 
+class EventLoopThread:
+    """One asyncio event loop run by a thread of its own; any thread submits coroutines to it and waits."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, coroutine: Coroutine[Any, Any, Result]) -> Future[Result]:
+        """Start coroutine on the loop; return the future of its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, Result], timeout_s: float | None = None) -> Result:
+        """Run coroutine on the loop and return its result (its exception or TimeoutError is raised)."""
+        future = self.submit(coroutine)
+        try:
+            return future.result(timeout_s)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        """Stop the loop, wait for its thread and close it."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
 @dataclass(frozen=True, slots=True)
 class ServerTraits:
     """What the SFTP server offers, read once after connecting (OpenSSH's extensions)."""
@@ -108,53 +144,115 @@ class ServerTraits:
     """The login folder, as the server's realpath of '.' gives it."""
 
 
-async def open_connection(
-    location: RemoteLocation, policy: HostKeyPolicy, timeout_s: float, config: str
-) -> tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient]:
-    """Open the SSH connection and its SFTP channel: ~/.ssh/config, ssh-agent and keys, known_hosts."""
-    options: dict[str, Any] = {
-        "config": [config] if os.access(config, os.R_OK) else [],
-        "known_hosts": policy.known_hosts_arg(),
-        "client_factory": lambda: HostKeyCheck(policy),
-        "passphrase": os.environ.get(PASSPHRASE_VARIABLE),
-        "login_timeout": timeout_s,
-        # no SSH keepalive: asyncssh re-arms its timer on every packet received, and a connection's
-        # loop runs only during calls, so it could not fire while the connection waits; TCP
-        # keepalives stay on, and a connection found dead is a transient error the retry renews
-        "keepalive_interval": 0,
-        "encryption_algs": _ciphers(),
-    }
-    if location.user is not None:
-        options["username"] = location.user
-    port = location.port if location.port != 22 else ()
-    try:
-        connection = await asyncssh.connect(location.host, port, **options)
-    except asyncssh.HostKeyNotVerifiable:
-        reason = policy.refusal or "the server's host key could not be verified"
-        raise PermissionDeniedError(errno.EACCES, reason, location.url) from None
-    _lighten(connection)
-    try:
-        channel = await connection.start_sftp_client()
-    except BaseException:
-        connection.abort()
+class ChannelPool:
+    """Up to size SSH connections with one SFTP channel each, used in turn; all on the event loop.
+
+    The first connection is made when first needed (it checks the host key and reads the server's
+    traits); the others are then opened in the background and join the turn when ready. Separate
+    connections rather than channels of one: each has its own sshd process and TCP stream on the
+    server, so one busy stream or process never holds up the others' answers. A channel also
+    takes many requests in flight (a file's blocks). After reconnect() the next call connects anew.
+    """
+
+    def __init__(
+        self, location: RemoteLocation, policy: HostKeyPolicy, size: int, timeout_s: float, config: str
+    ) -> None:
+        self._location = location
+        self._config = config
+        self._policy = policy
+        self.size = max(1, size)
+        self.timeout_s = timeout_s
+        self._connections: list[asyncssh.SSHClientConnection] = []
+        self._channels: list[asyncssh.SFTPClient] = []
+        self._opening: set[asyncio.Task[None]] = set()
+        self._turn = itertools.count()
+        self._lock: asyncio.Lock | None = None
+        self.traits: ServerTraits | None = None
+
+    async def channel(self) -> asyncssh.SFTPClient:
+        """Return the next channel in turn, connecting first if there is none."""
+        if not self._channels:
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:
+                if not self._channels:
+                    await self._open_one()
+                    for _ in range(self.size - 1):
+                        task = asyncio.ensure_future(self._open_another())
+                        self._opening.add(task)
+                        task.add_done_callback(self._opening.discard)
+        return self._channels[next(self._turn) % len(self._channels)]
+
+    async def _open_one(self) -> None:
+        """Open a connection and its SFTP channel, and add them to the turn."""
+        connection = await asyncio.wait_for(self._connect(), self.timeout_s)
+        try:
+            opened = await asyncio.wait_for(connection.start_sftp_client(), self.timeout_s)
+            if self.traits is None:
+                self.traits = await self._read_traits(connection, opened)
+        except BaseException:
+            connection.close()
+            raise
+        self._connections.append(connection)
+        self._channels.append(opened)
+
+    async def _open_another(self) -> None:
+        """Open one more connection in the background; a failure leaves the pool smaller."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(connection.wait_closed(), 5)
-        raise
-    return connection, channel
+            await self._open_one()
 
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        """Open the SSH connection: ~/.ssh/config, ssh-agent and keys; the host key checked by known_hosts."""
+        location, config = self._location, self._config
+        options: dict[str, Any] = {
+            "config": [config] if os.access(config, os.R_OK) else [],
+            "known_hosts": self._policy.known_hosts_arg(),
+            "client_factory": lambda: HostKeyCheck(self._policy),
+            "passphrase": os.environ.get(PASSPHRASE_VARIABLE),
+            "login_timeout": self.timeout_s,
+            "keepalive_interval": 15,
+            "encryption_algs": _ciphers(),
+        }
+        if location.user is not None:
+            options["username"] = location.user
+        port = location.port if location.port != 22 else ()
+        try:
+            connection = await asyncssh.connect(location.host, port, **options)
+        except asyncssh.HostKeyNotVerifiable:
+            reason = self._policy.refusal or "the server's host key could not be verified"
+            raise PermissionDeniedError(errno.EACCES, reason, location.url) from None
+        _lighten(connection)
+        return connection
 
-async def read_traits(ssh: asyncssh.SSHClientConnection, channel: asyncssh.SFTPClient) -> ServerTraits:
-    """Read which OpenSSH extensions the server offers, and its login folder."""
-    handler = channel._handler  # asyncssh keeps the negotiated extensions there
-    home = await channel.realpath(b".")
-    return ServerTraits(
-        exclusive_rename=str(ssh.get_extra_info("server_version", "")).startswith("SSH-2.0-OpenSSH_"),
-        posix_rename=bool(getattr(handler, "_supports_posix_rename", False)),
-        hard_links=bool(getattr(handler, "_supports_hardlink", False)),
-        statvfs=bool(getattr(handler, "_supports_statvfs", False)),
-        lsetstat=bool(getattr(handler, "_supports_lsetstat", False)),
-        home=os.fsdecode(home),
-    )
+    @staticmethod
+    async def _read_traits(ssh: asyncssh.SSHClientConnection, channel: asyncssh.SFTPClient) -> ServerTraits:
+        """Read which OpenSSH extensions the server offers, and its login folder."""
+        handler = channel._handler  # asyncssh keeps the negotiated extensions there
+        home = await channel.realpath(b".")
+        return ServerTraits(
+            exclusive_rename=str(ssh.get_extra_info("server_version", "")).startswith("SSH-2.0-OpenSSH_"),
+            posix_rename=bool(getattr(handler, "_supports_posix_rename", False)),
+            hard_links=bool(getattr(handler, "_supports_hardlink", False)),
+            statvfs=bool(getattr(handler, "_supports_statvfs", False)),
+            lsetstat=bool(getattr(handler, "_supports_lsetstat", False)),
+            home=os.fsdecode(home),
+        )
+
+    async def drop(self) -> None:
+        """Close every channel and connection, quietly; the next call connects anew."""
+        opening, self._opening = list(self._opening), set()
+        for task in opening:
+            task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
+        channels, connections = self._channels, self._connections
+        self._channels, self._connections = [], []
+        for opened in channels:
+            opened.exit()
+        for connection in connections:
+            connection.close()
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.wait_closed(), 5)
 
 
 def _ciphers() -> list[str]:
