@@ -2,9 +2,10 @@
 
 The sync Backend calls may come from many threads at once; each submits its coroutine to the one
 loop and waits, so calls overlap on a pool of connections (see sftp_session.ChannelPool).
-At about 470 lines it is over the usual 400: it is one class, each protocol method with its
+At about 540 lines it is over the usual 400: it is one class, each protocol method with its
 coroutine beside it; the pieces that stand alone live in sftp_session (connections, errors),
-sftp_transfers (pipelined requests), sftp_streams (entries, reading) and ssh_hosts (host keys).
+sftp_transfers (pipelined requests), sftp_streams (entries, reading), sftp_listings (names
+known absent) and ssh_hosts (host keys).
 """
 
 from __future__ import annotations
