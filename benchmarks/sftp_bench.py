@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,12 +27,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.backends import ssh_server
 
-BENCH_ROOT = Path("/work/bench-sftp")
+BENCH_ROOT = Path("/work/bench-sftp3")
 Command = Callable[[Path], list[str]]
+CPU_FIELDS = ("ru_utime", "ru_stime")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One timed run: wall seconds, and CPU seconds (user + system) of the client and of the server."""
+
+    wall: float
+    client_cpu: float
+    server_cpu: float
 
 
 def make_site(root: Path, files: int, total_bytes: int, seed: int = 5) -> int:
@@ -108,11 +120,29 @@ class Bench:
         """Return the sftp:// URL of a server folder."""
         return f"sftp://{self.server.user}@127.0.0.1:{self.server.port}{remote}"
 
-    def time(self, command: list[str]) -> float:
-        """Run a command; return its wall time (raise if it fails)."""
+    def time(self, command: list[str]) -> Sample:
+        """Run a command; return its wall time and the CPU of client and server (raise if it fails).
+
+        The server's CPU is what the listening sshd's finished connection processes used (their times
+        add up in its cutime and cstime once it has reaped them, which is waited for here).
+        """
+        server_before = self.server_cpu()
+        client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, check=True, env=self.env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        return time.perf_counter() - started
+        wall = time.perf_counter() - started
+        client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = sum(getattr(client_after, name) - getattr(client_before, name) for name in CPU_FIELDS)
+        for _ in range(100):  # the server's connection processes end just after the client leaves
+            if not self.server.sessions():
+                break
+            time.sleep(0.02)
+        return Sample(wall, client, self.server_cpu() - server_before)
+
+    def server_cpu(self) -> float:
+        """Return the CPU seconds the sshd's reaped children used so far."""
+        fields = Path(f"/proc/{self.server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
     def sftp_batch(self, lines: str) -> list[str]:
         """Return the sftp -b command running the given batch lines."""
@@ -126,35 +156,58 @@ class Bench:
         shutil.rmtree(self.server.base, ignore_errors=True)
 
 
-def dirkit(source: str, target: str) -> list[str]:
+FLOOR_OPTIONS: list[str] = []
+"""More options for every floor run (--floor-options)."""
+BASELINE: list[str] = []
+"""The Python of another dirkit checkout (--baseline), timed beside this one as 'baseline'."""
+
+
+def dirkit(source: str, target: str, python: str = sys.executable) -> list[str]:
     """Return the dirkit mirror command line."""
-    return [sys.executable, "-m", "dirkit", "mirror", "-q", "--force", source, target]
+    return [python, "-m", "dirkit", "mirror", "-q", "--force", source, target]
+
+
+def with_baseline(
+    tools: dict[str, Command], source: Callable[[Path], str], target: Callable[[Path], str]
+) -> None:
+    """Add the --baseline checkout's dirkit to tools, right after this one's."""
+    if BASELINE:
+        python = BASELINE[0]
+        tools["baseline"] = lambda folder: dirkit(source(folder), target(folder), python)
 
 
 def alternate(
     label: str, tools: dict[str, Command], fresh: Callable[[], Path], bench: Bench, rounds: int
 ) -> None:
     """Time each tool into a fresh empty target, tools alternating per round; print medians and ratios."""
-    times: dict[str, list[float]] = {name: [] for name in tools}
+    times: dict[str, list[Sample]] = {name: [] for name in tools}
     bench.time(tools["dirkit"](fresh()))  # warm: bytecode cache, page cache, state database
     for round_number in range(rounds):
         order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
         for name in order:
             target = fresh()
             times[name].append(bench.time(tools[name](target)))
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians = {name: statistics.median(sample.wall for sample in samples) for name, samples in times.items()}
     mine = medians["dirkit"]
     parts = [f"{name} {seconds:.2f}s" + ("" if name == "dirkit" else f" ({mine / seconds:.2f}x)")
              for name, seconds in medians.items()]  # fmt: skip
-    print(f"{label}: " + ", ".join(parts), flush=True)
+    print(f"{label}: " + ", ".join(parts) + f"  [load {os.getloadavg()[0]:.1f}]", flush=True)
+    cpu = [
+        f"{name} {statistics.median(s.client_cpu for s in samples):.2f}"
+        f"+{statistics.median(s.server_cpu for s in samples):.2f}"
+        for name, samples in times.items()
+    ]
+    print("  cpu s (client+server, medians): " + ", ".join(cpu), flush=True)
 
 
-def floor(bench: Bench, direction: str, local: Path | str, remote: Path | str) -> list[str]:
+def floor(
+    bench: Bench, direction: str, local: Path | str, remote: Path | str, options: tuple[str, ...] = ()
+) -> list[str]:
     """Return the command line of benchmarks/sftp_floor.py (the smallest asyncssh program) for a transfer."""
     return [
         sys.executable, "-m", "benchmarks.sftp_floor", direction, str(local), str(remote),
         "--port", str(bench.server.port), "--key", str(bench.key), "--user", bench.server.user,
-        "--known-hosts", str(bench.known_hosts),
+        "--known-hosts", str(bench.known_hosts), *FLOOR_OPTIONS, *options,
     ]  # fmt: skip
 
 
@@ -168,8 +221,9 @@ def site_scenarios(
         folder.mkdir()
         return folder
 
-    up: dict[str, Command] = {
-        "dirkit": lambda target: dirkit(f"{site}/", bench.url(target)),
+    up: dict[str, Command] = {"dirkit": lambda target: dirkit(f"{site}/", bench.url(target))}
+    with_baseline(up, lambda _target: f"{site}/", bench.url)
+    up |= {
         "rclone": lambda target: ["rclone", "sync", "--transfers", "4", f"{site}/", f"bench:{target}"],
         "rsync": lambda target: [
             "rsync",
@@ -185,8 +239,9 @@ def site_scenarios(
     alternate("site up (first copy)", up, lambda: bench.remote_root / fresh_name("up"), bench, rounds)
     served = bench.remote_root / "served"
     subprocess.run(["cp", "-a", f"{site}/.", str(served)], check=True)
-    down: dict[str, Command] = {
-        "dirkit": lambda target: dirkit(bench.url(served), str(target)),
+    down: dict[str, Command] = {"dirkit": lambda target: dirkit(bench.url(served), str(target))}
+    with_baseline(down, lambda _target: bench.url(served), str)
+    down |= {
         "rclone": lambda target: ["rclone", "sync", "--transfers", "4", f"bench:{served}", str(target)],
         "rsync": lambda target: [
             "rsync",
@@ -215,25 +270,27 @@ def big_scenarios(
         folder.mkdir()
         return folder
 
-    up: dict[str, Command] = {
-        "dirkit": lambda target: dirkit(f"{big}/", bench.url(target)),
+    up: dict[str, Command] = {"dirkit": lambda target: dirkit(f"{big}/", bench.url(target))}
+    with_baseline(up, lambda _target: f"{big}/", bench.url)
+    up |= {
         "sftp": lambda target: bench.sftp_batch(f"put {big}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{big}/big.bin", f"{user_host}:{target}/"],
     }
     if with_floor:
-        up["asyncssh floor"] = lambda target: floor(bench, "up", big, target)
+        up["asyncssh floor"] = lambda target: floor(bench, "up", big, target, ("--whole-file",))
     alternate(
         f"big up ({mib} MiB)", up, lambda: fresh(bench.remote_root / fresh_name("bigup")), bench, rounds
     )
     source = bench.remote_root / "bigserved"
     shutil.copytree(big, source)
-    down: dict[str, Command] = {
-        "dirkit": lambda target: dirkit(bench.url(source), str(target)),
+    down: dict[str, Command] = {"dirkit": lambda target: dirkit(bench.url(source), str(target))}
+    with_baseline(down, lambda _target: bench.url(source), str)
+    down |= {
         "sftp": lambda target: bench.sftp_batch(f"get {source}/big.bin {target}/big.bin\n"),
         "scp": lambda target: ["scp", "-q", *options, f"{user_host}:{source}/big.bin", f"{target}/"],
     }
     if with_floor:
-        down["asyncssh floor"] = lambda target: floor(bench, "down", target, source)
+        down["asyncssh floor"] = lambda target: floor(bench, "down", target, source, ("--whole-file",))
     alternate(f"big down ({mib} MiB)", down, lambda: fresh(bench.base / fresh_name("bigdown")), bench, rounds)
 
 
@@ -248,7 +305,12 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--floor", action="store_true", help="also time benchmarks/sftp_floor.py")
+    parser.add_argument("--baseline", metavar="PYTHON", help="also time the dirkit of this Python (A/B)")
+    parser.add_argument("--floor-options", default="", help="options for the floor, e.g. '--connections 2'")
     arguments = parser.parse_args()
+    if arguments.baseline:
+        BASELINE.append(arguments.baseline)
+    FLOOR_OPTIONS.extend(arguments.floor_options.split())
     BENCH_ROOT.mkdir(exist_ok=True)
     base = Path(tempfile.mkdtemp(dir=BENCH_ROOT))
     bench = Bench(base)

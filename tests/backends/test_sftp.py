@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import io
 import os
@@ -173,6 +174,54 @@ def test_a_dropped_connection_is_transient_and_reconnect_recovers() -> None:
         backend.reconnect()
         backend.write_file(P("a"), io.BytesIO(b"after"))
         assert (folder / "a").read_bytes() == b"after"
+    finally:
+        backend.close()
+    assert sftp_threads() == []
+
+
+def test_a_file_that_appeared_after_its_folder_was_listed_is_never_replaced() -> None:
+    backend, folder = ssh_server.open_backend()
+    try:
+        assert backend.list_dir(ROOT) == []
+        backend.make_dir(P("made"))
+        with pytest.raises(FileNotFoundError):
+            backend.stat(P("late"))  # answered from the listing, as the executor's check before a write
+        with pytest.raises(FileNotFoundError):
+            backend.stat(P("made/late"))  # a folder this backend made is known empty
+        (folder / "late").write_bytes(b"someone else's")
+        (folder / "made" / "late").write_bytes(b"theirs too")
+        for path in (P("late"), P("made/late")):
+            with pytest.raises(FileExistsError, match="appeared after its folder was listed"):
+                backend.write_file(path, io.BytesIO(b"ours"), mtime_ns=1_600_000_000_000_000_000)
+        assert (folder / "late").read_bytes() == b"someone else's"
+        assert (folder / "made" / "late").read_bytes() == b"theirs too"
+        assert sorted(os.listdir(folder)) == ["late", "made"]  # no temporary file left
+        assert backend.stat(P("late")).size == len(b"someone else's")  # the server is asked again
+        backend.write_file(P("late"), io.BytesIO(b"ours"))  # a file known there is replaced as asked
+        assert (folder / "late").read_bytes() == b"ours"
+        backend.write_file(P("new"), io.BytesIO(b"n"))
+        assert backend.stat(P("new")).size == 1  # what this backend wrote is never answered absent
+        backend.rename(P("new"), P("made/moved"))
+        assert backend.stat(P("made/moved")).size == 1
+        with pytest.raises(FileNotFoundError):
+            backend.stat(P("new"))
+    finally:
+        backend.close()
+
+
+def test_calls_from_inside_a_running_event_loop_work() -> None:
+    backend, _folder = ssh_server.open_backend(connections=2)
+
+    big = os.urandom(CHUNK + 10)
+
+    async def use_it() -> bytes:
+        backend.write_file(P("from-a-coroutine"), io.BytesIO(big))
+        with backend.open_read(P("from-a-coroutine")) as stream:  # holds the first connection
+            assert [entry.path for entry in backend.list_dir(ROOT)] == ["from-a-coroutine"]  # a second
+            return stream.read()
+
+    try:
+        assert asyncio.run(use_it()) == big
     finally:
         backend.close()
     assert sftp_threads() == []

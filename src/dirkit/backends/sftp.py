@@ -2,9 +2,10 @@
 
 The sync Backend calls may come from many threads at once; each submits its coroutine to the one
 loop and waits, so calls overlap on a pool of connections (see sftp_session.ChannelPool).
-At about 470 lines it is over the usual 400: it is one class, each protocol method with its
+At about 540 lines it is over the usual 400: it is one class, each protocol method with its
 coroutine beside it; the pieces that stand alone live in sftp_session (connections, errors),
-sftp_transfers (pipelined requests), sftp_streams (entries, reading) and ssh_hosts (host keys).
+sftp_transfers (pipelined requests), sftp_streams (entries, reading), sftp_listings (names
+known absent) and ssh_hosts (host keys).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import collections
 import contextlib
 import errno
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any, BinaryIO, TypeVar, cast
 
 import asyncssh
 
 from dirkit.backends.protocol import Capabilities
+from dirkit.backends.sftp_listings import ListedNames
 from dirkit.backends.sftp_session import (
     DEFAULT_TIMEOUT_S,
     ChannelPool,
@@ -48,7 +50,7 @@ from dirkit.backends.temp_files import new_temp_name
 from dirkit.backends.trees import DEFAULT_CONNECTIONS
 from dirkit.backends.urls import RemoteLocation
 from dirkit.core.tree.entry import Entry, EntryKind
-from dirkit.core.tree.paths import ROOT, RelPath, join_path
+from dirkit.core.tree.paths import ROOT, RelPath, base_name, join_path
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
@@ -90,12 +92,14 @@ class SftpBackend:
         config = os.path.join(folder, "config")
         self._pool = ChannelPool(location, self._policy, connections, timeout_s, config)
         self._closed = False
+        self._listings = ListedNames(enabled=False)
         try:
             self._base = self._call(ROOT, self._open_root(create))
         except BaseException:
             self.close()
             raise
         traits = self._traits
+        self._listings = ListedNames(enabled=traits.exclusive_rename)
         self._capabilities = sftp_capabilities(self._pool.size, traits.posix_rename, traits.hard_links)
 
     @property
@@ -182,7 +186,9 @@ class SftpBackend:
         return entry_of(path, attrs, target)
 
     def stat(self, path: RelPath, follow_symlinks: bool = False) -> Entry:
-        """Return the entry at path."""
+        """Return the entry at path (a name absent from a fresh listing of its folder: see sftp_listings)."""
+        if self._listings.known_absent(path):
+            raise NotFoundError(errno.ENOENT, "no such file or folder", self._shown(path))
         return self._call(path, self._stat(path, follow_symlinks))
 
     async def _list(self, path: RelPath) -> list[Entry]:
@@ -210,7 +216,9 @@ class SftpBackend:
 
     def list_dir(self, path: RelPath) -> list[Entry]:
         """Return the entries of a folder's children."""
-        return self._call(path, self._list(path))
+        entries = self._call(path, self._list(path))
+        self._listings.listed(path, [base_name(entry.path) for entry in entries])
+        return entries
 
     async def _open(self, path: RelPath) -> tuple[asyncssh.SFTPClientFile | None, int, bytes]:
         """Read a file's first block and size in two round trips; open it again only if there is more."""
@@ -267,10 +275,23 @@ class SftpBackend:
         A file of less than one chunk goes in one flight after its OPEN; a bigger one in chunks, the
         next read from source while the last is on its way.
         """
+        exclusive = self._listings.known_absent(path)
+        try:
+            entry = self._write(path, source, mtime_ns, mode, exclusive)
+        except BaseException:
+            self._listings.unsure(path)
+            raise
+        self._listings.added(path)
+        return entry
+
+    def _write(
+        self, path: RelPath, source: BinaryIO, mtime_ns: int | None, mode: int | None, exclusive: bool
+    ) -> Entry:
+        """Upload source to path (exclusive: never replacing an entry there, see sftp_listings)."""
         temporary = new_temp_name(path)
         first = read_up_to(source, CHUNK)
         if len(first) < CHUNK:
-            return self._call(path, self._put(path, temporary, first, 0, mtime_ns, mode))
+            return self._call(path, self._put(path, temporary, first, 0, mtime_ns, mode, exclusive))
         requests, handle = self._call(path, self._create(temporary))
         wait = self._waiter(path)
         try:
@@ -288,7 +309,8 @@ class SftpBackend:
             with contextlib.suppress(BackendError):
                 self._call(path, self._discard(requests, handle, temporary))
             raise
-        return self._call(path, self._put(path, temporary, data, offset, mtime_ns, mode, (requests, handle)))
+        finish = self._put(path, temporary, data, offset, mtime_ns, mode, exclusive, (requests, handle))
+        return self._call(path, finish)
 
     async def _create(self, temporary: RelPath) -> tuple[Requests, bytes]:
         """Create the temporary file; return the channel's requests and the file's handle."""
@@ -303,6 +325,7 @@ class SftpBackend:
         offset: int,
         mtime_ns: int | None,
         mode: int | None,
+        exclusive: bool,
         opened: tuple[Requests, bytes] | None = None,
     ) -> Entry:
         """Write the last data at offset, set time and mode, close, and rename the temporary file to path."""
@@ -316,20 +339,31 @@ class SftpBackend:
             await self._remove_quietly(channel, temporary)
             raise
         try:
-            await self._move_into_place(channel, temporary, path)
+            await self._move_into_place(channel, temporary, path, exclusive)
         except BaseException:
             await self._remove_quietly(channel, temporary)
             raise
         return written_entry(path, offset + len(data), got, mtime_ns, mode)
 
-    async def _move_into_place(self, channel: asyncssh.SFTPClient, temporary: RelPath, path: RelPath) -> None:
-        """Rename the temporary file onto path, replacing a file there; a folder there is an IsADirError."""
+    async def _move_into_place(
+        self, channel: asyncssh.SFTPClient, temporary: RelPath, path: RelPath, exclusive: bool
+    ) -> None:
+        """Rename the temporary file onto path, replacing a file there unless exclusive.
+
+        A folder there is an IsADirError; anything there when exclusive an AlreadyExistsError.
+        """
         try:
-            await self._replace(channel, temporary, path)
+            if exclusive:
+                await channel.rename(self._wire(temporary), self._wire(path))
+            else:
+                await self._replace(channel, temporary, path)
         except asyncssh.SFTPFailure:
             found = await self._lstat_or_none(channel, path)
             if found is not None and found.kind is _DIR:
                 raise IsADirError(errno.EISDIR, "is a folder", self._shown(path)) from None
+            if found is not None and exclusive:
+                reason = "appeared after its folder was listed; left alone"
+                raise AlreadyExistsError(errno.EEXIST, reason, self._shown(path)) from None
             raise
 
     async def _replace(self, channel: asyncssh.SFTPClient, old: RelPath, new: RelPath) -> None:
@@ -363,7 +397,9 @@ class SftpBackend:
 
     def make_dir(self, path: RelPath, mode: int | None = None) -> None:
         """Create a folder (its parent must exist)."""
-        self._call(path, self._make_dir(path, mode))
+        with self._changing(path):
+            self._call(path, self._make_dir(path, mode))
+        self._listings.added(path, empty_folder=True)
 
     async def _make_symlink(self, path: RelPath, target: str) -> None:
         channel = await self._pool.channel()
@@ -376,7 +412,9 @@ class SftpBackend:
 
     def make_symlink(self, path: RelPath, target: str) -> None:
         """Create a symlink at path pointing to target."""
-        self._call(path, self._make_symlink(path, target))
+        with self._changing(path):
+            self._call(path, self._make_symlink(path, target))
+        self._listings.added(path)
 
     async def _remove_file(self, path: RelPath) -> None:
         channel = await self._pool.channel()
@@ -390,7 +428,9 @@ class SftpBackend:
 
     def remove_file(self, path: RelPath) -> None:
         """Remove a file or symlink."""
-        self._call(path, self._remove_file(path))
+        with self._changing(path):
+            self._call(path, self._remove_file(path))
+        self._listings.removed(path)
 
     async def _hard_link(self, existing: RelPath, new: RelPath) -> None:
         channel = await self._pool.channel()
@@ -405,7 +445,9 @@ class SftpBackend:
         """Make new a second name of existing (hardlink@openssh.com)."""
         if not self._traits.hard_links:
             raise UnsupportedError(errno.EOPNOTSUPP, "this server cannot make hard links", self._shown(new))
-        self._call(new, self._hard_link(existing, new))
+        with self._changing(new):
+            self._call(new, self._hard_link(existing, new))
+        self._listings.added(new)
 
     async def _remove_dir(self, path: RelPath) -> None:
         channel = await self._pool.channel()
@@ -426,7 +468,9 @@ class SftpBackend:
         """Remove an empty folder."""
         if not path:
             raise BackendError(errno.EBUSY, "cannot remove the root of the tree", self._shown(path))
-        self._call(path, self._remove_dir(path))
+        with self._changing(path):
+            self._call(path, self._remove_dir(path))
+        self._listings.removed(path)
 
     async def _rename(self, old: RelPath, new: RelPath, replace: bool) -> None:
         channel = await self._pool.channel()
@@ -450,7 +494,21 @@ class SftpBackend:
 
     def rename(self, old: RelPath, new: RelPath, replace: bool = False) -> None:
         """Rename old to new; unless replace, refuse when new exists."""
-        self._call(old, self._rename(old, new, replace))
+        with self._changing(old), self._changing(new):
+            self._call(old, self._rename(old, new, replace))
+        if old != new:
+            self._listings.removed(old)
+            self._listings.removed(new)
+            self._listings.added(new)
+
+    @contextlib.contextmanager
+    def _changing(self, path: RelPath) -> Iterator[None]:
+        """Forget what the listings say of path and its folder if the change in the block fails."""
+        try:
+            yield
+        except BaseException:
+            self._listings.unsure(path)
+            raise
 
     async def _setstat(self, path: RelPath, attrs: asyncssh.SFTPAttrs, follow: bool) -> None:
         channel = await self._pool.channel()
@@ -466,6 +524,7 @@ class SftpBackend:
 
     def reconnect(self) -> None:
         """Close the connection (quietly); the next call opens a new one."""
+        self._listings.clear()
         with contextlib.suppress(Exception):
             self._loop.run(self._pool.drop())
 

@@ -138,6 +138,8 @@ class ServerTraits:
     hard_links: bool
     statvfs: bool
     lsetstat: bool
+    exclusive_rename: bool
+    """The plain RENAME refuses an existing target (OpenSSH's link() then unlink(), as the draft says)."""
     home: str
     """The login folder, as the server's realpath of '.' gives it."""
 
@@ -187,7 +189,7 @@ class ChannelPool:
         try:
             opened = await asyncio.wait_for(connection.start_sftp_client(), self.timeout_s)
             if self.traits is None:
-                self.traits = await self._read_traits(opened)
+                self.traits = await self._read_traits(connection, opened)
         except BaseException:
             connection.close()
             raise
@@ -223,11 +225,12 @@ class ChannelPool:
         return connection
 
     @staticmethod
-    async def _read_traits(channel: asyncssh.SFTPClient) -> ServerTraits:
+    async def _read_traits(ssh: asyncssh.SSHClientConnection, channel: asyncssh.SFTPClient) -> ServerTraits:
         """Read which OpenSSH extensions the server offers, and its login folder."""
         handler = channel._handler  # asyncssh keeps the negotiated extensions there
         home = await channel.realpath(b".")
         return ServerTraits(
+            exclusive_rename=str(ssh.get_extra_info("server_version", "")).startswith("SSH-2.0-OpenSSH_"),
             posix_rename=bool(getattr(handler, "_supports_posix_rename", False)),
             hard_links=bool(getattr(handler, "_supports_hardlink", False)),
             statvfs=bool(getattr(handler, "_supports_statvfs", False)),
