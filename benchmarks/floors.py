@@ -269,7 +269,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 
 if __name__ == "__main__":
-    from floors_mcopy import MCOPY_COMMANDS  # floors kept in modules of their own (benchmarks/floors_*.py)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks.floors_mcopy import MCOPY_COMMANDS  # floors in modules of their own (floors_*.py)
 
     COMMANDS.update(MCOPY_COMMANDS)
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
