@@ -4,6 +4,7 @@ A floor shows what Python itself costs for the work (interpreter start-up includ
 when dirkit misses a target and its floor misses it too, the target is out of reach in Python.
 Run as a script (it imports only the standard library and blake3):
     python benchmarks/floors.py copy SRC DST        scandir walk, open/read/write/fchmod + utime, 2 threads
+    python benchmarks/floors.py copyproc SRC DST    the same as dirkit copies (temp name, rename), 2 processes
     python benchmarks/floors.py scan [--content] A B  scandir walk of both trees, compare size and mtime
     python benchmarks/floors.py scan2 [--content] A B the same in two processes (floors_rerun.py)
     python benchmarks/floors.py hash ROOT            read + blake3 per file, 2 threads
@@ -277,6 +278,10 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks.floors_mcopy import MCOPY_COMMANDS  # floors in modules of their own (floors_*.py)
+
+    COMMANDS.update(MCOPY_COMMANDS)
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         sys.exit(__doc__)
     COMMANDS[sys.argv[1]](*sys.argv[2:])

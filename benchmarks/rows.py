@@ -98,7 +98,7 @@ def mirror_rows(s: Setting, t: SmallTrees) -> list[Row]:
             ),
             AT_MOST_1,
             (a,),
-            Contender("floor copy", lambda f: s.floor("copy", a, f / "t")),
+            Contender("floor copyproc", lambda f: s.floor("copyproc", a, f / "t")),
         ),
         Row(
             "rerun",
@@ -312,7 +312,7 @@ def big_rows(s: Setting, big: Path) -> list[Row]:
             (Contender("cp -a", lambda f: s.peer("cp", "-a", big, f / "t")),),
             Target(0.9, Better.HIGHER),
             (big,),
-            Contender("floor copy", lambda f: s.floor("copy", big, f / "t")),
+            Contender("floor copyproc", lambda f: s.floor("copyproc", big, f / "t")),
         ),
         *manifest_rows(s, big, "large", Target(1.1), ("b3sum", "b3sum *")),
     ]

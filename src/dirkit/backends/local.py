@@ -68,6 +68,8 @@ class LocalBackend:
 
     def __init__(self, root: str, must_exist: bool = True, capabilities: Capabilities | None = None) -> None:
         self.root = os.path.abspath(root)
+        self._prefix = self.root if self.root.endswith("/") else self.root + "/"
+        """What a relative path is appended to for its OS path (os.path.join costs more per call)."""
         if must_exist and not os.path.isdir(self.root):
             reason = "no such directory" if not os.path.lexists(self.root) else "not a directory"
             kind = TreeNotFoundError if reason == "no such directory" else NotADirError
@@ -95,7 +97,7 @@ class LocalBackend:
 
     def os_path(self, path: RelPath) -> str:
         """Return the OS path of path."""
-        return os.path.join(self.root, path) if path else self.root
+        return self._prefix + path if path else self.root
 
     def real_root(self) -> str:
         """Return the root's real path (symlinks resolved)."""

@@ -6,7 +6,7 @@ import enum
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dirkit.core.run.compact import actions_from_compact, actions_to_compact
@@ -20,6 +20,8 @@ RUN_COLUMNS = (
     "run_id, operation, target, source, backup_dir, status, pid, host, started_at, finished_at, undoes,"
     " totals, summary"
 )
+PLAN_CHUNK_ACTIONS = 2048
+"""Actions per stored piece of a run's plan (about 300 KB of JSON; migration 0104)."""
 
 
 class RunStatus(enum.Enum):
@@ -131,31 +133,38 @@ class Journal:
     ) -> None:
         """Record that a run starts, with every action it is about to take (none started yet).
 
-        A run that holds its tree's lock (tree_lock) is keyed by the tree identity of the lock.
+        The actions are written in pieces of PLAN_CHUNK_ACTIONS in the same transaction, so memory
+        holds one piece's JSON at a time. A run that holds its tree's lock (tree_lock) is keyed by
+        the tree identity of the lock.
         """
-        self._write(
-            "INSERT INTO runs (run_id, operation, target, source, backup_dir, status, pid, host,"
-            " started_at, undoes, totals, actions, tree, tree_path)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " (SELECT tree FROM tree_locks WHERE run_id = ?1),"
-            " (SELECT tree_path FROM tree_locks WHERE run_id = ?1))",
-            [
-                (
-                    run_id,
-                    operation,
-                    _text(target),
-                    None if source is None else _text(source),
-                    _text(backup_dir),
-                    RunStatus.RUNNING.value,
-                    pid,
-                    host,
-                    started_at,
-                    undoes,
-                    json.dumps(totals),
-                    actions_to_compact(actions),
+        try:
+            with self.connection:
+                self.connection.execute(
+                    "INSERT INTO runs (run_id, operation, target, source, backup_dir, status, pid, host,"
+                    " started_at, undoes, totals, tree, tree_path)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " (SELECT tree FROM tree_locks WHERE run_id = ?1),"
+                    " (SELECT tree_path FROM tree_locks WHERE run_id = ?1))",
+                    (
+                        run_id,
+                        operation,
+                        _text(target),
+                        None if source is None else _text(source),
+                        _text(backup_dir),
+                        RunStatus.RUNNING.value,
+                        pid,
+                        host,
+                        started_at,
+                        undoes,
+                        json.dumps(totals),
+                    ),
                 )
-            ],
-        )
+                self.connection.executemany(
+                    "INSERT INTO run_plan_chunks (run_id, chunk, actions) VALUES (?, ?, ?)",
+                    _plan_chunks(run_id, actions),
+                )
+        except sqlite3.Error as error:
+            raise BackendError(0, f"cannot write the run journal: {error}", "state database") from error
 
     def mark_started(self, run_id: str, through: int) -> None:
         """Record that the steps before seq through may start (call before starting them)."""
@@ -255,32 +264,45 @@ class Journal:
 
     def planned_actions(self, run_id: str) -> list[Action]:
         """Return every action of a run, started or not, in order."""
-        row = self.connection.execute("SELECT actions FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            return []
-        actions = actions_from_compact(row[0])
+        actions = self._plan(run_id, None)
         for (chunk,) in self.connection.execute(
             "SELECT actions FROM run_action_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
         ):
             actions.extend(actions_from_compact(chunk))
         return actions
 
+    def _plan(self, run_id: str, limit: int | None) -> list[Action]:
+        """Return the first limit actions of a run's plan (all when None): runs.actions, then its pieces."""
+        row = self.connection.execute("SELECT actions FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return []
+        actions = actions_from_compact(row[0])
+        if limit is not None and len(actions) >= limit:
+            return actions[:limit]
+        for (chunk,) in self.connection.execute(
+            "SELECT actions FROM run_plan_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ):
+            actions.extend(actions_from_compact(chunk))
+            if limit is not None and len(actions) >= limit:
+                return actions[:limit]
+        return actions
+
     def steps(self, run_id: str) -> list[JournalStep]:
         """Return the steps of a run that started, in order; those never reported back are pending."""
         row = self.connection.execute(
-            "SELECT actions, MAX(runs.started_through, COALESCE(run_starts.started_through, 0)), backup_dir"
+            "SELECT MAX(runs.started_through, COALESCE(run_starts.started_through, 0)), backup_dir"
             " FROM runs LEFT JOIN run_starts USING (run_id) WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         if row is None:
             return []
-        actions = actions_from_compact(row[0])[: int(row[1])]
+        actions = self._plan(run_id, int(row[0]))
         for (chunk,) in self.connection.execute(
             "SELECT actions FROM run_action_chunks WHERE run_id = ? ORDER BY chunk", (run_id,)
         ):
             actions.extend(actions_from_compact(chunk))
         started_through = len(actions)
-        backup_dir = RelPath(str(_untext(row[2])))
+        backup_dir = RelPath(str(_untext(row[1])))
         statuses: dict[int, StepStatus] = {}
         for status, seqs in self.connection.execute(
             "SELECT status, seqs FROM step_marks WHERE run_id = ?", (run_id,)
@@ -298,6 +320,12 @@ class Journal:
             backup = join_path(backup_dir, action.path) if action.kind is ActionKind.BACKUP else None
             steps.append(JournalStep(seq, action, statuses.get(seq, StepStatus.PENDING), backup))
         return steps
+
+
+def _plan_chunks(run_id: str, actions: Sequence[Action]) -> Iterator[tuple[str, int, str]]:
+    """Yield the rows of run_plan_chunks for a plan, one piece of PLAN_CHUNK_ACTIONS at a time."""
+    for chunk, start in enumerate(range(0, len(actions), PLAN_CHUNK_ACTIONS)):
+        yield run_id, chunk, actions_to_compact(actions[start : start + PLAN_CHUNK_ACTIONS])
 
 
 def _run_from_row(row: Sequence[object]) -> RunRecord:

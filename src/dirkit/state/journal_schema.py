@@ -79,6 +79,17 @@ JOURNAL_MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        "0104_run_plan_chunks",
+        """
+        CREATE TABLE run_plan_chunks (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            actions TEXT NOT NULL,
+            PRIMARY KEY (run_id, chunk)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 """Names 0100-0199: run journals (mirror, apply, undo and every feature that executes plans).
 
@@ -94,4 +105,8 @@ refused second run can name it.
 Since 0103 a run's started_through lives in run_starts, a row of its own: moving it no longer rewrites
 the runs row with its stored actions (megabytes for a large plan); runs.started_through keeps the
 value of runs recorded before 0103, and the larger of the two counts.
+Since 0104 a run's plan is stored in pieces (PLAN_CHUNK_ACTIONS actions each, state/journal.py) in
+run_plan_chunks, written in the transaction that records the run, so a plan of 100k actions never
+sits in memory as one JSON string; runs.actions stays '[]' for such runs and still holds the whole
+plan of runs recorded before 0104: a run's plan is runs.actions followed by its run_plan_chunks.
 """

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from dirkit.core.run.plan import Plan
+from dirkit.core.run.undo import StepStatus
 from dirkit.core.tree.paths import RelPath
 from dirkit.ops.run.actions import StepContext
 from dirkit.ops.run.outcomes import JOURNAL_BATCH, Ledger
@@ -54,7 +55,7 @@ class Dispatcher:
         blocked = self.ledger.blocks(unit)
         paths = unit.paths
         parallel = unit.parallel and self.workers > 1
-        if not parallel or not paths.isdisjoint(self.batch_paths):
+        if (not parallel and self._touches_batch(paths)) or not paths.isdisjoint(self.batch_paths):
             self.submit_batch()
         self._settle(lambda: self._clear_of(paths, parallel))
         if blocked:
@@ -73,6 +74,24 @@ class Dispatcher:
             self.ledger.record(run_unit(self.context, unit))
             self._handed(unit.last_seq)
 
+    def _touches_batch(self, paths: set[RelPath]) -> bool:
+        """Tell whether a unit run here touches a path of the batch, above or below (then it goes first).
+
+        A unit unrelated to the batch (a folder made beside the files being batched) runs ahead of
+        it: the order of steps on unrelated paths does not matter, and the batch keeps filling.
+        """
+        if not self.batch_paths:
+            return False
+        return any(_related(path, self.batch_paths) for path in paths)
+
+    def drop_batch(self) -> None:
+        """Record the batch, never handed out, as skipped (the run stops before it)."""
+        for unit in self.batch:
+            self.ledger.record(
+                StepDone(seq, action, StepStatus.SKIPPED, None, None, 0) for seq, action in unit.steps
+            )
+        self.batch, self.batch_paths, self.batch_bytes = [], set(), 0
+
     def submit_batch(self) -> None:
         """Hand the batch of small copies to the pool (waiting while the pool has enough queued)."""
         if not self.batch:
@@ -89,12 +108,13 @@ class Dispatcher:
         self._settle(lambda: False)
 
     def close(self) -> None:
-        """Record what is still in flight and stop the pool."""
+        """Record what is still in flight, and the batch never handed out as skipped, and stop the pool."""
         try:
             if self.in_flight:
                 self.finish()
         finally:
             self.pool.shutdown(wait=True)
+            self.drop_batch()
 
     def _handed(self, seq: int) -> None:
         self.handed_until = max(self.handed_until, seq + 1)

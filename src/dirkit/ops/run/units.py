@@ -77,7 +77,7 @@ class Unit:
 
 
 def units_of(actions: tuple[Action, ...]) -> Iterator[Unit]:
-    """Yield the units of a plan's actions, in order."""
+    """Yield the units of a plan's actions, in order (a folder's mode and mtime steps go as one unit)."""
     index = 0
     count = len(actions)
     while index < count:
@@ -90,6 +90,15 @@ def units_of(actions: tuple[Action, ...]) -> Iterator[Unit]:
             and action.path
         ):
             yield Unit([(index, action), (index + 1, actions[index + 1])], replace=True)
+            index += 2
+            continue
+        if (
+            action.kind is ActionKind.SET_MODE
+            and index + 1 < count
+            and actions[index + 1].kind is ActionKind.SET_MTIME
+            and actions[index + 1].path == action.path
+        ):
+            yield Unit([(index, action), (index + 1, actions[index + 1])])
             index += 2
             continue
         yield Unit([(index, action)])
