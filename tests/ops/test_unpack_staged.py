@@ -79,6 +79,31 @@ def test_an_interrupt_keeps_nothing(tmp_path: Path, archive: Path) -> None:
     assert not (tmp_path / "dest").exists()
 
 
+class StopAfter(threading.Event):
+    """A stop event that turns set after it was asked a number of times (a signal mid-member)."""
+
+    def __init__(self, asks: int) -> None:
+        super().__init__()
+        self.asks = asks
+
+    def is_set(self) -> bool:
+        self.asks -= 1
+        return self.asks < 0
+
+
+def test_an_interrupt_in_the_middle_of_a_big_member_keeps_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "big.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = entry("big.bin")
+        info.size = 5 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    stop = StopAfter(3)
+    with pytest.raises(InterruptedRunError, match="interrupted"):
+        unpack_archive(str(path), str(tmp_path / "dest"), UnpackOptions(), None, stop)
+    assert stop.asks < 0
+    assert not (tmp_path / "dest").exists()
+
+
 KILLED_MOVING_INTO_PLACE = """
 import os, sys
 from dirkit.ops.archive.unpack import UnpackOptions, unpack_archive

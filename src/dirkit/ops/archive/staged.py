@@ -68,13 +68,22 @@ def remove_staging(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def interrupted(dest: str) -> InterruptedRunError:
+    """Return the error of an unpack stopped by a signal before anything got a final name."""
+    return InterruptedRunError(f"{display_path(dest)}: unpack interrupted; what it wrote was removed")
+
+
 class _StagingWriter:
     """Carries out, inside the staging folder, the actions the planner adds for each member."""
 
-    def __init__(self, staging: str, counter: WrittenBytes, archive: str) -> None:
+    def __init__(
+        self, staging: str, counter: WrittenBytes, settings: UnpackSettings, stop: threading.Event | None
+    ) -> None:
         self.staging = staging
         self.counter = counter
-        self.archive = archive
+        self.archive = settings.archive
+        self.dest = settings.dest
+        self.stop = stop
         umask = os.umask(0o022)
         os.umask(umask)
         self.umask = umask
@@ -116,6 +125,8 @@ class _StagingWriter:
                     raise UsageError(f"{self.archive}: damaged member {where}: {error}") from error
                 remaining -= len(chunk)
                 self.counter.add(len(chunk))
+                if remaining and self.stop is not None and self.stop.is_set():
+                    raise interrupted(self.dest)
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(descriptor, view) :]
@@ -142,14 +153,13 @@ def stage_tar(
     """
     planner = UnpackPlanner(settings, None, root)
     counter = WrittenBytes(settings, 0)
-    writer = _StagingWriter(staging, counter, archive)
+    writer = _StagingWriter(staging, counter, settings, stop)
     actions = planner.actions
     done = 0
     with contextlib.closing(iter_tar_data(archive, archive_format)) as members:
         for member, data in members:
             if stop is not None and stop.is_set():
-                where = display_path(settings.dest)
-                raise InterruptedRunError(f"{where}: unpack interrupted; what it wrote was removed")
+                raise interrupted(settings.dest)
             planner.add(member)
             while done < len(actions):
                 action = actions[done]
