@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import stat
 import threading
 from collections.abc import Sequence
 
 from dirkit.backends.local_files import LocalFiles
+from dirkit.backends.local_staging import StagingFolder, remove_stale_folders
 from dirkit.backends.protocol import Backend
 from dirkit.core.archive.formats import ArchiveFormat
 from dirkit.core.archive.unpack_plan import UnpackPlan, UnpackPlanner, UnpackSettings
 from dirkit.core.run.plan import Action, ActionKind
 from dirkit.core.run.plan_json import totals_to_json
 from dirkit.core.run.undo import StepStatus
-from dirkit.core.tree.entry import Entry
+from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.filters import TEMP_MARKER
 from dirkit.core.tree.paths import ROOT, RelPath, display_path
-from dirkit.errors import AlreadyExistsError, InterruptedRunError, UsageError, translate_os_error
+from dirkit.errors import InterruptedRunError, UsageError
 from dirkit.ops.archive.member_bytes import WrittenBytes
 from dirkit.ops.archive.members import DAMAGED_STREAM_ERRORS, TarMemberData, iter_tar_data
 from dirkit.ops.archive.unpack_journal import record_refused_run, roll_back
@@ -39,33 +38,12 @@ from dirkit.state.journal import Journal, RunStatus, StepOutcome
 STAGING_PREFIX = f"{TEMP_MARKER}unpack-"
 """How the staging folder of an unpack starts (DEST/.dirkit-tmp-unpack-RUN-ID)."""
 WRITE_CHUNK = 1024 * 1024
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 _META_KINDS = (ActionKind.SET_MODE, ActionKind.SET_MTIME)
 
 
 def remove_stale_staging(local: LocalFiles) -> None:
     """Remove staging folders that earlier unpacks into DEST left behind (a crash, kill -9)."""
-    root = local.os_path(RelPath(""))
-    with contextlib.suppress(OSError), os.scandir(root) as listing:
-        stale = [entry.path for entry in listing if entry.name.startswith(STAGING_PREFIX)]
-    for path in stale:
-        remove_staging(path)
-
-
-def remove_staging(path: str) -> None:
-    """Remove a staging folder and everything in it (never following links), best effort.
-
-    Its directories are first made writable again (an archive may give them mode 0555).
-    """
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o700)
-    for folder, dirs, _files in os.walk(path):
-        for name in dirs:
-            child = os.path.join(folder, name)
-            with contextlib.suppress(OSError):
-                if not os.path.islink(child):
-                    os.chmod(child, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
+    remove_stale_folders(local.os_path(ROOT), STAGING_PREFIX)
 
 
 def interrupted(dest: str) -> InterruptedRunError:
@@ -73,77 +51,60 @@ def interrupted(dest: str) -> InterruptedRunError:
     return InterruptedRunError(f"{display_path(dest)}: unpack interrupted; what it wrote was removed")
 
 
-class _StagingWriter:
-    """Carries out, inside the staging folder, the actions the planner adds for each member."""
+class _MemberPieces:
+    """Reads a member's bytes for the staging folder: counted against the limits, damage named, stoppable."""
 
     def __init__(
-        self, staging: str, counter: WrittenBytes, settings: UnpackSettings, stop: threading.Event | None
+        self, data: TarMemberData, counter: WrittenBytes, settings: UnpackSettings, path: RelPath
     ) -> None:
-        self.staging = staging
+        self.data = data
         self.counter = counter
-        self.archive = settings.archive
-        self.dest = settings.dest
-        self.stop = stop
-        umask = os.umask(0o022)
-        os.umask(umask)
-        self.umask = umask
+        self.settings = settings
+        self.path = path
 
-    def os_path(self, path: RelPath) -> str:
-        """Return the OS path of path inside the staging folder."""
-        return f"{self.staging}/{path}"
-
-    def carry_out(self, action: Action, data: TarMemberData | None) -> None:
-        """Make the directory, file, hard link or symlink one action names."""
-        kind = action.kind
-        target = f"{self.staging}/{action.path}"
+    def read(self, remaining: int, stop: threading.Event | None) -> bytes:
+        """Return the next piece (at most 1 MiB) of the member's bytes."""
+        if stop is not None and remaining > WRITE_CHUNK and stop.is_set():
+            raise interrupted(self.settings.dest)
         try:
-            if kind is ActionKind.COPY_FILE:
-                assert data is not None
-                self._write_file(target, action, data)
-            elif kind is ActionKind.MAKE_DIR:
-                os.mkdir(target, 0o700)
-            elif kind is ActionKind.HARD_LINK:
-                assert action.source_path is not None
-                os.link(self.os_path(action.source_path), target, follow_symlinks=False)
-            elif kind is ActionKind.MAKE_SYMLINK:
-                os.symlink(action.link_target or "", target)
-            else:
-                raise UsageError(f"{self.archive}: unexpected step {kind.value} for {action.path}")
-        except OSError as error:
-            raise translate_os_error(error, target) from error
+            piece = self.data.read(min(remaining, WRITE_CHUNK))
+        except DAMAGED_STREAM_ERRORS as error:
+            where = display_path(self.path)
+            raise UsageError(f"{self.settings.archive}: damaged member {where}: {error}") from error
+        self.counter.add(len(piece))
+        return piece
 
-    def _write_file(self, target: str, action: Action, data: TarMemberData) -> None:
+
+def _carry_out(
+    staging: StagingFolder,
+    action: Action,
+    pieces: _MemberPieces | None,
+    stop: threading.Event | None,
+) -> None:
+    """Make, in the staging folder, the directory, file, hard link or symlink one action names."""
+    kind = action.kind
+    if kind is ActionKind.COPY_FILE:
+        assert pieces is not None
         mode = 0o644 if action.mode is None else action.mode
-        descriptor = os.open(target, _NEW_FILE, mode)
-        try:
-            remaining = action.size
-            while remaining > 0:
-                try:
-                    chunk = data.read(min(remaining, WRITE_CHUNK))
-                except DAMAGED_STREAM_ERRORS as error:
-                    where = display_path(action.path)
-                    raise UsageError(f"{self.archive}: damaged member {where}: {error}") from error
-                remaining -= len(chunk)
-                self.counter.add(len(chunk))
-                if remaining and self.stop is not None and self.stop.is_set():
-                    raise interrupted(self.dest)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(descriptor, view) :]
-            if mode & self.umask:
-                os.fchmod(descriptor, mode)
-            if action.mtime_ns is not None:
-                os.utime(descriptor, ns=(action.mtime_ns, action.mtime_ns))
-        finally:
-            os.close(descriptor)
+        staging.write_file(
+            action.path, lambda remaining: pieces.read(remaining, stop), action.size, mode, action.mtime_ns
+        )
+    elif kind is ActionKind.MAKE_DIR:
+        staging.make_dir(action.path)
+    elif kind is ActionKind.HARD_LINK:
+        assert action.source_path is not None
+        staging.hard_link(action.source_path, action.path)
+    elif kind is ActionKind.MAKE_SYMLINK:
+        staging.make_symlink(action.path, action.link_target or "")
+    else:
+        raise UsageError(f"unexpected step {kind.value} for {display_path(action.path)} in an unpack")
 
 
 def stage_tar(
-    archive: str,
     archive_format: ArchiveFormat,
     settings: UnpackSettings,
     root: Entry | None,
-    staging: str,
+    staging: StagingFolder,
     stop: threading.Event | None,
 ) -> tuple[UnpackPlan, int]:
     """Read, check and write every member into the staging folder; return the plan and the bytes written.
@@ -153,25 +114,29 @@ def stage_tar(
     """
     planner = UnpackPlanner(settings, None, root)
     counter = WrittenBytes(settings, 0)
-    writer = _StagingWriter(staging, counter, settings, stop)
     actions = planner.actions
     done = 0
-    with contextlib.closing(iter_tar_data(archive, archive_format)) as members:
+    with contextlib.closing(iter_tar_data(settings.archive, archive_format)) as members:
         for member, data in members:
             if stop is not None and stop.is_set():
                 raise interrupted(settings.dest)
-            planner.add(member)
+            path = planner.add(member)
             while done < len(actions):
                 action = actions[done]
                 done += 1
-                writer.carry_out(action, data if action.kind is ActionKind.COPY_FILE else None)
+                copies = action.kind is ActionKind.COPY_FILE
+                pieces = _MemberPieces(data, counter, settings, path) if copies else None
+                _carry_out(staging, action, pieces, stop)
     planned = planner.finish()
     for action in planned.plan.actions[done:]:
-        if action.kind in _META_KINDS:
-            if "/" in action.path:
-                set_dir_meta(action, f"{staging}/{action.path}")
-        else:
-            writer.carry_out(action, None)
+        if action.kind not in _META_KINDS:
+            _carry_out(staging, action, None, stop)
+        elif "/" not in action.path:
+            continue
+        elif action.kind is ActionKind.SET_MODE and action.mode is not None:
+            staging.set_mode(action.path, action.mode)
+        elif action.kind is ActionKind.SET_MTIME and action.mtime_ns is not None:
+            staging.set_mtime(action.path, action.mtime_ns)
     return planned, counter.total
 
 
@@ -201,37 +166,22 @@ def journal_staged_run(
     journal.mark_started(run_id, len(plan.actions))
 
 
-def move_into_place(local: LocalFiles, staging: str, planned: UnpackPlan) -> None:
+def move_into_place(backend: Backend, staging: StagingFolder, planned: UnpackPlan) -> None:
     """Rename the top-level entries from the staging folder into DEST, then set their modes and times.
 
     A path that appeared in DEST meanwhile is never replaced (AlreadyExistsError).
     """
     for path in top_level_paths(planned.plan.actions):
-        final = local.os_path(path)
-        if os.path.lexists(final):
-            raise AlreadyExistsError(17, "appeared in DEST during the unpack; left alone", final)
-        try:
-            os.rename(f"{staging}/{path}", final)
-        except OSError as error:
-            raise translate_os_error(error, final) from error
-    dest_root = local.os_path(RelPath(""))
+        staging.move_into_tree(path)
     for action in planned.plan.actions:
-        if action.kind in _META_KINDS and "/" not in action.path and action.path:
-            target = f"{dest_root}/{action.path}"
-            if stat.S_ISLNK(os.lstat(target).st_mode):
-                continue
-            set_dir_meta(action, target)
-
-
-def set_dir_meta(action: Action, target: str) -> None:
-    """Set the mode or mtime a SET_MODE or SET_MTIME action gives, at the OS path target."""
-    try:
+        if action.kind not in _META_KINDS or "/" in action.path or not action.path:
+            continue
+        if backend.stat(action.path).kind is not EntryKind.DIR:
+            continue
         if action.kind is ActionKind.SET_MODE and action.mode is not None:
-            os.chmod(target, action.mode, follow_symlinks=False)
+            backend.set_mode(action.path, action.mode)
         elif action.kind is ActionKind.SET_MTIME and action.mtime_ns is not None:
-            os.utime(target, ns=(action.mtime_ns, action.mtime_ns), follow_symlinks=False)
-    except OSError as error:
-        raise translate_os_error(error, target) from error
+            backend.set_mtime(action.path, action.mtime_ns)
 
 
 def finish_staged_run(journal: Journal, run_id: str, planned: UnpackPlan, bytes_written: int) -> None:
@@ -258,27 +208,23 @@ def unpack_staged(
     run_id: str,
     stop: threading.Event | None,
 ) -> tuple[UnpackPlan, int]:
-    """Unpack a tar into a new or empty local DEST through a staging folder (staged.py); return the bytes."""
+    """Unpack a tar into a new or empty local DEST through a staging folder; return the plan and the bytes."""
     root = None if made_dest else backend.stat(ROOT, follow_symlinks=True)
-    staging = local.os_path(RelPath(f"{STAGING_PREFIX}{run_id}"))
-    try:
-        os.mkdir(staging, 0o700)
-    except OSError as error:
-        raise translate_os_error(error, staging) from error
+    staging = StagingFolder(local.os_path(ROOT), f"{STAGING_PREFIX}{run_id}")
     try:
         try:
-            planned, written = stage_tar(settings.archive, archive_format, settings, root, staging, stop)
+            planned, written = stage_tar(archive_format, settings, root, staging, stop)
         except BaseException:
             if settings.overwrite:
                 record_refused_run(journal, backend, run_id, settings.archive)
             raise
         try:
             journal_staged_run(journal, backend, run_id, planned, settings.archive)
-            move_into_place(local, staging, planned)
+            move_into_place(backend, staging, planned)
             finish_staged_run(journal, run_id, planned, written)
         except BaseException:
             roll_back(journal, backend, run_id, planned)
             raise
     finally:
-        remove_staging(staging)
+        staging.remove()
     return planned, written
