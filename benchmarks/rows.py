@@ -10,6 +10,7 @@ from benchmarks.harness import Better, Contender, Invocation, Row, Target
 
 FLOORS = str(Path(__file__).with_name("floors.py"))
 FLOORS_SEARCH = str(Path(__file__).with_name("floors_search.py"))
+FLOORS_ARCHIVE = str(Path(__file__).with_name("floors_archive.py"))
 AT_MOST_1 = Target(1.0)
 PART_SIZE = "100M"
 FLOORS_HASH = str(Path(__file__).with_name("floors_hash.py"))
@@ -266,6 +267,11 @@ def search_rows(s: Setting, t: SmallTrees) -> list[Row]:
     ]
 
 
+def archive_floor(s: Setting, *arguments: str | Path) -> Invocation:
+    """Return the invocation of the unpack or pack floor (benchmarks/floors_archive.py)."""
+    return Invocation((s.python, FLOORS_ARCHIVE, *map(str, arguments)), s.env)
+
+
 def archive_rows(s: Setting, t: SmallTrees) -> list[Row]:
     """Return the unpack and pack rows of a small-file shape."""
     a, archive = t.a, t.archive
@@ -283,7 +289,7 @@ def archive_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("tar -xzf", lambda f: s.peer("tar", "-xzf", archive, "-C", into(f))),),
             Target(1.2),
             (archive,),
-            Contender("floor unpack", lambda f: s.floor("unpack", archive, f / "t")),
+            Contender("floor unpack", lambda f: archive_floor(s, "unpack", archive, f / "t")),
         ),
         Row(
             "pack",
@@ -292,7 +298,7 @@ def archive_rows(s: Setting, t: SmallTrees) -> list[Row]:
             (Contender("tar -czf", lambda f: s.peer("tar", "-czf", f / "out.tar.gz", "-C", a, ".")),),
             AT_MOST_1,
             (a,),
-            Contender("floor pack", lambda f: s.floor("pack", a, f / "out.tar.gz")),
+            Contender("floor pack", lambda f: archive_floor(s, "pack", a, f / "out.tar.gz")),
         ),
     ]
 

@@ -20,7 +20,7 @@ first bytes) into DEST, which is created if missing; DEST may be an ftp://, ftps
 (docs/remote.md). With --list, show the members and
 what unpack would refuse, and write nothing.
 
-Safe by default. Every member is checked before anything is written, and the whole archive
+Safe by default. Every member is checked before anything gets its final name, and the whole archive
 is refused when a member has an absolute path or '..' in it, is a symlink leading outside
 DEST (also through other links), would be written through a symlink, is a device or other
 special file, has the setuid or setgid bit, or writes into dirkit's .dirkit/ folder.
@@ -28,14 +28,16 @@ Extraction also stops, and removes what it wrote, past --max-size bytes (default
 free space on DEST's filesystem, where its backend tells it: local disk and SFTP), past
 --max-files members, or when the archive expands more than --max-ratio times its own size
 (a zip bomb). Every file is written under a temporary name and renamed into place only when
-complete. On a DEST that cannot hold symlinks (FTP) an archive with symlinks is refused.
+complete; a tar into a new or empty local DEST is read once, into a staging folder inside
+DEST whose top-level entries are renamed into place at the end. On a DEST that cannot hold
+symlinks (FTP) an archive with symlinks is refused.
 
 Every unpack is journaled as a run on DEST, like a mirror: 'dirkit undo DEST' removes
 what it created. Existing files are never replaced unless --overwrite; then each one is
 moved to DEST/.dirkit/backups/RUN-ID/ (same relative path) only once its new content is
 complete, and undo puts every replaced file back byte for byte, leaving alone (as a
-conflict) any file changed since. An unpack that stops early is rolled back and stays in
-the journal as an interrupted run.
+conflict) any file changed since. An unpack that stops once something has its final name
+is rolled back and stays in the journal as an interrupted run.
 unpack-record.json in the backup folder also lists what was backed up and created.
 File modes are restored without setuid/setgid; owners are not.
 """

@@ -69,41 +69,47 @@ class ExtractionLimits:
 def member_path(member: ArchiveMember) -> RelPath:
     """Return the member's safe path below DEST ('' for the root itself), or raise UnsafeArchiveError."""
     name = member.name
-    shown = display_path(name)
     if "\0" in name:
-        raise UnsafeArchiveError(f"{shown}: member name holds a NUL byte")
+        raise UnsafeArchiveError(f"{display_path(name)}: member name holds a NUL byte")
     if "\\" in name:
-        raise UnsafeArchiveError(f"{shown}: {BACKSLASH_REFUSAL}")
+        raise UnsafeArchiveError(f"{display_path(name)}: {BACKSLASH_REFUSAL}")
     if name.startswith("/") or _DRIVE.match(name):
-        raise UnsafeArchiveError(f"{shown}: member has an absolute path")
+        raise UnsafeArchiveError(f"{display_path(name)}: member has an absolute path")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise UnsafeArchiveError(f"{shown}: member path escapes DEST with '..'")
+        raise UnsafeArchiveError(f"{display_path(name)}: member path escapes DEST with '..'")
     if parts and parts[0] == RESERVED_DIR_NAME:
-        raise UnsafeArchiveError(f"{shown}: member writes into dirkit's own {RESERVED_DIR_NAME}/ folder")
+        raise UnsafeArchiveError(
+            f"{display_path(name)}: member writes into dirkit's own {RESERVED_DIR_NAME}/ folder"
+        )
     if RESERVED_DIR_NAME in parts:
         raise UnsafeArchiveError(
-            f"{shown}: member name holds a {RESERVED_DIR_NAME} component, "
+            f"{display_path(name)}: member name holds a {RESERVED_DIR_NAME} component, "
             "which dirkit never scans (it would hide from find, compare, verify and mirror)"
         )
-    if any(TEMP_MARKER in part for part in parts):
-        raise UnsafeArchiveError(f"{shown}: member name holds dirkit's temporary marker {TEMP_MARKER}")
+    if TEMP_MARKER in name:
+        raise UnsafeArchiveError(
+            f"{display_path(name)}: member name holds dirkit's temporary marker {TEMP_MARKER}"
+        )
     return RelPath("/".join(parts))
 
 
 def check_member(member: ArchiveMember) -> RelPath:
     """Return the safe path of a member, or raise UnsafeArchiveError for any reason to refuse it."""
     path = member_path(member)
+    kind = member.kind
+    if kind is MemberKind.FILE and not member.mode & SETUID_SETGID and path:
+        return path
     shown = display_path(member.name)
-    if member.kind is MemberKind.DEVICE:
+    if kind is MemberKind.DEVICE:
         raise UnsafeArchiveError(f"{shown}: member is a device file")
-    if member.kind in (MemberKind.FIFO, MemberKind.OTHER):
-        raise UnsafeArchiveError(f"{shown}: member is a special file ({member.kind.value})")
-    if member.mode & SETUID_SETGID and member.kind in (MemberKind.FILE, MemberKind.DIR):
+    if kind in (MemberKind.FIFO, MemberKind.OTHER):
+        raise UnsafeArchiveError(f"{shown}: member is a special file ({kind.value})")
+    if member.mode & SETUID_SETGID and kind in (MemberKind.FILE, MemberKind.DIR):
         raise UnsafeArchiveError(f"{shown}: member has the setuid or setgid bit (mode {member.mode:o})")
-    if path == ROOT and member.kind is not MemberKind.DIR:
+    if path == ROOT and kind is not MemberKind.DIR:
         raise UnsafeArchiveError(f"{shown}: member has an empty path")
-    if member.kind is MemberKind.SYMLINK:
+    if kind is MemberKind.SYMLINK:
         target = member.link_target or ""
         if not target:
             raise UnsafeArchiveError(f"{shown}: symlink has an empty target")

@@ -179,6 +179,14 @@ def end_of_archive(written: int) -> bytes:
 
 
 def _number(field: bytes) -> int:
+    try:
+        return int(field.rstrip(b" \0"), 8)
+    except ValueError:
+        return _number_slowly(field)
+
+
+def _number_slowly(field: bytes) -> int:
+    """Read a numeric field that is not plain octal digits: base-256, empty, or text after a NUL."""
     if field and field[0] & 0x80:
         value = int.from_bytes(field[1:], "big")
         if field[0] == 0xFF:
@@ -202,7 +210,7 @@ def parse_header(block: bytes) -> TarHeader:
     if len(block) != BLOCK:
         raise TarFormatError("truncated header")
     stored = _number(block[148:156])
-    unsigned = sum(block[:148]) + 256 + sum(block[156:])
+    unsigned = sum(block) - sum(block[148:156]) + 256
     if stored != unsigned:
         signed = sum(byte - 256 if byte > 127 else byte for byte in block[:148] + block[156:]) + 256
         if stored != signed:

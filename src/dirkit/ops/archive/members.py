@@ -152,19 +152,20 @@ def _zip_mtime_ns(date_time: tuple[int, int, int, int, int, int]) -> int | None:
 def _iter_tar(
     archive: str, archive_format: ArchiveFormat
 ) -> Generator[tuple[ArchiveMember, MemberData], None, None]:
-    for member, data in _iter_tar_data(archive, archive_format):
+    for member, data in iter_tar_data(archive, archive_format):
         yield member, _opener_of(data)
 
 
 def iter_tar_members(archive: str, archive_format: ArchiveFormat) -> Iterator[tuple[ArchiveMember, int]]:
     """Yield each member of a tar archive with where its bytes start in the decompressed archive."""
-    for member, data in _iter_tar_data(archive, archive_format):
+    for member, data in iter_tar_data(archive, archive_format):
         yield member, data.offset
 
 
-def _iter_tar_data(
+def iter_tar_data(
     archive: str, archive_format: ArchiveFormat
-) -> Generator[tuple[ArchiveMember, _TarMemberData], None, None]:
+) -> Generator[tuple[ArchiveMember, TarMemberData], None, None]:
+    """Yield each member of a tar archive with its bytes (readable until the next member), in one pass."""
     try:
         raw = open(archive, "rb")  # noqa: SIM115
     except OSError as error:
@@ -211,7 +212,7 @@ class TarMemberBytes:
             if isinstance(error, DirkitError):
                 raise
             raise TarFormatError(str(error)) from error
-        return cast(BinaryIO, _TarMemberData(self._stream, size))
+        return cast(BinaryIO, TarMemberData(self._stream, size))
 
     def close(self) -> None:
         """Release the archive."""
@@ -257,7 +258,7 @@ def _read_exact(stream: DecompressingReader, size: int) -> bytes:
     return data
 
 
-class _TarMemberData:
+class TarMemberData:
     """The bytes of the current tar member, read straight from the archive stream."""
 
     def __init__(self, stream: DecompressingReader, size: int) -> None:
@@ -279,7 +280,7 @@ class _TarMemberData:
     def close(self) -> None:
         """Nothing to release: the archive stream stays open for the next member."""
 
-    def __enter__(self) -> _TarMemberData:
+    def __enter__(self) -> TarMemberData:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -298,7 +299,7 @@ _MEMBER_KINDS = {
 
 def _read_tar_stream(
     stream: DecompressingReader, archive: str, archive_format: ArchiveFormat
-) -> Generator[tuple[ArchiveMember, _TarMemberData], None, None]:
+) -> Generator[tuple[ArchiveMember, TarMemberData], None, None]:
     pax: dict[str, str] = {}
     long_name: bytes | None = None
     long_link: bytes | None = None
@@ -351,7 +352,7 @@ def _read_tar_stream(
             mtime_ns,
             link if kind in (MemberKind.SYMLINK, MemberKind.HARDLINK) else None,
         )
-        data_reader = _TarMemberData(stream, size if carries_data or kind is MemberKind.DIR else 0)
+        data_reader = TarMemberData(stream, size if carries_data or kind is MemberKind.DIR else 0)
         yield member, data_reader
         leftover = data_reader.remaining
         if leftover:
@@ -361,7 +362,7 @@ def _read_tar_stream(
             _read_exact(stream, skip_bytes)
 
 
-def _opener_of(data: _TarMemberData) -> MemberData:
+def _opener_of(data: TarMemberData) -> MemberData:
     def open_member() -> BinaryIO:
         return data  # type: ignore[return-value]
 

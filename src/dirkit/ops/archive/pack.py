@@ -19,7 +19,7 @@ from dirkit.core.archive.tar import TarType, build_header, end_of_archive, paddi
 from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.paths import RelPath, display_path, is_valid_utf8
 from dirkit.errors import AlreadyExistsError, BackendError, RefusedError, UsageError, translate_os_error
-from dirkit.ops.archive.streams import CHUNK_BYTES, CompressingWriter, make_compressor
+from dirkit.ops.archive.streams import CHUNK_BYTES, ArchiveWriter, make_archive_writer
 from dirkit.ops.tree.scan import ScanOptions, scan_tree
 
 FIXED_MTIME = 315_532_800
@@ -185,7 +185,7 @@ def _write_tar(
     on_progress: ProgressCallback | None,
 ) -> None:
     with open(temp, "xb") as sink:
-        writer = CompressingWriter(sink, make_compressor(archive_format))
+        writer = make_archive_writer(sink, archive_format)
         try:
             written = 0
             for entry in entries:
@@ -217,7 +217,7 @@ def _write_tar(
         writer.close()
 
 
-def _copy_exactly(stream: BinaryIO, writer: CompressingWriter, size: int, native: str) -> int:
+def _copy_exactly(stream: BinaryIO, writer: ArchiveWriter, size: int, native: str) -> int:
     """Copy size bytes and the block padding; raise if the file is not size bytes long any more."""
     left = size
     try:

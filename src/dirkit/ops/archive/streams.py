@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import bz2
+import collections
 import contextlib
 import gzip
 import lzma
+import os
 import queue
+import struct
 import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Protocol, cast
 
 import zstandard
@@ -105,6 +109,91 @@ class CompressingWriter:
         with contextlib.suppress(Exception):
             self._queue.put(_DONE, timeout=5)
         self._thread.join(timeout=5)
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+"""A gzip member header with no time and no name (as zlib writes it), for the Unix OS code."""
+DEFLATE_WINDOW = 32 * 1024
+FINAL_EMPTY_BLOCK = b"\x03\x00"
+"""The last deflate block (empty, fixed codes), after blocks ended by a sync flush."""
+
+
+def _deflate_block(block: bytes, dictionary: bytes) -> bytes:
+    """Return block as raw deflate data ending on a byte boundary, primed with the bytes before it."""
+    if dictionary:
+        deflater = zlib.compressobj(
+            GZIP_LEVEL, zlib.DEFLATED, -15, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary
+        )
+    else:
+        deflater = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    return deflater.compress(block) + deflater.flush(zlib.Z_SYNC_FLUSH)
+
+
+class ParallelGzipWriter:
+    """A write-only stream that gzips (level 6) on several threads into one gzip member, as pigz does.
+
+    Each 1 MiB block is deflated by itself, primed with the 32 KiB before it, and ends on a sync flush,
+    so the blocks join into one deflate stream; zlib releases the GIL, so the blocks use every core.
+    The output depends only on the bytes written, never on the threads' timing.
+    """
+
+    def __init__(self, sink: BinaryIO, workers: int | None = None) -> None:
+        self._sink = sink
+        count = workers or max(1, min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="dirkit-gzip")
+        self._limit = count * 2
+        self._in_flight: collections.deque[Future[bytes]] = collections.deque()
+        self._pending = bytearray()
+        self._tail = b""
+        self._crc = 0
+        self._size = 0
+        sink.write(GZIP_HEADER)
+
+    def write(self, data: bytes) -> int:
+        """Queue data for compression; raise a helper's error if one failed."""
+        self._pending += data
+        if len(self._pending) >= CHUNK_BYTES:
+            self._submit()
+        return len(data)
+
+    def _submit(self) -> None:
+        block = bytes(self._pending)
+        self._pending.clear()
+        self._crc = zlib.crc32(block, self._crc)
+        self._size += len(block)
+        self._in_flight.append(self._pool.submit(_deflate_block, block, self._tail))
+        self._tail = block[-DEFLATE_WINDOW:]
+        while len(self._in_flight) > self._limit:
+            self._sink.write(self._in_flight.popleft().result())
+
+    def close(self) -> None:
+        """Compress what is left, write the end of the member and wait for the helpers."""
+        try:
+            if self._pending:
+                self._submit()
+            while self._in_flight:
+                self._sink.write(self._in_flight.popleft().result())
+            self._sink.write(FINAL_EMPTY_BLOCK + struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """Stop the helpers without caring for the output (after a failure)."""
+        self._pending.clear()
+        for future in self._in_flight:
+            future.cancel()
+        self._in_flight.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+ArchiveWriter = CompressingWriter | ParallelGzipWriter
+
+
+def make_archive_writer(sink: BinaryIO, archive_format: ArchiveFormat) -> ArchiveWriter:
+    """Return the compressing stream a tar format is written through (gzip on every core)."""
+    if archive_format is ArchiveFormat.TAR_GZ:
+        return ParallelGzipWriter(sink)
+    return CompressingWriter(sink, make_compressor(archive_format))
 
 
 def open_decompressed(raw: BinaryIO, archive_format: ArchiveFormat) -> BinaryIO:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dirkit.backends.free_space import free_bytes_of
 from dirkit.backends.local import LocalBackend
+from dirkit.backends.local_files import local_files
 from dirkit.backends.protocol import Backend
 from dirkit.backends.trees import REMOTE_SCHEMES, RemoteOptions, open_tree
 from dirkit.core.archive.formats import ArchiveFormat
@@ -34,20 +35,15 @@ from dirkit.core.archive.unpack_plan import (
     UnpackPlan,
     UnpackPlanner,
     UnpackSettings,
-    dir_side_effects,
-    plan_old_dir_times,
-    plan_roll_back,
 )
-from dirkit.core.run.plan import ActionKind, make_plan
-from dirkit.core.run.undo import StepStatus
-from dirkit.core.tree.entry import Entry, EntryKind
+from dirkit.core.run.plan import ActionKind
+from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.paths import ROOT, RelPath, display_path, join_path
 from dirkit.errors import (
     AlreadyExistsError,
     BackendError,
     DirkitError,
     InterruptedRunError,
-    NotADirError,
     NotFoundError,
     UnsafeArchiveError,
 )
@@ -60,10 +56,17 @@ from dirkit.ops.archive.members import (
     open_zip,
     zip_members,
 )
+from dirkit.ops.archive.staged import remove_stale_staging, unpack_staged
+from dirkit.ops.archive.unpack_journal import (
+    entry_or_none,
+    record_dir_side_effects,
+    record_refused_run,
+    roll_back,
+)
 from dirkit.ops.run.clock import utc_now
-from dirkit.ops.run.execute import BACKUP_ROOT, ExecuteOptions, RunResult, execute_plan
+from dirkit.ops.run.execute import ExecuteOptions, RunResult, execute_plan
 from dirkit.ops.run.recovery import claim_tree
-from dirkit.state.journal import Journal, RunStatus, StepOutcome
+from dirkit.state.journal import Journal
 
 RECORD_NAME = "unpack-record.json"
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
@@ -128,13 +131,6 @@ def unpack_archive(
         backend.close()
 
 
-def _entry_or_none(backend: Backend, path: RelPath) -> Entry | None:
-    try:
-        return backend.stat(path)
-    except (NotFoundError, NotADirError):
-        return None
-
-
 def _open_dest(dest: str, remote: RemoteOptions | None) -> tuple[Backend, list[str]]:
     """Return DEST's backend, making DEST and its missing parents; return those made, innermost first.
 
@@ -189,7 +185,7 @@ def _plan_unpack(
     """Return the plan for members, and the path of each member in order."""
     root = None if made_dest else backend.stat(ROOT, follow_symlinks=True)
     fresh = made_dest or not backend.list_dir(ROOT)
-    lookup = None if fresh else (lambda path: _entry_or_none(backend, path))
+    lookup = None if fresh else (lambda path: entry_or_none(backend, path))
     planner = UnpackPlanner(settings, lookup, root)
     paths = [planner.add(member) for member in members]
     return planner.finish(), paths
@@ -223,6 +219,15 @@ def _unpack_claimed(
         backend.description, os.path.abspath(archive), archive_bytes, limits, options.overwrite
     )
     archive_format = detect_format(archive)
+    local = local_files(backend, writing=True)
+    capabilities = backend.capabilities
+    if archive_format is not ArchiveFormat.ZIP and local is not None and capabilities.can_set_mode:
+        remove_stale_staging(local)
+        if made_dest or not backend.list_dir(ROOT):
+            planned, written = unpack_staged(
+                archive_format, settings, backend, local, made_dest, journal, run_id, stop
+            )
+            return _finished(journal, backend, run_id, planned, written, None)
     zip_file = open_zip(archive) if archive_format is ArchiveFormat.ZIP else None
     zip_infos: dict[RelPath, zipfile.ZipInfo] = {}
     tar_offsets: dict[RelPath, int] = {}
@@ -246,7 +251,7 @@ def _unpack_claimed(
         if zip_file is not None:
             zip_file.close()
         if options.overwrite:
-            _record_refused_run(journal, backend, run_id, settings.archive)
+            record_refused_run(journal, backend, run_id, settings.archive)
         raise
     source = MemberBytes(WrittenBytes(settings, len(paths)), zip_file, zip_infos, tar, tar_offsets)
     jobs = 1
@@ -254,27 +259,38 @@ def _unpack_claimed(
     try:
         result = execute_plan(planned.plan, backend, journal, None, execute)
     except BaseException:
-        _roll_back(journal, backend, run_id, planned)
+        roll_back(journal, backend, run_id, planned)
         raise
     finally:
         source.close()
     if not result.ok:
-        _roll_back(journal, backend, run_id, planned)
+        roll_back(journal, backend, run_id, planned)
         raise _failure(result)
-    _record_dir_side_effects(journal, backend, run_id, planned)
+    if any(action.kind is ActionKind.BACKUP for action in planned.plan.actions):
+        _write_record(backend, result, settings)
+        return _finished(journal, backend, run_id, planned, source.counter.total, result.backup_dir)
+    return _finished(journal, backend, run_id, planned, source.counter.total, None)
+
+
+def _finished(
+    journal: Journal,
+    backend: Backend,
+    run_id: str,
+    planned: UnpackPlan,
+    bytes_written: int,
+    backup_dir: RelPath | None,
+) -> UnpackResult:
+    """Journal the side effects on earlier directories of a finished unpack and return its result."""
+    record_dir_side_effects(journal, backend, run_id, planned)
     replaced = tuple(action.path for action in planned.plan.actions if action.kind is ActionKind.BACKUP)
-    backup_folder = None
-    if replaced:
-        backup_folder = f"{backend.description}/{result.backup_dir}"
-        _write_record(backend, result, settings, replaced)
     return UnpackResult(
         dest=backend.description,
         files=planned.plan.totals.files + _count(planned, ActionKind.HARD_LINK),
         dirs=planned.plan.totals.dirs,
         symlinks=_count(planned, ActionKind.MAKE_SYMLINK),
-        bytes_written=source.counter.total,
+        bytes_written=bytes_written,
         replaced=replaced,
-        backup_folder=backup_folder,
+        backup_folder=None if backup_dir is None else f"{backend.description}/{backup_dir}",
         run_id=run_id,
     )
 
@@ -314,78 +330,9 @@ def _failure(result: RunResult) -> DirkitError:
     return BackendError(0, reason, where)
 
 
-def _record_refused_run(journal: Journal, backend: Backend, run_id: str, archive: str) -> None:
-    """Journal an unpack refused before its first step as an interrupted run that did nothing."""
-    with contextlib.suppress(DirkitError):
-        empty = make_plan(OPERATION, backend.description, [], source=archive)
-        execute_plan(empty, backend, journal, None, ExecuteOptions(jobs=1, run_id=run_id))
-        journal.set_run_status(run_id, RunStatus.INTERRUPTED)
-
-
-def _roll_back(journal: Journal, backend: Backend, run_id: str, planned: UnpackPlan) -> None:
-    """Take back what a stopped unpack did (plans run by the executor) and leave its run interrupted.
-
-    Its steps are first marked as maybe done (a crash during the roll-back leaves them for undo); once
-    every one is taken back they are marked skipped. The roll-back's own runs are kept in memory only.
-    Last, the backup folder goes if empty and the directories that were there get their old mtimes.
-    """
-    with contextlib.suppress(DirkitError):
-        if journal.run(run_id) is None:
-            return
-        steps = [
-            step for step in journal.steps(run_id) if step.status in (StepStatus.DONE, StepStatus.PENDING)
-        ]
-        journal.finish_steps(run_id, [StepOutcome(step.seq, StepStatus.PENDING) for step in steps])
-        journal.set_run_status(run_id, RunStatus.INTERRUPTED)
-        with contextlib.closing(Journal.open_in_memory()) as scratch:
-            undone = execute_plan(
-                plan_roll_back(run_id, backend.description, steps),
-                backend,
-                scratch,
-                None,
-                ExecuteOptions(jobs=1),
-            )
-            if undone.ok:
-                journal.finish_steps(run_id, [StepOutcome(step.seq, StepStatus.SKIPPED) for step in steps])
-            _remove_empty_dirs(backend, join_path(BACKUP_ROOT, run_id))
-            for folder in (BACKUP_ROOT, RelPath(BACKUP_ROOT.split("/")[0])):
-                with contextlib.suppress(BackendError):
-                    backend.remove_dir(folder)
-            times = plan_old_dir_times(run_id, backend.description, planned.existing_dirs)
-            execute_plan(times, backend, scratch, None, ExecuteOptions(jobs=1))
-
-
-def _remove_empty_dirs(backend: Backend, top: RelPath, depth: int = 0) -> None:
-    """Remove top and the directories below it when they hold nothing else (bounded depth)."""
-    try:
-        children = backend.list_dir(top)
-    except BackendError:
-        return
-    if depth < 256:
-        for child in children:
-            if child.kind is EntryKind.DIR:
-                _remove_empty_dirs(backend, child.path, depth + 1)
-    with contextlib.suppress(BackendError):
-        backend.remove_dir(top)
-
-
-def _record_dir_side_effects(journal: Journal, backend: Backend, run_id: str, planned: UnpackPlan) -> None:
-    """Journal, as done steps, how the run changed the modes and mtimes of directories that were there."""
-    now = {
-        path: entry for path in planned.existing_dirs if (entry := _entry_or_none(backend, path)) is not None
-    }
-    steps = dir_side_effects(planned.existing_dirs, now, planned.plan)
-    if not steps:
-        return
-    first = len(planned.plan.actions)
-    journal.append_actions(run_id, steps)
-    journal.finish_steps(run_id, [StepOutcome(first + index, StepStatus.DONE) for index in range(len(steps))])
-
-
-def _write_record(
-    backend: Backend, result: RunResult, settings: UnpackSettings, replaced: tuple[RelPath, ...]
-) -> None:
+def _write_record(backend: Backend, result: RunResult, settings: UnpackSettings) -> None:
     """Write the JSON record of what was backed up and created into the backup folder."""
+    replaced = [action.path for action in result.plan.actions if action.kind is ActionKind.BACKUP]
     kinds = {ActionKind.COPY_FILE: "file", ActionKind.HARD_LINK: "file", ActionKind.MAKE_DIR: "dir"}
     kinds[ActionKind.MAKE_SYMLINK] = "symlink"
     record = {
@@ -396,7 +343,7 @@ def _write_record(
         "archive": settings.archive,
         "dest": settings.dest,
         "finished": utc_now(),
-        "backed_up": list(replaced),
+        "backed_up": replaced,
         "created": [
             {"path": action.path, "kind": kinds[action.kind]}
             for action in result.plan.actions
