@@ -174,7 +174,7 @@ def plan_sync(
     snapshots = scan_sides(a, b, chosen)
     snap_a, snap_b = snapshots
     policy = sync_policy(a, b, snapshots, chosen, stamp)
-    rows = list(merge_changed(base.entries(), snap_a, snap_b, policy))
+    rows = list(merge_changed(base.records(), snap_a, snap_b, policy))
     requests = dict.fromkeys((*digest_requests(rows, policy), *move_digest_requests(rows, policy)))
     digests = read_digests(a, b, requests)
     plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
