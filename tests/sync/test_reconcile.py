@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dirkit.core.run.plan import ActionKind
-from dirkit.core.sync.base import BaseEntry, Side
+from dirkit.core.sync.base import BaseEntry, Side, base_record
 from dirkit.core.sync.merge import SyncRow, merge_changed, merge_listings
 from dirkit.core.sync.plan import ConflictResolution, Prefer, SyncPlan, SyncPolicy, conflict_name
 from dirkit.core.sync.reconcile import reconcile
@@ -152,7 +152,7 @@ def test_the_merge_pairs_paths_in_component_order_and_refuses_disorder() -> None
     backwards = list(reversed(a))
     base = [BaseEntry(entry.path, entry.kind) for entry in backwards]
     with pytest.raises(ValueError, match="order"):
-        list(merge_changed(base, backwards, backwards, SyncPolicy()))
+        list(merge_changed(map(base_record, base), backwards, backwards, SyncPolicy()))
 
 
 def test_a_no_change_plan_is_empty_and_asks_for_no_digest() -> None:
@@ -301,5 +301,5 @@ def test_reconciling_only_the_changed_rows_gives_the_same_plan(
     whole, changed = reconcile(rows, policy, digests), reconcile(changed_rows(rows, policy), policy, digests)
     assert whole == changed
     base_rows = base_of_model(base) if base is not None else []
-    fused = list(merge_changed(base_rows, entries_of(a), entries_of(b), policy))
+    fused = list(merge_changed(map(base_record, base_rows), entries_of(a), entries_of(b), policy))
     assert fused == list(changed_rows(rows, policy))

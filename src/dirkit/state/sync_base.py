@@ -12,9 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from dirkit.core.run.plan import Fingerprint
 from dirkit.core.run.undo import StepStatus
-from dirkit.core.sync.base import BaseEntry, Side
+from dirkit.core.sync.base import BaseEntry, BaseRecord, Side, base_entry_of, record_key
 from dirkit.core.sync.plan import BaseChange
-from dirkit.core.tree.entry import EntryKind
 from dirkit.core.tree.paths import RelPath
 from dirkit.errors import BackendError
 from dirkit.state.journal import Journal, StepOutcome
@@ -22,7 +21,7 @@ from dirkit.state.journal import Journal, StepOutcome
 
 def path_key(path: str) -> bytes:
     """Return the key that orders paths component by component, as SQLite's byte order sorts blobs."""
-    return path.replace("/", "\0").encode("utf-8", "surrogatepass")
+    return record_key(path)
 
 
 def path_of_key(key: bytes) -> RelPath:
@@ -50,24 +49,23 @@ class SyncBase:
         row = self.connection.execute("SELECT COUNT(*) FROM sync_base WHERE pair = ?", (self.pair,))
         return int(row.fetchone()[0])
 
-    def entries(self) -> Iterator[BaseEntry]:
-        """Yield the base in component order, read as a stream (one row at a time)."""
+    def records(self) -> Iterator[BaseRecord]:
+        """Yield the base in component order as stored rows (base_record's form), read as a stream."""
         a_columns = "second_mtime, second_mode" if self.swapped else "first_mtime, first_mode"
         b_columns = "first_mtime, first_mode" if self.swapped else "second_mtime, second_mode"
-        kinds = {kind.value: kind for kind in EntryKind}
-        make = BaseEntry
         try:
-            rows = self.connection.execute(
+            yield from self.connection.execute(
                 f"SELECT key, kind, size, {a_columns}, {b_columns}, target, digest"
                 " FROM sync_base WHERE pair = ? ORDER BY key",
                 (self.pair,),
             )
-            for key, kind, size, a_mtime, a_mode, b_mtime, b_mode, link, digest in rows:
-                path = key.decode("utf-8", "surrogatepass").replace("\0", "/")
-                target = None if link is None else bytes(link).decode("utf-8", "surrogatepass")
-                yield make(path, kinds[kind], size, a_mtime, a_mode, b_mtime, b_mode, target, digest)
         except sqlite3.Error as error:
             raise BackendError(0, f"cannot read the sync base: {error}", "state database") from error
+
+    def entries(self) -> Iterator[BaseEntry]:
+        """Yield the base in component order, read as a stream (one row at a time)."""
+        for record in self.records():
+            yield base_entry_of(record)
 
     def write_rows(self, changes: Iterable[BaseChange]) -> None:
         """Apply base changes inside the caller's transaction."""

@@ -48,6 +48,46 @@ class BaseEntry(NamedTuple):
         return self.a_mode if side is Side.A else self.b_mode
 
 
+BaseRecord = tuple[bytes, str, int, int | None, int, int | None, int, bytes | None, str | None]
+"""A base row as the state database keeps it: the path's component-order key (UTF-8, "/" as NUL),
+the kind's value, the size, A's mtime and mode, B's mtime and mode, the link target (UTF-8), the digest.
+
+The streaming merge reads these as they come, and makes a BaseEntry only for the paths it yields.
+"""
+
+KIND_OF_VALUE = {kind.value: kind for kind in EntryKind}
+"""Each entry kind by its stored value."""
+
+
+def record_key(path: str) -> bytes:
+    """Return the key that orders paths component by component, as SQLite's byte order sorts blobs."""
+    return path.replace("/", "\0").encode("utf-8", "surrogatepass")
+
+
+def base_record(entry: BaseEntry) -> BaseRecord:
+    """Return the stored form of a base entry."""
+    target = None if entry.target is None else entry.target.encode("utf-8", "surrogatepass")
+    return (
+        record_key(entry.path),
+        entry.kind.value,
+        entry.size,
+        entry.a_mtime_ns,
+        entry.a_mode,
+        entry.b_mtime_ns,
+        entry.b_mode,
+        target,
+        entry.digest,
+    )
+
+
+def base_entry_of(record: BaseRecord) -> BaseEntry:
+    """Return the base entry a stored row holds."""
+    key, kind, size, a_mtime, a_mode, b_mtime, b_mode, target, digest = record
+    path = RelPath(key.decode("utf-8", "surrogatepass").replace("\0", "/"))
+    link = None if target is None else bytes(target).decode("utf-8", "surrogatepass")
+    return BaseEntry(path, KIND_OF_VALUE[kind], size, a_mtime, a_mode, b_mtime, b_mode, link, digest)
+
+
 def base_of(path: RelPath, a: Entry, b: Entry, digest: str | None = None) -> BaseEntry:
     """Return the base entry recording that a (on side A) and b (on side B) hold the same content."""
     return BaseEntry(

@@ -13,21 +13,22 @@ from dirkit.core.run.guards import GuardOptions
 from dirkit.core.run.plan import JsonValue, Plan, make_plan
 from dirkit.core.sync.base import Side
 from dirkit.core.sync.guards import sync_guard_violations
-from dirkit.core.sync.merge import DigestKey, digest_requests, merge_changed
+from dirkit.core.sync.merge import DigestKey, SyncRow, digest_requests, merge_changed
 from dirkit.core.sync.moves import find_moves, move_digest_requests
 from dirkit.core.sync.plan import BaseChange, Prefer, SyncPlan, SyncPolicy
 from dirkit.core.sync.reconcile import reconcile
-from dirkit.core.tree.entry import EntryKind
+from dirkit.core.tree.entry import Entry, EntryKind
 from dirkit.core.tree.filters import make_filter
 from dirkit.core.tree.snapshot import Snapshot
-from dirkit.errors import BackendError, UsageError
-from dirkit.ops.checksums.digests import digest
+from dirkit.errors import UsageError
+from dirkit.ops.checksums.digests import DigestEngine, DigestOptions
 from dirkit.ops.compare.trees import CompareOptions, policy_for
 from dirkit.ops.run.backups import DEFAULT_KEEP
 from dirkit.ops.run.clock import utc_now
 from dirkit.ops.run.mirror import check_separate_trees
 from dirkit.ops.run.recovery import identify_tree
 from dirkit.ops.tree.forked_scan import scan_two_trees
+from dirkit.ops.tree.gcpause import paused_gc
 from dirkit.ops.tree.scan import ScanOptions
 from dirkit.state.journal import Journal
 from dirkit.state.sync_base import SyncBase
@@ -111,15 +112,29 @@ def scan_sides(a: Backend, b: Backend, options: SyncOptions) -> tuple[Snapshot, 
     return scan_two_trees(a, b, scan, scan)
 
 
-def read_digests(a: Backend, b: Backend, requests: Iterable[DigestKey]) -> dict[DigestKey, str]:
-    """Return the digests asked for (a file that cannot be read gets none: it counts as changed)."""
+def read_digests(
+    a: Backend, b: Backend, requests: Iterable[DigestKey], rows: Iterable[SyncRow], jobs: int = 8
+) -> dict[DigestKey, str]:
+    """Return the digests asked for (a file that cannot be read gets none: it counts as changed).
+
+    Each side's files are read by the digest engine at once (local small files with three system
+    calls each, in one process per core when there are thousands; remote ones over parallel
+    connections), never from the digest cache: the sync judges the bytes there now.
+    """
+    wanted = set(requests)
+    files: dict[Side, list[Entry]] = {Side.A: [], Side.B: []}
+    for row in rows:
+        for side, entry in ((Side.A, row.a), (Side.B, row.b)):
+            if entry is not None and entry.kind is EntryKind.FILE and (side, row.path) in wanted:
+                files[side].append(entry)
     found: dict[DigestKey, str] = {}
-    for side, path in requests:
-        backend = a if side is Side.A else b
-        try:
-            found[(side, path)] = f"{DIGEST_ALGORITHM.value}:{digest(backend, path, DIGEST_ALGORITHM)}"
-        except BackendError:
+    options = DigestOptions(algorithm=DIGEST_ALGORITHM, use_cache=False, jobs=jobs)
+    for side, backend in ((Side.A, a), (Side.B, b)):
+        if not files[side]:
             continue
+        results = DigestEngine(backend, options).digest_entries(files[side])
+        for path, hex_digest in results.digests.items():
+            found[(side, path)] = f"{DIGEST_ALGORITHM.value}:{hex_digest}"
     return found
 
 
@@ -170,13 +185,24 @@ def plan_sync(
     chosen = options or SyncOptions()
     check_sync_options(chosen)
     check_separate_trees(a, b)
+    # Both listings and the base are hundreds of thousands of acyclic tuples: a collection would walk
+    # them all (0.1-0.2 s at 100k paths). The snapshots are freed when planned_sync returns, before
+    # the collector runs again.
+    with paused_gc():
+        return planned_sync(a, b, journal, chosen, stamp)
+
+
+def planned_sync(
+    a: Backend, b: Backend, journal: Journal, chosen: SyncOptions, stamp: str | None
+) -> SyncPlanning:
+    """Return plan_sync's planning (the work of plan_sync, its options checked)."""
     base = SyncBase(journal.connection, identify_tree(a).key, identify_tree(b).key)
     snapshots = scan_sides(a, b, chosen)
     snap_a, snap_b = snapshots
     policy = sync_policy(a, b, snapshots, chosen, stamp)
-    rows = list(merge_changed(base.entries(), snap_a, snap_b, policy))
+    rows = list(merge_changed(base.records(), snap_a, snap_b, policy))
     requests = dict.fromkeys((*digest_requests(rows, policy), *move_digest_requests(rows, policy)))
-    digests = read_digests(a, b, requests)
+    digests = read_digests(a, b, requests, rows, chosen.jobs)
     plan = reconcile(rows, policy, digests, find_moves(rows, policy, digests))
     base_paths = base.count()
     entries = {Side.A: len(snap_a), Side.B: len(snap_b)}

@@ -104,8 +104,10 @@ def execute_sync(
     ]
     changed = [change.path for change in plan.settled]
     changed.extend(change.path for step in (*plan.a_steps, *plan.b_steps) for change in step.base_changes)
-    planning.base.record_sync(claims.a_run_id, run_ids, changed)
-    planning.base.apply(plan.settled)
+    if run_ids or changed:  # a sync with nothing to do writes nothing
+        planning.base.record_sync(claims.a_run_id, run_ids, changed)
+    if plan.settled:
+        planning.base.apply(plan.settled)
     keeper = SyncJournal(journal.connection, planning.base)
     mirror_options = MirrorOptions(jobs=options.jobs, keep_backups=options.keep_backups)
     runs: dict[Side, RunResult | None] = {Side.A: None, Side.B: None}
