@@ -14,7 +14,7 @@ from dirkit.backends.retrying import RetryingBackend, RetryPolicy
 from dirkit.backends.urls import Login, parse_remote_url
 from dirkit.cli.main import main
 from dirkit.core.tree.paths import RelPath
-from dirkit.errors import TransientError
+from dirkit.errors import AlreadyExistsError, NotFoundError, TransientError
 from tests.backends import ftp_servers
 from tests.backends.fault_proxy import FaultProxy
 from tests.backends.ftp_servers import PASSWORD, USER
@@ -173,6 +173,40 @@ def test_a_rename_whose_reply_is_lost_counts_as_done_on_retry(proxy: FaultProxy)
         assert [retry.method for retry in retrying.retries] == ["rename"]
         assert sorted(path.name for path in folder.iterdir()) == ["new"]
         assert (folder / "new").read_bytes() == b"moved once"
+    finally:
+        retrying.close()
+
+
+def test_an_upload_whose_rename_reply_is_lost_is_done_on_retry_not_a_conflict(proxy: FaultProxy) -> None:
+    backend, folder = backend_behind(proxy)
+    retrying = RetryingBackend(backend, FAST_RETRY)
+    try:
+        retrying.list_dir(P(""))
+        with pytest.raises(NotFoundError):
+            retrying.stat(P("new"))  # forecast free from the listing: the upload checks the name itself
+        proxy.faults.cut_after_command = "RNTO"
+        written = retrying.write_file(P("new"), io.BytesIO(b"uploaded once"), 1_700_000_000 * 10**9)
+        assert [retry.method for retry in retrying.retries] == ["write_file"]
+        assert written.size == len(b"uploaded once")
+        assert sorted(path.name for path in folder.iterdir()) == ["new"]
+        assert (folder / "new").read_bytes() == b"uploaded once"
+    finally:
+        retrying.close()
+
+
+def test_a_file_put_at_a_forecast_free_name_while_an_upload_was_cut_is_left_alone(proxy: FaultProxy) -> None:
+    backend, folder = backend_behind(proxy)
+    retrying = RetryingBackend(backend, FAST_RETRY)
+    try:
+        retrying.list_dir(P(""))
+        with pytest.raises(NotFoundError):
+            retrying.stat(P("new"))
+        proxy.faults.cut_after_command = "STOR"
+        (folder / "new").write_bytes(b"someone else's")
+        with pytest.raises(AlreadyExistsError):
+            retrying.write_file(P("new"), io.BytesIO(b"uploaded once"), 1_700_000_000 * 10**9)
+        assert (folder / "new").read_bytes() == b"someone else's"
+        assert sorted(path.name for path in folder.iterdir()) == ["new"]
     finally:
         retrying.close()
 

@@ -136,6 +136,8 @@ class FtpBackend:
         self._keepalive_s = keepalive_s
         self._partials = PartialDownloads()
         self._leftovers = Leftovers()
+        self._cut_uploads: dict[RelPath, RelPath] = {}
+        """Paths whose last upload a transient error cut short, with that upload's temporary name."""
         self._known = KnownNames()
         try:
             traits = self._connect_root(create)
@@ -378,10 +380,12 @@ class FtpBackend:
         reader = CountingReader(source)
         unverified = self._known.unverified(path)
         self._known.changed(path)
+        cut_before = self._cut_uploads.pop(path, None)
         try:
-            written = self._upload(path, temporary, reader, mtime_ns, mode, unverified)
+            written = self._upload(path, temporary, reader, mtime_ns, mode, unverified, cut_before)
         except TransientError:
             self._leftovers.add(temporary)
+            self._cut_uploads[path] = temporary
             raise
         except AlreadyExistsError:
             self._known.verified(path)
@@ -397,13 +401,18 @@ class FtpBackend:
         mtime_ns: int | None,
         mode: int | None,
         unverified: bool = False,
+        cut_before: RelPath | None = None,
     ) -> Entry:
         """Store reader under temporary, set its time and mode, and rename it to path.
 
         When path was only forecast free (unverified), SIZE path goes out as soon as the upload's data
-        is sent, and the upload is not renamed into place if the server says a file is there now.
+        is sent, and the upload is not renamed into place if the server says a file is there now,
+        unless it is this write's own earlier attempt (cut_before, its temporary name), whose rename
+        went through before the connection dropped: its temporary is gone and path holds its size
+        and time.
         """
         with self._session(path) as ftp:
+            cut_left_temporary = cut_before is not None and self._stat_or_none(ftp, cut_before) is not None
             self._leftovers.remove_all(lambda name: ftp.delete(self._wire(name)))
             checks = ("SIZE " + self._wire(path),) if unverified else ()
             try:
@@ -418,7 +427,18 @@ class FtpBackend:
             try:
                 if unverified:
                     assert answers is not None  # a refused STOR raised above
-                    self._require_still_free(ftp, path, answers[0])
+                    try:
+                        self._require_still_free(ftp, path, answers[0])
+                    except AlreadyExistsError:
+                        placed = (
+                            None
+                            if cut_before is None or cut_left_temporary
+                            else self._stat_or_none(ftp, path)
+                        )
+                        if placed is None or not self._is_upload_of(placed, reader.count, mtime_ns):
+                            raise
+                        ftp.delete(self._wire(temporary))
+                        return placed
                 self._finish_upload(ftp, temporary, path, mtime_ns, mode)
             except BaseException:
                 with contextlib.suppress(*FTP_ERRORS, BackendError):
@@ -430,6 +450,14 @@ class FtpBackend:
                 kept = self._mdtm(ftp, path) if self._traits.mdtm else None
         kept_mode = mode & 0o7777 if mode is not None and self._traits.site_chmod else 0
         return Entry(path, EntryKind.FILE, reader.count, kept, kept_mode)
+
+    def _is_upload_of(self, found: Entry, size: int, mtime_ns: int | None) -> bool:
+        """Tell whether found is a file of the size, and (where times are set) the time, an upload gave."""
+        if found.kind is not EntryKind.FILE or found.size != size:
+            return False
+        if mtime_ns is None or not self._traits.can_set_mtime:
+            return True
+        return found.mtime_ns == mtime_ns - mtime_ns % WHOLE_SECOND_NS
 
     def _require_still_free(self, ftp: ftplib.FTP, path: RelPath, answer: str | ftplib.Error) -> None:
         """Raise AlreadyExistsError if a file is at path now (SIZE's answer, else asked here)."""
