@@ -61,6 +61,7 @@ def test_a_conflict_is_listed_left_alone_and_exits_1(
         "resolution": "left alone",
         "reason": "changed on both sides",
         "kept_as": None,
+        "left_alone": [],
     }
     assert (a / "one.txt").read_text() == "A's version"
     assert (b / "one.txt").read_text() == "B's"

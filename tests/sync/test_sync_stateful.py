@@ -175,7 +175,7 @@ class SyncMachine(RuleBasedStateMachine):
         result = self.sync()
         assert result is not None
         assert result.planning.plan.is_empty, result.planning.plan
-        conflicted = {conflict.path for conflict in result.conflicts}
+        conflicted = {path for conflict in result.conflicts for path in (conflict.path, *conflict.left_alone)}
         a, b = live_files(self.trees["a"]), live_files(self.trees["b"])
 
         def outside(files: dict[str, bytes]) -> dict[str, bytes]:

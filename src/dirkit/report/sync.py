@@ -119,6 +119,7 @@ def sync_json_lines(plan: SyncPlan, a_name: str, b_name: str) -> Iterator[str]:
                 "resolution": conflict.resolution.value,
                 "reason": conflict.reason,
                 "kept_as": conflict.kept_as,
+                "left_alone": list(conflict.left_alone),
             }
         )
     for skipped in plan.skipped:

@@ -336,7 +336,11 @@ def _renamed_on_both(moves: SyncMoves, rows: Sequence[SyncRow], digests: Mapping
                 continue
             reason = f"renamed to {a_path} on A and to {b_path} on B"
             change = SideChange.DELETED
-            moves.conflicts.append(Conflict(row.path, change, change, ConflictResolution.LEFT_ALONE, reason))
+            left = (a_path, b_path)
+            conflict = Conflict(
+                row.path, change, change, ConflictResolution.LEFT_ALONE, reason, left_alone=left
+            )
+            moves.conflicts.append(conflict)
             moves.handled.update((row.path, a_path, b_path))
             moves.kept.update((a_path, b_path))
             break

@@ -94,6 +94,8 @@ class Conflict(NamedTuple):
     reason: str
     kept_as: RelPath | None = None
     """With --keep-both: where the losing version now lives (on both sides)."""
+    left_alone: tuple[RelPath, ...] = ()
+    """Other paths this conflict leaves as each side has them (a file renamed apart: its two new names)."""
 
 
 @dataclass(slots=True)
