@@ -110,3 +110,35 @@ def test_join_into_a_folder_that_takes_no_new_files_says_so(tmp_path: Path, caps
     assert "dirkit: /proc/version: its folder /proc does not accept new files" in capsys.readouterr().err
     assert main(["join", str(tmp_path / "p"), "-o", str(tmp_path / "no" / "out")]) == 2
     assert f"its folder {tmp_path / 'no'} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["not a database", "a schema it cannot migrate"])
+def test_a_state_database_that_cannot_be_opened_is_one_line_and_exit_two(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    import sqlite3
+
+    state = tmp_path / "state"
+    state.mkdir()
+    database = state / "state.sqlite3"
+    if damage == "not a database":
+        database.write_bytes(b"this is no sqlite file\n" * 100)
+    else:  # a table a later migration makes, there already under no recorded migration
+        with sqlite3.connect(database) as connection:
+            connection.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            connection.execute("CREATE TABLE sync_base (x)")
+    monkeypatch.setenv("DIRKIT_STATE_DIR", str(state))
+    source, target = tmp_path / "src", tmp_path / "dst"
+    source.mkdir()
+    (source / "f").write_text("kept\n")
+    capsys.readouterr()
+    assert main(["mirror", "-q", str(source), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"dirkit: {database}: cannot open state database: "), err
+    assert not (target / "f").exists()
+    if damage != "not a database":  # the failed migration was rolled back, the table left as it was
+        with sqlite3.connect(database) as connection:
+            assert [row[1] for row in connection.execute("PRAGMA table_info(sync_base)")] == ["x"]
+            names = [row[0] for row in connection.execute("SELECT name FROM schema_migrations")]
+            assert not [name for name in names if name.endswith("_sync_base")]

@@ -89,10 +89,17 @@ def connect_state(folder: str | None = None) -> sqlite3.Connection:
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     except (OSError, sqlite3.Error) as error:
         raise BackendError(0, f"cannot open state database: {error}", path) from error
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    apply_migrations(connection, all_migrations())
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        apply_migrations(connection, all_migrations())
+    except sqlite3.Error as error:  # not a database, or a schema this version cannot bring up to date
+        connection.close()
+        raise BackendError(0, f"cannot open state database: {error}", path) from error
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 
