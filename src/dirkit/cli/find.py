@@ -159,7 +159,7 @@ def _looks_like_url(root: str) -> bool:
 
 def _run_local(args: argparse.Namespace, criteria: FindCriteria) -> int:
     """Print what the lean local walk finds in each tree, in order; return the exit code."""
-    from dirkit.ops.search.find_local import FAILED, LocalFind, find_local
+    from dirkit.ops.search.find_local import FAILED, LocalFind, failure_of, find_local
 
     remote_options_from_args(args)  # its options are checked even when no tree is remote
     out: BinaryIO = sys.stdout.buffer
@@ -179,7 +179,7 @@ def _run_local(args: argparse.Namespace, criteria: FindCriteria) -> int:
                 if kind == FAILED:
                     failed = True
                     out.flush()
-                    shown, reason = payload.decode("utf-8", "surrogateescape").split("\0", 1)
+                    shown, reason = failure_of(payload)
                     print(f"dirkit: {display_path(shown)}: {reason}", file=sys.stderr)
                 else:
                     out.write(payload)

@@ -203,7 +203,7 @@ def plain_renderer(root: str, mode: GrepMode, line_number: bool) -> Callable[[Fi
 
 def _run_local(args: argparse.Namespace, options: GrepOptions) -> int:
     """Search local trees in forked workers and print their output in order; return the exit code."""
-    from dirkit.ops.search.find_local import FAILED
+    from dirkit.ops.search.find_local import FAILED, failure_of
     from dirkit.ops.search.grep_local import MATCHED, LocalGrep, grep_local
 
     remote_options_from_args(args)  # its options are checked even when no tree is remote
@@ -219,7 +219,7 @@ def _run_local(args: argparse.Namespace, options: GrepOptions) -> int:
                 elif kind == FAILED:
                     failed = True
                     out.flush()
-                    shown, reason = payload.decode("utf-8", "surrogateescape").split("\0", 1)
+                    shown, reason = failure_of(payload)
                     print(f"dirkit: {display_path(shown)}: {reason}", file=sys.stderr)
                 else:
                     out.write(payload)

@@ -34,6 +34,12 @@ RUN_LENGTH = 512
 """Entries in one run of already listed entries."""
 
 
+def failure_of(payload: bytes) -> tuple[str, str]:
+    """Return the shown path and the reason a FAILED event's payload holds (made by LocalWalker.failure)."""
+    shown, reason = payload.decode("utf-8", "surrogateescape").split("\0", 1)
+    return shown, reason
+
+
 @dataclass(frozen=True, slots=True)
 class LocalFind:
     """What to look for in one local tree, and how to show what is found."""
